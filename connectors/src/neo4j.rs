@@ -1,0 +1,214 @@
+//! The Neo4j store: runs compiled queries through neo4rs.
+//!
+//! The driver's pool connects lazily, so the hub starts while Neo4j is down and
+//! recovers by itself when it returns: a failed call leaves the pool to open fresh
+//! connections next time. Every call runs under the hub's own deadline (neo4rs
+//! retries transient failures for up to a minute on its own). Driver errors are
+//! logged here and reach clients only as a code.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use mandate_resolvers::store::{CypherQuery, GraphStore, StoreError};
+use neo4rs::{BoltType, ConfigBuilder, Graph, Query};
+use serde_json::Value;
+
+/// How to reach Neo4j.
+#[derive(Debug, Clone)]
+pub struct Neo4jSettings {
+    /// Bolt URI, e.g. `bolt://127.0.0.1:7687`.
+    pub uri: String,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// Database name; `None` for the server's default.
+    pub database: Option<String>,
+    /// Pool size.
+    pub max_connections: usize,
+    /// Deadline for one query, connection included.
+    pub query_timeout: Duration,
+    /// Deadline for opening a connection.
+    pub connect_timeout: Duration,
+}
+
+/// The neo4rs-backed [`GraphStore`].
+#[derive(Clone)]
+pub struct Neo4jStore {
+    graph: Graph,
+    timeout: Duration,
+    queries: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Neo4jStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Neo4jStore").finish_non_exhaustive()
+    }
+}
+
+impl Neo4jStore {
+    /// A store for `settings`. Does not connect yet.
+    ///
+    /// # Errors
+    /// If the settings are malformed (e.g. an unsupported URI scheme).
+    pub fn new(settings: &Neo4jSettings) -> Result<Self, StoreError> {
+        let mut config = ConfigBuilder::default()
+            .uri(settings.uri.as_str())
+            .user(settings.user.as_str())
+            .password(settings.password.as_str())
+            .max_connections(settings.max_connections)
+            .fetch_size(500)
+            // neo4rs applies this to connecting *and* to every read: it must cover
+            // the slowest query (first-time planning included); our own deadline
+            // below is the real bound.
+            .connection_timeout(settings.connect_timeout.max(settings.query_timeout))
+            // In neo4rs this bounds the wait for a pooled connection.
+            .max_lifetime(settings.query_timeout)
+            .idle_timeout(Duration::from_secs(300));
+        if let Some(db) = &settings.database {
+            config = config.db(db.as_str());
+        }
+        let config = config
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("invalid Neo4j settings: {e}")))?;
+        let graph = Graph::connect(config)
+            .map_err(|e| StoreError::Unavailable(format!("invalid Neo4j settings: {e}")))?;
+        Ok(Neo4jStore {
+            graph,
+            timeout: settings.query_timeout,
+            queries: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// Number of queries sent since start (all kinds).
+    pub fn queries_sent(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Whether Neo4j answers `RETURN 1` now.
+    pub async fn ping(&self) -> bool {
+        let q = CypherQuery {
+            text: "RETURN 1 AS data".to_string(),
+            params: serde_json::Map::new(),
+        };
+        matches!(self.fetch(&q).await, Ok(Value::Number(_)))
+    }
+
+    /// Runs a write or schema statement, discarding its result.
+    ///
+    /// # Errors
+    /// As [`GraphStore::run`].
+    pub async fn execute(
+        &self,
+        text: &str,
+        params: serde_json::Map<String, Value>,
+    ) -> Result<(), StoreError> {
+        let query = to_query(text, params)?;
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let run = async {
+            self.graph.run(query).await.map_err(classify)?;
+            Ok(())
+        };
+        // Writes may be long (seeding batches): give them a wider deadline.
+        match tokio::time::timeout(self.timeout * 20, run).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
+    /// Runs a query returning rows; each row as a JSON object of its columns.
+    ///
+    /// # Errors
+    /// As [`GraphStore::run`].
+    pub async fn rows(
+        &self,
+        text: &str,
+        params: serde_json::Map<String, Value>,
+    ) -> Result<Vec<Value>, StoreError> {
+        let query = to_query(text, params)?;
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let run = async {
+            let mut stream = self.graph.execute_read(query).await.map_err(classify)?;
+            let mut out = Vec::new();
+            while let Some(row) = stream.next().await.map_err(classify)? {
+                let v: Value = row
+                    .to::<Value>()
+                    .map_err(|e| StoreError::Query(format!("cannot read row: {e}")))?;
+                out.push(v);
+            }
+            Ok(out)
+        };
+        match tokio::time::timeout(self.timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
+    async fn fetch(&self, query: &CypherQuery) -> Result<Value, StoreError> {
+        let q = to_query(&query.text, query.params.clone())?;
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let run = async {
+            let mut stream = self.graph.execute_read(q).await.map_err(classify)?;
+            let row = stream
+                .next()
+                .await
+                .map_err(classify)?
+                .ok_or_else(|| StoreError::Query("query returned no row".to_string()))?;
+            let data: Value = row
+                .get("data")
+                .map_err(|e| StoreError::Query(format!("cannot read `data`: {e}")))?;
+            // Drain so the connection goes back to the pool clean.
+            while stream.next().await.map_err(classify)?.is_some() {}
+            Ok(data)
+        };
+        match tokio::time::timeout(self.timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+}
+
+impl GraphStore for Neo4jStore {
+    fn run<'a>(&'a self, query: &'a CypherQuery) -> BoxFuture<'a, Result<Value, StoreError>> {
+        Box::pin(self.fetch(query))
+    }
+}
+
+fn to_query(text: &str, params: serde_json::Map<String, Value>) -> Result<Query, StoreError> {
+    let mut q = Query::new(text.to_string());
+    for (k, v) in params {
+        let bolt = BoltType::try_from(v)
+            .map_err(|e| StoreError::Query(format!("parameter `{k}` cannot be sent: {e}")))?;
+        q = q.param(&k, bolt);
+    }
+    Ok(q)
+}
+
+/// Connection-level failures are "unavailable"; the rest are query failures.
+fn classify(e: neo4rs::Error) -> StoreError {
+    use neo4rs::Error as E;
+    match e {
+        E::IOError { .. }
+        | E::ConnectionError
+        | E::ConnectionTimedOut
+        | E::ServerUnavailableError(_)
+        | E::AuthenticationError(_)
+        | E::IncompleteBoltExchange
+        | E::UnexpectedMessage(_)
+        | E::RoutingTableRefreshFailed(_) => StoreError::Unavailable(e.to_string()),
+        other => {
+            let text = other.to_string();
+            // Pool errors (no connection could be opened) surface as other kinds.
+            if text.contains("pool")
+                || text.contains("Connection refused")
+                || text.contains("timed out")
+            {
+                StoreError::Unavailable(text)
+            } else {
+                StoreError::Query(text)
+            }
+        }
+    }
+}

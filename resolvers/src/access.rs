@@ -1,0 +1,133 @@
+//! The access plan: what one asking agency may read, as input to schema generation
+//! and Cypher compilation.
+//!
+//! A plan lists, per node type, the readable scalar fields (each read in full or
+//! masked), the readable relationship fields with their readable edge properties, and
+//! an optional row predicate. The `policies` crate compiles responsibility lists into
+//! plans; [`AccessPlan::allow_all`] is the plan of an unrestricted reader (used by
+//! operators' tools and tests). Both the per-agency GraphQL schema and the Cypher
+//! compiler read only the plan, so a field absent from the plan is absent from the
+//! schema and cannot reach a query.
+
+use std::collections::BTreeMap;
+
+use mandate_schema::Catalog;
+
+use crate::ir::Filter;
+
+/// How a readable scalar field leaves the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum FieldAccess {
+    /// The stored value.
+    Read,
+    /// A masked rendering of the value; the field may not be filtered or sorted on.
+    Masked(Mask),
+}
+
+impl FieldAccess {
+    /// Whether `where` and `orderBy` may use the field (reading it in full).
+    pub fn is_full(self) -> bool {
+        matches!(self, FieldAccess::Read)
+    }
+}
+
+/// Masks applied inside Cypher, before data leaves Neo4j.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Mask {
+    /// Keep the first 6 and last 4 characters: `340102********123X`.
+    KeepEnds,
+    /// Keep the first 3 and last 4 characters: `138****5678`.
+    Phone,
+    /// Keep the first character: `王**`.
+    FirstChar,
+    /// Replace the whole value with `***`.
+    Redact,
+    /// Keep only the year of a date: `1958-**-**`.
+    YearOnly,
+}
+
+/// What an agency may read of one node type.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct TypeAccess {
+    /// Readable scalar fields.
+    pub fields: BTreeMap<String, FieldAccess>,
+    /// Readable relationship fields, with their readable edge properties.
+    pub relations: BTreeMap<String, BTreeMap<String, FieldAccess>>,
+    /// Whether the type has root fields (lookup and list); when false, the type is
+    /// reachable only through relationships.
+    pub root: bool,
+    /// Rows of this type the agency may see; `None` is every row. Applied wherever
+    /// the type is reached: root fields, nested paths, relationship filters, counts.
+    pub rows: Option<Filter>,
+}
+
+/// The compiled access of one (agency, purpose, policy version).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AccessPlan {
+    /// Identifies the plan; bound into every cursor so a cursor cannot cross plans.
+    pub fingerprint: String,
+    /// Per node type name; a type absent here is invisible.
+    pub types: BTreeMap<String, TypeAccess>,
+}
+
+impl AccessPlan {
+    /// Everything readable in full, every type a root: the plan of an unrestricted reader.
+    pub fn allow_all(catalog: &Catalog) -> AccessPlan {
+        let types = catalog
+            .types
+            .iter()
+            .map(|t| {
+                let access = TypeAccess {
+                    fields: t
+                        .fields
+                        .iter()
+                        .map(|f| (f.name.clone(), FieldAccess::Read))
+                        .collect(),
+                    relations: t
+                        .relations
+                        .iter()
+                        .map(|r| {
+                            let props = r
+                                .properties
+                                .iter()
+                                .map(|p| (p.name.clone(), FieldAccess::Read))
+                                .collect();
+                            (r.name.clone(), props)
+                        })
+                        .collect(),
+                    root: true,
+                    rows: None,
+                };
+                (t.name.clone(), access)
+            })
+            .collect();
+        AccessPlan {
+            fingerprint: "allow-all".to_string(),
+            types,
+        }
+    }
+
+    /// The access to type `name`, if any.
+    pub fn type_access(&self, name: &str) -> Option<&TypeAccess> {
+        self.types.get(name)
+    }
+
+    /// The access to field `field` of type `ty`, if readable.
+    pub fn field(&self, ty: &str, field: &str) -> Option<FieldAccess> {
+        self.types.get(ty)?.fields.get(field).copied()
+    }
+
+    /// Whether relationship `rel` of `ty` is readable and its target type visible.
+    pub fn relation_visible(&self, catalog: &Catalog, ty: &str, rel: &str) -> bool {
+        let Some(access) = self.types.get(ty) else {
+            return false;
+        };
+        if !access.relations.contains_key(rel) {
+            return false;
+        }
+        catalog
+            .node(ty)
+            .and_then(|t| t.relation(rel))
+            .is_some_and(|r| self.types.contains_key(&r.target))
+    }
+}

@@ -1,0 +1,695 @@
+//! The GraphQL API generated from the catalog and one access plan.
+//!
+//! [`build_schema`] emits, for every type the plan shows: the object type with its
+//! readable fields, a lookup and a list root field, `where` / `orderBy` inputs
+//! holding only fields the plan lets the agency read in full, and Relay connection
+//! types. A field the plan withholds is not in the schema at all, so validation
+//! rejects it — and the walker rejects it again on its own (see `selection`).
+//!
+//! Root resolvers compile their whole selection into one Cypher query; every other
+//! resolver only reads the JSON that query returned.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use async_graphql::dynamic::{
+    Enum, EnumItem, Field, FieldFuture, FieldValue, InputObject, InputValue, Object,
+    ResolverContext, Scalar, Schema, SchemaError, TypeRef,
+};
+use async_graphql::{Name, Value as GqlValue};
+use mandate_schema::{Catalog, NodeType, Relation, ScalarKind};
+use serde_json::Value;
+
+use crate::access::{AccessPlan, FieldAccess};
+use crate::cursor::CursorKey;
+use crate::errors::HubError;
+use crate::selection::{ops_for, sort_enum_value, Document, Limits, Walker};
+use crate::store::GraphStore;
+
+/// Query-shape limits enforced at validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeLimits {
+    /// Maximum selection depth.
+    pub max_depth: usize,
+    /// Maximum complexity (fields, connections weighted by page size).
+    pub max_complexity: usize,
+    /// Maximum directives on one field.
+    pub max_directives: usize,
+}
+
+impl Default for ShapeLimits {
+    fn default() -> Self {
+        ShapeLimits {
+            max_depth: 24,
+            max_complexity: 20_000,
+            max_directives: 8,
+        }
+    }
+}
+
+/// What every resolver of every agency's schema shares.
+pub struct Engine {
+    /// The data model.
+    pub catalog: Arc<Catalog>,
+    /// Page and input limits.
+    pub limits: Limits,
+    /// Query-shape limits.
+    pub shape: ShapeLimits,
+    /// Cursor sealing key.
+    pub cursors: CursorKey,
+    /// The graph database.
+    pub store: Arc<dyn GraphStore>,
+}
+
+/// Parses a `YYYY-MM-DD` date.
+pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
+    if s.len() != 10 {
+        return None;
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+fn scalar_type_name(kind: &ScalarKind) -> &str {
+    match kind {
+        ScalarKind::Id => "ID",
+        ScalarKind::String => "String",
+        ScalarKind::Int => "Int",
+        ScalarKind::Boolean => "Boolean",
+        ScalarKind::Date => "Date",
+        ScalarKind::Enum(e) => e,
+    }
+}
+
+fn filter_type_name(kind: &ScalarKind) -> String {
+    match kind {
+        ScalarKind::Id => "IDFilter".to_string(),
+        other => format!("{}Filter", scalar_type_name(other)),
+    }
+}
+
+fn output_type(kind: &ScalarKind, access: FieldAccess, nullable: bool) -> TypeRef {
+    let name = match access {
+        FieldAccess::Read => scalar_type_name(kind).to_string(),
+        FieldAccess::Masked(_) => "String".to_string(),
+    };
+    if nullable {
+        TypeRef::named(name)
+    } else {
+        TypeRef::named_nn(name)
+    }
+}
+
+fn response_key<'a>(ctx: &ResolverContext<'a>) -> &'a str {
+    let f = &ctx.ctx.item.node;
+    f.alias
+        .as_ref()
+        .map(|a| a.node.as_str())
+        .unwrap_or_else(|| f.name.node.as_str())
+}
+
+fn parent_json<'a>(ctx: &ResolverContext<'a>) -> async_graphql::Result<&'a Value> {
+    ctx.parent_value.try_downcast_ref::<Value>()
+}
+
+fn to_gql(value: &Value, kind: Option<&ScalarKind>) -> async_graphql::Result<GqlValue> {
+    Ok(match (kind, value) {
+        (Some(ScalarKind::Enum(_)), Value::String(s)) => GqlValue::Enum(Name::new(s)),
+        _ => GqlValue::from_json(value.clone())?,
+    })
+}
+
+/// A resolver reading `parent[key]` as a scalar of `kind` (`None`: as is).
+fn scalar_field(name: &str, ty: TypeRef, kind: Option<ScalarKind>) -> Field {
+    Field::new(name, ty, move |ctx| {
+        let kind = kind.clone();
+        FieldFuture::new(async move {
+            let parent = parent_json(&ctx)?;
+            match parent.get(response_key(&ctx)) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => Ok(Some(FieldValue::value(to_gql(v, kind.as_ref())?))),
+            }
+        })
+    })
+}
+
+/// A resolver passing `parent[key]` down as an object.
+fn object_field(name: &str, ty: TypeRef) -> Field {
+    Field::new(name, ty, |ctx| {
+        FieldFuture::new(async move {
+            let parent = parent_json(&ctx)?;
+            match parent.get(response_key(&ctx)) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => Ok(Some(FieldValue::borrowed_any(v))),
+            }
+        })
+    })
+}
+
+fn list_args(field: Field, target: &str, sortable: bool) -> Field {
+    let mut field = field
+        .argument(InputValue::new(
+            "where",
+            TypeRef::named(format!("{target}Where")),
+        ))
+        .argument(
+            InputValue::new("first", TypeRef::named(TypeRef::INT)).description(
+                "Page size; defaults to the hub's default page size, capped at its maximum.",
+            ),
+        )
+        .argument(
+            InputValue::new("after", TypeRef::named(TypeRef::STRING)).description(
+                "Return rows after this cursor (from `pageInfo.endCursor` or an edge).",
+            ),
+        );
+    if sortable {
+        field = field.argument(InputValue::new(
+            "orderBy",
+            TypeRef::named_nn_list(format!("{target}Order")),
+        ));
+    }
+    field
+}
+
+struct Builder<'a> {
+    catalog: &'a Catalog,
+    plan: &'a AccessPlan,
+    engine: Arc<Engine>,
+    plan_arc: Arc<AccessPlan>,
+    enums_used: BTreeSet<String>,
+    filters_used: BTreeSet<String>,
+    objects: Vec<Object>,
+    inputs: Vec<InputObject>,
+    enums: Vec<Enum>,
+}
+
+/// Builds the GraphQL schema one access plan allows.
+///
+/// # Errors
+/// If async-graphql rejects the generated schema (a bug in the generator).
+pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema, SchemaError> {
+    let catalog = engine.catalog.clone();
+    let mut b = Builder {
+        catalog: &catalog,
+        plan: &plan,
+        engine: engine.clone(),
+        plan_arc: plan.clone(),
+        enums_used: BTreeSet::new(),
+        filters_used: BTreeSet::new(),
+        objects: Vec::new(),
+        inputs: Vec::new(),
+        enums: Vec::new(),
+    };
+    let mut query = Object::new("Query").description("Read the city graph, cut to your mandate.");
+    for t in &catalog.types {
+        let Some(access) = plan.type_access(&t.name) else {
+            continue;
+        };
+        b.node_types(t);
+        if access.root {
+            for f in b.root_fields(t) {
+                query = query.field(f);
+            }
+        }
+    }
+    let shape = engine.shape;
+    let mut schema = Schema::build("Query", None, None)
+        .limit_depth(shape.max_depth)
+        .limit_complexity(shape.max_complexity)
+        .limit_directives(shape.max_directives)
+        .limit_recursive_depth(32)
+        .disable_suggestions()
+        .data(engine.clone())
+        .extension(crate::errors::ErrorCodes)
+        .register(query)
+        .register(page_info())
+        .register(
+            Enum::new("OrderDirection")
+                .item(EnumItem::new("ASC"))
+                .item(EnumItem::new("DESC")),
+        );
+    if catalog.types.iter().any(|t| {
+        plan.type_access(&t.name).is_some() && t.fields.iter().any(|f| f.kind == ScalarKind::Date)
+    }) {
+        schema = schema.register(
+            Scalar::new("Date")
+                .description("ISO 8601 calendar date, YYYY-MM-DD.")
+                .validator(|v| matches!(v, GqlValue::String(s) if parse_date(s).is_some())),
+        );
+    }
+    for kind_name in b.filters_used.clone() {
+        schema = schema.register(b.filter_input(&kind_name));
+    }
+    for e in &catalog.enums {
+        if b.enums_used.contains(&e.name) {
+            let mut en = Enum::new(&e.name);
+            if let Some(d) = &e.description {
+                en = en.description(d);
+            }
+            for (v, d) in &e.values {
+                let mut item = EnumItem::new(v);
+                if let Some(d) = d {
+                    item = item.description(d);
+                }
+                en = en.item(item);
+            }
+            schema = schema.register(en);
+        }
+    }
+    for o in b.objects {
+        schema = schema.register(o);
+    }
+    for i in b.inputs {
+        schema = schema.register(i);
+    }
+    for e in b.enums {
+        schema = schema.register(e);
+    }
+    schema.finish()
+}
+
+fn page_info() -> Object {
+    let cursor = |name: &str, last: bool| {
+        Field::new(name, TypeRef::named(TypeRef::STRING), move |ctx| {
+            FieldFuture::new(async move {
+                let conn = parent_json(&ctx)?;
+                let rows = shown_rows(conn);
+                let row = if last { rows.last() } else { rows.first() };
+                match row {
+                    None => Ok(None),
+                    Some(row) => {
+                        let engine = ctx.data::<Arc<Engine>>()?;
+                        Ok(Some(FieldValue::value(seal_row(&engine.cursors, row)?)))
+                    }
+                }
+            })
+        })
+    };
+    Object::new("PageInfo")
+        .description("Relay page information.")
+        .field(Field::new(
+            "hasNextPage",
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let conn = parent_json(&ctx)?;
+                    let fetched = conn["rows"].as_array().map_or(0, Vec::len);
+                    let first = conn["first"].as_u64().unwrap_or(0) as usize;
+                    Ok(Some(FieldValue::value(fetched > first)))
+                })
+            },
+        ))
+        .field(Field::new(
+            "hasPreviousPage",
+            TypeRef::named_nn(TypeRef::BOOLEAN),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let conn = parent_json(&ctx)?;
+                    Ok(Some(FieldValue::value(
+                        conn["after"].as_bool().unwrap_or(false),
+                    )))
+                })
+            },
+        ))
+        .field(cursor("startCursor", false))
+        .field(cursor("endCursor", true))
+}
+
+/// The rows of a connection value that are shown (the extra fetched row only
+/// tells whether there is a next page).
+fn shown_rows(conn: &Value) -> &[Value] {
+    let rows = conn["rows"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let first = conn["first"].as_u64().unwrap_or(0) as usize;
+    &rows[..rows.len().min(first)]
+}
+
+fn seal_row(key: &CursorKey, row: &Value) -> async_graphql::Result<String> {
+    let scope = row["s"].as_str().unwrap_or_default();
+    key.seal(scope, &row["k"]).map_err(HubError::into_graphql)
+}
+
+impl Builder<'_> {
+    fn field_visible(&self, t: &NodeType, name: &str) -> Option<FieldAccess> {
+        self.plan.field(&t.name, name)
+    }
+
+    fn sortable(&self, t: &NodeType) -> Vec<String> {
+        t.fields
+            .iter()
+            .filter(|f| {
+                self.field_visible(t, &f.name)
+                    .is_some_and(FieldAccess::is_full)
+            })
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
+    fn root_fields(&self, t: &NodeType) -> Vec<Field> {
+        let mut out = Vec::new();
+        let id = t.id_field();
+        if self
+            .field_visible(t, &id.name)
+            .is_some_and(FieldAccess::is_full)
+        {
+            let engine = self.engine.clone();
+            let plan = self.plan_arc.clone();
+            let mut lookup = Field::new(t.lookup_field(), TypeRef::named(&t.name), move |ctx| {
+                let engine = engine.clone();
+                let plan = plan.clone();
+                FieldFuture::new(async move { resolve_root(ctx, engine, plan).await })
+            })
+            .argument(InputValue::new(&id.name, TypeRef::named_nn(TypeRef::ID)));
+            lookup = lookup.description(format!("One {} by id, or null.", t.name));
+            out.push(lookup);
+        }
+        let engine = self.engine.clone();
+        let plan = self.plan_arc.clone();
+        let list = Field::new(
+            &t.plural,
+            TypeRef::named_nn(format!("{}Connection", t.name)),
+            move |ctx| {
+                let engine = engine.clone();
+                let plan = plan.clone();
+                FieldFuture::new(async move { resolve_root(ctx, engine, plan).await })
+            },
+        )
+        .description(format!("{} rows, filtered, sorted and paged.", t.name));
+        out.push(list_args(list, &t.name, !self.sortable(t).is_empty()));
+        out
+    }
+
+    fn node_types(&mut self, t: &NodeType) {
+        let mut obj = Object::new(&t.name);
+        if let Some(d) = &t.description {
+            obj = obj.description(d);
+        }
+        let mut where_input = InputObject::new(format!("{}Where", t.name))
+            .description(format!(
+                "Conditions on {}; all given conditions must hold.",
+                t.name
+            ))
+            .field(InputValue::new(
+                "AND",
+                TypeRef::named_nn_list(format!("{}Where", t.name)),
+            ))
+            .field(InputValue::new(
+                "OR",
+                TypeRef::named_nn_list(format!("{}Where", t.name)),
+            ))
+            .field(InputValue::new(
+                "NOT",
+                TypeRef::named(format!("{}Where", t.name)),
+            ));
+        for f in &t.fields {
+            let Some(access) = self.field_visible(t, &f.name) else {
+                continue;
+            };
+            if let (ScalarKind::Enum(e), FieldAccess::Read) = (&f.kind, access) {
+                self.enums_used.insert(e.clone());
+            }
+            let mut field = scalar_field(
+                &f.name,
+                output_type(&f.kind, access, f.nullable),
+                Some(f.kind.clone()).filter(|_| access.is_full()),
+            );
+            if let Some(d) = &f.description {
+                field = field.description(d);
+            }
+            obj = obj.field(field);
+            if access.is_full() {
+                let filter = filter_type_name(&f.kind);
+                self.filters_used.insert(match &f.kind {
+                    ScalarKind::Enum(e) => format!("enum:{e}"),
+                    other => scalar_type_name(other).to_string(),
+                });
+                where_input = where_input.field(InputValue::new(&f.name, TypeRef::named(filter)));
+            }
+        }
+        for rel in &t.relations {
+            if !self.plan.relation_visible(self.catalog, &t.name, &rel.name) {
+                continue;
+            }
+            let Some(target) = self.catalog.node(&rel.target) else {
+                continue;
+            };
+            let mut field = if rel.many {
+                let conn_type = self.relation_connection(t, rel, target);
+                list_args(
+                    object_field(&rel.name, TypeRef::named_nn(conn_type)),
+                    &target.name,
+                    !self.sortable(target).is_empty(),
+                )
+            } else {
+                object_field(&rel.name, TypeRef::named(&target.name))
+            };
+            if let Some(d) = &rel.description {
+                field = field.description(d);
+            }
+            obj = obj.field(field);
+            where_input = where_input.field(InputValue::new(
+                &rel.name,
+                TypeRef::named(format!("{}RelationFilter", target.name)),
+            ));
+        }
+        self.objects.push(obj);
+        self.inputs.push(where_input);
+        self.inputs.push(
+            InputObject::new(format!("{}RelationFilter", t.name))
+                .description(format!("A condition on related {} nodes.", t.name))
+                .field(
+                    InputValue::new("exists", TypeRef::named(TypeRef::BOOLEAN)).description(
+                        "true (default): a related node matching `where` exists; false: none does.",
+                    ),
+                )
+                .field(InputValue::new(
+                    "where",
+                    TypeRef::named(format!("{}Where", t.name)),
+                )),
+        );
+        let sortable = self.sortable(t);
+        if !sortable.is_empty() {
+            let mut order_field = Enum::new(format!("{}OrderField", t.name));
+            for f in &sortable {
+                order_field = order_field.item(EnumItem::new(sort_enum_value(f)));
+            }
+            self.enums.push(order_field);
+            self.inputs.push(
+                InputObject::new(format!("{}Order", t.name))
+                    .field(InputValue::new(
+                        "field",
+                        TypeRef::named_nn(format!("{}OrderField", t.name)),
+                    ))
+                    .field(
+                        InputValue::new("direction", TypeRef::named_nn("OrderDirection"))
+                            .default_value(GqlValue::Enum(Name::new("ASC"))),
+                    ),
+            );
+        }
+        self.connection_types(
+            &format!("{}Connection", t.name),
+            &format!("{}Edge", t.name),
+            t,
+            None,
+        );
+    }
+
+    /// The connection type a list relationship returns: the target's own, or a
+    /// dedicated one when the relationship carries readable properties.
+    fn relation_connection(
+        &mut self,
+        owner: &NodeType,
+        rel: &Relation,
+        target: &NodeType,
+    ) -> String {
+        let props = self
+            .plan
+            .type_access(&owner.name)
+            .and_then(|a| a.relations.get(&rel.name))
+            .filter(|p| !p.is_empty());
+        if props.is_none() {
+            return format!("{}Connection", target.name);
+        }
+        let base = format!("{}{}", owner.name, upper_first(&rel.name));
+        let conn = format!("{base}Connection");
+        self.connection_types(&conn, &format!("{base}Edge"), target, Some((owner, rel)));
+        conn
+    }
+
+    fn connection_types(
+        &mut self,
+        conn_name: &str,
+        edge_name: &str,
+        target: &NodeType,
+        rel: Option<(&NodeType, &Relation)>,
+    ) {
+        let mut edge = Object::new(edge_name)
+            .field(Field::new(
+                "cursor",
+                TypeRef::named_nn(TypeRef::STRING),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let row = parent_json(&ctx)?;
+                        let engine = ctx.data::<Arc<Engine>>()?;
+                        Ok(Some(FieldValue::value(seal_row(&engine.cursors, row)?)))
+                    })
+                },
+            ))
+            .field(Field::new("node", TypeRef::named_nn(&target.name), |ctx| {
+                FieldFuture::new(async move {
+                    let row = parent_json(&ctx)?;
+                    Ok(Some(FieldValue::borrowed_any(&row["n"])))
+                })
+            }));
+        if let Some((owner, rel)) = rel {
+            let props = self
+                .plan
+                .type_access(&owner.name)
+                .and_then(|a| a.relations.get(&rel.name))
+                .cloned()
+                .unwrap_or_default();
+            for p in &rel.properties {
+                let Some(access) = props.get(&p.name).copied() else {
+                    continue;
+                };
+                if let (ScalarKind::Enum(e), FieldAccess::Read) = (&p.kind, access) {
+                    self.enums_used.insert(e.clone());
+                }
+                let kind = Some(p.kind.clone()).filter(|_| access.is_full());
+                let mut field = Field::new(
+                    &p.name,
+                    output_type(&p.kind, access, p.nullable),
+                    move |ctx| {
+                        let kind = kind.clone();
+                        FieldFuture::new(async move {
+                            let row = parent_json(&ctx)?;
+                            match row["e"].get(response_key(&ctx)) {
+                                None | Some(Value::Null) => Ok(None),
+                                Some(v) => Ok(Some(FieldValue::value(to_gql(v, kind.as_ref())?))),
+                            }
+                        })
+                    },
+                );
+                if let Some(d) = &p.description {
+                    field = field.description(d);
+                }
+                edge = edge.field(field);
+            }
+        }
+        let conn = Object::new(conn_name)
+            .field(Field::new(
+                "edges",
+                TypeRef::named_nn_list_nn(edge_name),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let conn = parent_json(&ctx)?;
+                        Ok(Some(FieldValue::list(
+                            shown_rows(conn)
+                                .iter()
+                                .map(|row| FieldValue::borrowed_any(row)),
+                        )))
+                    })
+                },
+            ))
+            .field(Field::new(
+                "pageInfo",
+                TypeRef::named_nn("PageInfo"),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        let conn = parent_json(&ctx)?;
+                        Ok(Some(FieldValue::borrowed_any(conn)))
+                    })
+                },
+            ))
+            .field(
+                Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
+                    FieldFuture::new(async move {
+                        let conn = parent_json(&ctx)?;
+                        Ok(Some(FieldValue::value(to_gql(&conn["total"], None)?)))
+                    })
+                })
+                .description("Rows matching `where`, over all pages."),
+            );
+        self.objects.push(edge);
+        self.objects.push(conn);
+    }
+
+    fn filter_input(&mut self, key: &str) -> InputObject {
+        let (kind, name, value_type) = match key.strip_prefix("enum:") {
+            Some(e) => {
+                self.enums_used.insert(e.to_string());
+                (
+                    ScalarKind::Enum(e.to_string()),
+                    format!("{e}Filter"),
+                    e.to_string(),
+                )
+            }
+            None => {
+                let kind = match key {
+                    "ID" => ScalarKind::Id,
+                    "String" => ScalarKind::String,
+                    "Int" => ScalarKind::Int,
+                    "Boolean" => ScalarKind::Boolean,
+                    _ => ScalarKind::Date,
+                };
+                let name = filter_type_name(&kind);
+                (kind, name, key.to_string())
+            }
+        };
+        let mut input = InputObject::new(name).field(
+            InputValue::new("isNull", TypeRef::named(TypeRef::BOOLEAN))
+                .description("true: the value is absent; false: it is present."),
+        );
+        for op in ops_for(&kind) {
+            use crate::ir::CompareOp::*;
+            let (op_name, ty) = match op {
+                Eq => ("eq", TypeRef::named(&value_type)),
+                In => ("in", TypeRef::named_nn_list(&value_type)),
+                Gt => ("gt", TypeRef::named(&value_type)),
+                Gte => ("gte", TypeRef::named(&value_type)),
+                Lt => ("lt", TypeRef::named(&value_type)),
+                Lte => ("lte", TypeRef::named(&value_type)),
+                StartsWith => ("startsWith", TypeRef::named(&value_type)),
+            };
+            input = input.field(InputValue::new(op_name, ty));
+        }
+        input
+    }
+}
+
+fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+async fn resolve_root(
+    ctx: ResolverContext<'_>,
+    engine: Arc<Engine>,
+    plan: Arc<AccessPlan>,
+) -> async_graphql::Result<Option<FieldValue<'_>>> {
+    let env = &ctx.ctx.query_env;
+    let walker = Walker {
+        catalog: &engine.catalog,
+        plan: &plan,
+        limits: &engine.limits,
+        cursors: &engine.cursors,
+        doc: Document {
+            fragments: &env.fragments,
+            variables: &env.variables,
+            definitions: &env.operation.node.variable_definitions,
+        },
+    };
+    let root = walker.root(&ctx.ctx.item.node)?;
+    let query = crate::cypher::compile(&engine.catalog, &plan, &root)?;
+    tracing::debug!(db.system = "neo4j", db.statement = %query.text, "cypher");
+    let data = engine
+        .store
+        .run(&query)
+        .await
+        .map_err(|e| e.into_hub_error().into_graphql())?;
+    if data.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(FieldValue::owned_any(data)))
+}

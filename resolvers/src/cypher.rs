@@ -1,0 +1,465 @@
+//! IR + access plan → one parameterized Cypher query.
+//!
+//! Each root field becomes exactly one query of the form `RETURN <expr> AS data`.
+//! Nested relationships are `COLLECT { ... }` and `COUNT { ... }` subquery
+//! expressions inside map projections, with their own ORDER BY / LIMIT, so a whole
+//! selection tree is read in one round trip. Labels, relationship types and
+//! property names come from the catalog (checked identifiers, backtick-quoted);
+//! every value is a `$parameter`. The same query shape always yields the same text,
+//! so Neo4j's plan cache hits.
+//!
+//! A connection is returned as `{rows, total, first, after}`; each row is
+//! `{n: <node map>, e: <edge properties>, k: <sort-key values>, s: <cursor scope>}`.
+//! The GraphQL resolvers turn that into edges, cursors and pageInfo.
+
+use std::fmt::Write as _;
+
+use mandate_schema::{Catalog, Direction, Field, NodeType, Relation, ScalarKind};
+use serde_json::{Map, Value};
+
+use crate::access::{AccessPlan, FieldAccess, Mask};
+use crate::errors::{Code, HubError};
+use crate::ir::{CompareOp, Connection, Filter, NodeItem, NodeSelection, RootField, RootKind};
+use crate::store::CypherQuery;
+
+/// Compiles one root field.
+///
+/// # Errors
+/// `INVALID_CURSOR` when the decoded cursor does not fit the sort keys;
+/// `INTERNAL_ERROR` if the IR names something the catalog lacks (a bug).
+pub fn compile(
+    catalog: &Catalog,
+    plan: &AccessPlan,
+    root: &RootField,
+) -> Result<CypherQuery, HubError> {
+    let mut c = Compiler {
+        catalog,
+        plan,
+        params: Map::new(),
+        vars: 0,
+    };
+    let t = c.node(&root.type_name)?;
+    let expr = match &root.kind {
+        RootKind::Lookup { id, selection } => {
+            let v = c.var("n");
+            let id_param = c.param(Value::String(id.clone()));
+            let mut text = format!(
+                "head(COLLECT {{ MATCH ({v}:`{}` {{`{}`: {id_param}}})",
+                t.label,
+                t.id_field().name
+            );
+            if let Some(scope) = c.scope(t, &v)? {
+                write!(text, " WHERE {scope}").ok();
+            }
+            let proj = c.projection(t, &v, selection)?;
+            write!(text, " RETURN {proj} }})").ok();
+            text
+        }
+        RootKind::List(conn) => c.connection(t, None, conn)?,
+    };
+    Ok(CypherQuery {
+        text: format!("RETURN {expr} AS data"),
+        params: c.params,
+    })
+}
+
+struct Compiler<'a> {
+    catalog: &'a Catalog,
+    plan: &'a AccessPlan,
+    params: Map<String, Value>,
+    vars: usize,
+}
+
+impl<'a> Compiler<'a> {
+    fn node(&self, name: &str) -> Result<&'a NodeType, HubError> {
+        self.catalog
+            .node(name)
+            .ok_or_else(|| HubError::internal("IR names a type missing from the catalog"))
+    }
+
+    fn var(&mut self, prefix: &str) -> String {
+        let v = format!("{prefix}{}", self.vars);
+        self.vars += 1;
+        v
+    }
+
+    fn param(&mut self, value: Value) -> String {
+        let name = format!("p{}", self.params.len());
+        self.params.insert(name.clone(), value);
+        format!("${name}")
+    }
+
+    /// The plan's row predicate for `t` bound to `v`, if any.
+    fn scope(&mut self, t: &NodeType, v: &str) -> Result<Option<String>, HubError> {
+        let rows = self.plan.type_access(&t.name).and_then(|a| a.rows.clone());
+        rows.map(|f| self.filter(t, v, &f)).transpose()
+    }
+
+    /// `(v)-[r:TYPE]->(m:Label)` from the relation's direction.
+    fn pattern(
+        &self,
+        from: &str,
+        rel: &Relation,
+        rel_var: &str,
+        to: &str,
+        target: &NodeType,
+    ) -> String {
+        match rel.direction {
+            Direction::Out => format!(
+                "({from})-[{rel_var}:`{}`]->({to}:`{}`)",
+                rel.rel_type, target.label
+            ),
+            Direction::In => format!(
+                "({from})<-[{rel_var}:`{}`]-({to}:`{}`)",
+                rel.rel_type, target.label
+            ),
+        }
+    }
+
+    fn connection(
+        &mut self,
+        t: &NodeType,
+        anchor: Option<(&str, &NodeType, &Relation)>,
+        conn: &Connection,
+    ) -> Result<String, HubError> {
+        let m = self.var("n");
+        let r = self.var("r");
+        let pattern = match anchor {
+            None => format!("({m}:`{}`)", t.label),
+            Some((from, _, rel)) => self.pattern(from, rel, &r, &m, t),
+        };
+        let mut preds = Vec::new();
+        if let Some(scope) = self.scope(t, &m)? {
+            preds.push(scope);
+        }
+        if let Some(f) = &conn.filter {
+            preds.push(self.filter(t, &m, f)?);
+        }
+        let first = self.param(Value::from(conn.first as u64));
+        let rows = if conn.rows {
+            let keys = self.sort_keys(t, conn)?;
+            let mut row_preds = preds.clone();
+            if let Some(after) = &conn.after {
+                row_preds.push(self.keyset(&m, &keys, after)?);
+            }
+            let limit = self.param(Value::from(conn.first as u64 + 1));
+            let order = keys
+                .iter()
+                .map(|(f, desc)| format!("{m}.`{}` {}", f.name, if *desc { "DESC" } else { "ASC" }))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let key_values = keys
+                .iter()
+                .map(|(f, _)| read_expr(&m, f))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let node = self.projection(t, &m, &conn.node)?;
+            let scope = self.param(Value::String(conn.scope.clone()));
+            let mut row = format!("{{n: {node}, k: [{key_values}], s: {scope}");
+            if anchor.is_some() && !conn.edge_props.is_empty() {
+                let props = match anchor {
+                    Some((_, owner, rel)) => self.edge_props(owner, rel, &r, &conn.edge_props)?,
+                    None => "{}".to_string(),
+                };
+                write!(row, ", e: {props}").ok();
+            }
+            row.push('}');
+            let carried = if anchor.is_some() {
+                format!("{m}, {r}")
+            } else {
+                m.clone()
+            };
+            format!(
+                "COLLECT {{ MATCH {pattern}{} WITH {carried} ORDER BY {order} LIMIT {limit} RETURN {row} }}",
+                where_clause(&row_preds)
+            )
+        } else {
+            "[]".to_string()
+        };
+        let total = if conn.total {
+            format!("COUNT {{ MATCH {pattern}{} }}", where_clause(&preds))
+        } else {
+            "null".to_string()
+        };
+        let after = if conn.after.is_some() {
+            "true"
+        } else {
+            "false"
+        };
+        Ok(format!(
+            "{{rows: {rows}, total: {total}, first: {first}, after: {after}}}"
+        ))
+    }
+
+    fn edge_props(
+        &mut self,
+        owner: &NodeType,
+        rel: &Relation,
+        r: &str,
+        props: &[(String, String)],
+    ) -> Result<String, HubError> {
+        let mut parts = Vec::new();
+        for (key, prop) in props {
+            let field = rel
+                .properties
+                .iter()
+                .find(|p| p.name == *prop)
+                .ok_or_else(|| HubError::internal("edge property missing from catalog"))?;
+            let access = self
+                .plan
+                .type_access(&owner.name)
+                .and_then(|a| a.relations.get(&rel.name))
+                .and_then(|p| p.get(prop))
+                .copied()
+                .ok_or_else(|| HubError::internal("edge property not in plan"))?;
+            parts.push(format!("`{key}`: {}", masked(read_expr(r, field), access)));
+        }
+        Ok(format!("{{{}}}", parts.join(", ")))
+    }
+
+    /// Sort keys with the id appended as the final tie-breaker.
+    fn sort_keys(
+        &self,
+        t: &'a NodeType,
+        conn: &Connection,
+    ) -> Result<Vec<(&'a Field, bool)>, HubError> {
+        let mut keys = Vec::with_capacity(conn.order.len() + 1);
+        for k in &conn.order {
+            let f = t
+                .field(&k.field)
+                .ok_or_else(|| HubError::internal("sort key missing from catalog"))?;
+            keys.push((f, k.descending));
+        }
+        let id = t.id_field();
+        if !keys.iter().any(|(f, _)| f.is_id) {
+            keys.push((id, false));
+        }
+        Ok(keys)
+    }
+
+    /// Rows strictly after the cursor position, in the order of `keys`
+    /// (Neo4j sorts nulls last ascending and first descending).
+    fn keyset(
+        &mut self,
+        v: &str,
+        keys: &[(&Field, bool)],
+        after: &[Value],
+    ) -> Result<String, HubError> {
+        if after.len() != keys.len() {
+            return Err(HubError::new(
+                Code::InvalidCursor,
+                "invalid cursor for this query",
+            ));
+        }
+        let mut expr: Option<String> = None;
+        for ((field, desc), value) in keys.iter().zip(after).rev() {
+            let col = format!("{v}.`{}`", field.name);
+            let p = if value.is_null() {
+                None
+            } else {
+                Some(param_expr(&field.kind, self.param(value.clone())))
+            };
+            let after_here = match (desc, &p) {
+                (false, None) => "false".to_string(),
+                (false, Some(p)) => format!("({col} > {p} OR {col} IS NULL)"),
+                (true, None) => format!("{col} IS NOT NULL"),
+                (true, Some(p)) => format!("{col} < {p}"),
+            };
+            let equal_here = match &p {
+                None => format!("{col} IS NULL"),
+                Some(p) => format!("{col} = {p}"),
+            };
+            expr = Some(match expr {
+                None => after_here,
+                Some(rest) => format!("({after_here} OR ({equal_here} AND {rest}))"),
+            });
+        }
+        Ok(expr.unwrap_or_else(|| "false".to_string()))
+    }
+
+    fn projection(
+        &mut self,
+        t: &NodeType,
+        v: &str,
+        sel: &NodeSelection,
+    ) -> Result<String, HubError> {
+        let mut parts = Vec::with_capacity(sel.items.len());
+        for item in &sel.items {
+            let part = match item {
+                NodeItem::Scalar { key, field } => {
+                    let f = t
+                        .field(field)
+                        .ok_or_else(|| HubError::internal("field missing from catalog"))?;
+                    let access = self
+                        .plan
+                        .field(&t.name, field)
+                        .ok_or_else(|| HubError::internal("field not in plan"))?;
+                    format!("`{key}`: {}", masked(read_expr(v, f), access))
+                }
+                NodeItem::One {
+                    key,
+                    relation,
+                    selection,
+                } => {
+                    let rel = t
+                        .relation(relation)
+                        .ok_or_else(|| HubError::internal("relation missing from catalog"))?;
+                    let target = self.node(&rel.target)?;
+                    let m = self.var("n");
+                    let r = self.var("r");
+                    let pattern = self.pattern(v, rel, &r, &m, target);
+                    let scope = self.scope(target, &m)?.into_iter().collect::<Vec<_>>();
+                    let proj = self.projection(target, &m, selection)?;
+                    format!(
+                        "`{key}`: head(COLLECT {{ MATCH {pattern}{} RETURN {proj} LIMIT 1 }})",
+                        where_clause(&scope)
+                    )
+                }
+                NodeItem::Many {
+                    key,
+                    relation,
+                    connection,
+                } => {
+                    let rel = t
+                        .relation(relation)
+                        .ok_or_else(|| HubError::internal("relation missing from catalog"))?;
+                    let target = self.node(&rel.target)?;
+                    format!(
+                        "`{key}`: {}",
+                        self.connection(target, Some((v, t, rel)), connection)?
+                    )
+                }
+            };
+            parts.push(part);
+        }
+        Ok(format!("{{{}}}", parts.join(", ")))
+    }
+
+    fn filter(&mut self, t: &NodeType, v: &str, f: &Filter) -> Result<String, HubError> {
+        Ok(match f {
+            Filter::And(parts) if parts.is_empty() => "true".to_string(),
+            Filter::Or(parts) if parts.is_empty() => "false".to_string(),
+            Filter::And(parts) | Filter::Or(parts) => {
+                let sep = if matches!(f, Filter::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                let compiled = parts
+                    .iter()
+                    .map(|p| self.filter(t, v, p))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if compiled.len() == 1 {
+                    compiled.into_iter().next().unwrap_or_default()
+                } else {
+                    format!("({})", compiled.join(sep))
+                }
+            }
+            Filter::Not(inner) => format!("NOT ({})", self.filter(t, v, inner)?),
+            Filter::IsNull { field, is_null } => {
+                let f = t
+                    .field(field)
+                    .ok_or_else(|| HubError::internal("filter field missing from catalog"))?;
+                format!(
+                    "{v}.`{}` IS {}NULL",
+                    f.name,
+                    if *is_null { "" } else { "NOT " }
+                )
+            }
+            Filter::Compare { field, op, value } => {
+                let f = t
+                    .field(field)
+                    .ok_or_else(|| HubError::internal("filter field missing from catalog"))?;
+                let col = format!("{v}.`{}`", f.name);
+                let p = self.param(value.clone());
+                match op {
+                    CompareOp::In => {
+                        if f.kind == ScalarKind::Date {
+                            format!("{col} IN [x IN {p} | date(x)]")
+                        } else {
+                            format!("{col} IN {p}")
+                        }
+                    }
+                    CompareOp::StartsWith => format!("{col} STARTS WITH {p}"),
+                    op => {
+                        let sym = match op {
+                            CompareOp::Eq => "=",
+                            CompareOp::Gt => ">",
+                            CompareOp::Gte => ">=",
+                            CompareOp::Lt => "<",
+                            _ => "<=",
+                        };
+                        format!("{col} {sym} {}", param_expr(&f.kind, p))
+                    }
+                }
+            }
+            Filter::Related {
+                relation,
+                exists,
+                filter,
+            } => {
+                let rel = t
+                    .relation(relation)
+                    .ok_or_else(|| HubError::internal("relation missing from catalog"))?;
+                let target = self.node(&rel.target)?;
+                let m = self.var("n");
+                let pattern = self.pattern(v, rel, "", &m, target);
+                let mut preds = Vec::new();
+                if let Some(scope) = self.scope(target, &m)? {
+                    preds.push(scope);
+                }
+                if let Some(inner) = filter {
+                    preds.push(self.filter(target, &m, inner)?);
+                }
+                format!(
+                    "{}EXISTS {{ MATCH {pattern}{} }}",
+                    if *exists { "" } else { "NOT " },
+                    where_clause(&preds)
+                )
+            }
+        })
+    }
+}
+
+fn where_clause(preds: &[String]) -> String {
+    if preds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", preds.join(" AND "))
+    }
+}
+
+/// How a stored value is read out: dates as `YYYY-MM-DD` strings.
+fn read_expr(v: &str, f: &Field) -> String {
+    match f.kind {
+        ScalarKind::Date => format!("toString({v}.`{}`)", f.name),
+        _ => format!("{v}.`{}`", f.name),
+    }
+}
+
+/// How a parameter is compared with a stored value of `kind`.
+fn param_expr(kind: &ScalarKind, p: String) -> String {
+    match kind {
+        ScalarKind::Date => format!("date({p})"),
+        _ => p,
+    }
+}
+
+/// Applies a mask to a read expression, inside Cypher.
+fn masked(expr: String, access: FieldAccess) -> String {
+    let FieldAccess::Masked(mask) = access else {
+        return expr;
+    };
+    let body = match mask {
+        Mask::KeepEnds => "left($, 6) + '********' + right($, 4)",
+        Mask::Phone => "left($, 3) + '****' + right($, 4)",
+        Mask::FirstChar => "left($, 1) + '**'",
+        Mask::Redact => "'***'",
+        Mask::YearOnly => "left($, 4) + '-**-**'",
+    };
+    let value = format!("toString({expr})");
+    format!(
+        "CASE WHEN {expr} IS NULL THEN null ELSE {} END",
+        body.replace('$', &value)
+    )
+}

@@ -1,0 +1,728 @@
+//! From the GraphQL document to the IR.
+//!
+//! The walker reads the root field's AST itself: it expands named and inline
+//! fragments, applies `@skip`/`@include`, substitutes variables, and merges items
+//! with the same response key. Every field, filter and sort key is checked against
+//! the access plan here, independently of the schema's own validation: a name the
+//! plan does not grant is rejected even if it somehow passed validation.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    Directive, Field, FragmentDefinition, Selection, SelectionSet, VariableDefinition,
+};
+use async_graphql::{Name, Positioned, Value as ConstValue, Variables};
+use mandate_schema::{Catalog, NodeType, Relation, ScalarKind};
+use serde_json::Value;
+
+use crate::access::AccessPlan;
+use crate::cursor::{scope_of, CursorKey};
+use crate::errors::{Code, HubError};
+use crate::ir::{
+    CompareOp, Connection, Filter, NodeItem, NodeSelection, RootField, RootKind, SortKey,
+};
+
+/// Page-size and input limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `first` when not given.
+    pub default_page_size: usize,
+    /// Largest `first` accepted.
+    pub max_page_size: usize,
+    /// Largest list accepted by an `in` filter.
+    pub max_in_values: usize,
+    /// Most sort keys in one `orderBy`.
+    pub max_sort_keys: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            default_page_size: 20,
+            max_page_size: 100,
+            max_in_values: 1000,
+            max_sort_keys: 5,
+        }
+    }
+}
+
+/// The parts of an operation the walker needs besides the field itself.
+#[derive(Clone, Copy)]
+pub struct Document<'a> {
+    /// Named fragments of the document.
+    pub fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    /// Variable values sent with the request.
+    pub variables: &'a Variables,
+    /// The operation's variable definitions (for defaults).
+    pub definitions: &'a [Positioned<VariableDefinition>],
+}
+
+/// Everything the walker checks against.
+#[derive(Clone, Copy)]
+pub struct Walker<'a> {
+    /// The data model.
+    pub catalog: &'a Catalog,
+    /// The asking agency's plan.
+    pub plan: &'a AccessPlan,
+    /// Limits.
+    pub limits: &'a Limits,
+    /// Cursor key, to open `after` cursors.
+    pub cursors: &'a CursorKey,
+    /// The operation.
+    pub doc: Document<'a>,
+}
+
+fn denied(what: &str) -> HubError {
+    // Same words whether the name does not exist or is outside the mandate.
+    HubError::new(
+        Code::GraphqlValidationFailed,
+        format!("unknown field `{what}`"),
+    )
+}
+
+impl<'a> Walker<'a> {
+    /// The IR of a root field.
+    pub fn root(&self, field: &'a Field) -> Result<RootField, HubError> {
+        let name = field.name.node.as_str();
+        let (t, is_lookup) = self
+            .catalog
+            .types
+            .iter()
+            .find_map(|t| {
+                if t.lookup_field() == name {
+                    Some((t, true))
+                } else if t.plural == name {
+                    Some((t, false))
+                } else {
+                    None
+                }
+            })
+            .ok_or_else(|| denied(name))?;
+        let access = self.plan.type_access(&t.name).ok_or_else(|| denied(name))?;
+        if !access.root {
+            return Err(denied(name));
+        }
+        let args = self.arguments(field)?;
+        let kind = if is_lookup {
+            let id = match args.get("id") {
+                Some(ConstValue::String(s)) => s.clone(),
+                _ => return Err(HubError::input("`id` is required")),
+            };
+            RootKind::Lookup {
+                id,
+                selection: self.node_selection(t, &field.selection_set.node)?,
+            }
+        } else {
+            RootKind::List(self.connection(t, &t.name, &args, &field.selection_set.node, None)?)
+        };
+        Ok(RootField {
+            type_name: t.name.clone(),
+            kind,
+        })
+    }
+
+    fn arguments(&self, field: &Field) -> Result<HashMap<String, ConstValue>, HubError> {
+        field
+            .arguments
+            .iter()
+            .map(|(name, value)| {
+                let v = value
+                    .node
+                    .clone()
+                    .into_const_with(|var| self.variable(&var))?;
+                Ok((name.node.to_string(), v))
+            })
+            .collect()
+    }
+
+    fn variable(&self, name: &Name) -> Result<ConstValue, HubError> {
+        if let Some(v) = self.doc.variables.get(name) {
+            return Ok(v.clone());
+        }
+        let default = self
+            .doc
+            .definitions
+            .iter()
+            .find(|d| d.node.name.node == *name)
+            .and_then(|d| d.node.default_value.as_ref())
+            .map(|d| d.node.clone());
+        Ok(default.unwrap_or(ConstValue::Null))
+    }
+
+    fn included(&self, directives: &[Positioned<Directive>]) -> Result<bool, HubError> {
+        for d in directives {
+            let name = d.node.name.node.as_str();
+            if name != "skip" && name != "include" {
+                continue;
+            }
+            let cond = match d.node.get_argument("if") {
+                Some(v) => v.node.clone().into_const_with(|var| self.variable(&var))?,
+                None => ConstValue::Boolean(name == "include"),
+            };
+            let cond = matches!(cond, ConstValue::Boolean(true));
+            if (name == "skip" && cond) || (name == "include" && !cond) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The fields of a selection set with fragments expanded and skips applied.
+    fn fields(&self, set: &'a SelectionSet) -> Result<Vec<&'a Field>, HubError> {
+        let mut out = Vec::new();
+        self.collect(set, &mut out, 0)?;
+        Ok(out)
+    }
+
+    fn collect(
+        &self,
+        set: &'a SelectionSet,
+        out: &mut Vec<&'a Field>,
+        depth: usize,
+    ) -> Result<(), HubError> {
+        if depth > 32 {
+            return Err(HubError::new(Code::QueryTooDeep, "fragments nest too deep"));
+        }
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    if self.included(&f.node.directives)? {
+                        out.push(&f.node);
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    if !self.included(&spread.node.directives)? {
+                        continue;
+                    }
+                    let frag = self
+                        .doc
+                        .fragments
+                        .get(&spread.node.fragment_name.node)
+                        .ok_or_else(|| {
+                            HubError::new(Code::GraphqlValidationFailed, "unknown fragment")
+                        })?;
+                    self.collect(&frag.node.selection_set.node, out, depth + 1)?;
+                }
+                Selection::InlineFragment(inline) => {
+                    if self.included(&inline.node.directives)? {
+                        self.collect(&inline.node.selection_set.node, out, depth + 1)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn node_selection(
+        &self,
+        t: &NodeType,
+        set: &'a SelectionSet,
+    ) -> Result<NodeSelection, HubError> {
+        let mut sel = NodeSelection::default();
+        self.add_node_items(t, set, &mut sel)?;
+        Ok(sel)
+    }
+
+    fn add_node_items(
+        &self,
+        t: &NodeType,
+        set: &'a SelectionSet,
+        sel: &mut NodeSelection,
+    ) -> Result<(), HubError> {
+        for f in self.fields(set)? {
+            let name = f.name.node.as_str();
+            if name == "__typename" {
+                continue;
+            }
+            let key = response_key(f);
+            let item = if t.field(name).is_some() {
+                if self.plan.field(&t.name, name).is_none() {
+                    return Err(denied(name));
+                }
+                NodeItem::Scalar {
+                    key,
+                    field: name.to_string(),
+                }
+            } else if let Some(rel) = t.relation(name) {
+                if !self.plan.relation_visible(self.catalog, &t.name, name) {
+                    return Err(denied(name));
+                }
+                let target = self.target(rel)?;
+                if rel.many {
+                    let args = self.arguments(f)?;
+                    let path = format!("{}.{}", t.name, rel.name);
+                    NodeItem::Many {
+                        key,
+                        relation: name.to_string(),
+                        connection: self.connection(
+                            target,
+                            &path,
+                            &args,
+                            &f.selection_set.node,
+                            Some(rel),
+                        )?,
+                    }
+                } else {
+                    NodeItem::One {
+                        key,
+                        relation: name.to_string(),
+                        selection: self.node_selection(target, &f.selection_set.node)?,
+                    }
+                }
+            } else {
+                return Err(denied(name));
+            };
+            merge_item(&mut sel.items, item)?;
+        }
+        Ok(())
+    }
+
+    fn target(&self, rel: &Relation) -> Result<&'a NodeType, HubError> {
+        self.catalog
+            .node(&rel.target)
+            .ok_or_else(|| HubError::internal("relation target missing from catalog"))
+    }
+
+    fn connection(
+        &self,
+        t: &NodeType,
+        path: &str,
+        args: &HashMap<String, ConstValue>,
+        set: &'a SelectionSet,
+        rel: Option<&Relation>,
+    ) -> Result<Connection, HubError> {
+        let filter = match args.get("where") {
+            None | Some(ConstValue::Null) => None,
+            Some(v) => Some(self.filter(t, v)?),
+        };
+        let order = self.order(t, args.get("orderBy"))?;
+        let first = match args.get("first") {
+            None | Some(ConstValue::Null) => self.limits.default_page_size,
+            Some(ConstValue::Number(n)) => match n.as_i64() {
+                Some(n) if n < 0 => return Err(HubError::input("`first` must not be negative")),
+                Some(n) if n as u64 > self.limits.max_page_size as u64 => {
+                    return Err(HubError::new(
+                        Code::PageSizeExceeded,
+                        format!("`first` may be at most {}", self.limits.max_page_size),
+                    ))
+                }
+                Some(n) => n as usize,
+                None => return Err(HubError::input("`first` must be an integer")),
+            },
+            Some(_) => return Err(HubError::input("`first` must be an integer")),
+        };
+        let canonical_filter = serde_json::to_string(&filter).map_err(HubError::internal)?;
+        let canonical_order = order
+            .iter()
+            .map(|k| format!("{}:{}", k.field, if k.descending { "d" } else { "a" }))
+            .collect::<Vec<_>>()
+            .join(",");
+        let scope = scope_of(&[
+            &self.plan.fingerprint,
+            path,
+            &canonical_filter,
+            &canonical_order,
+        ]);
+        let after = match args.get("after") {
+            None | Some(ConstValue::Null) => None,
+            Some(ConstValue::String(c)) => Some(self.cursors.open(&scope, c)?),
+            Some(_) => {
+                return Err(HubError::new(
+                    Code::InvalidCursor,
+                    "invalid cursor for this query",
+                ))
+            }
+        };
+        let mut conn = Connection {
+            filter,
+            order,
+            first,
+            after,
+            scope,
+            rows: false,
+            total: false,
+            node: NodeSelection::default(),
+            edge_props: Vec::new(),
+        };
+        for f in self.fields(set)? {
+            match f.name.node.as_str() {
+                "__typename" => {}
+                "totalCount" => conn.total = true,
+                "pageInfo" => conn.rows = true,
+                "edges" => {
+                    conn.rows = true;
+                    for ef in self.fields(&f.selection_set.node)? {
+                        let name = ef.name.node.as_str();
+                        match name {
+                            "__typename" | "cursor" => {}
+                            "node" => {
+                                self.add_node_items(t, &ef.selection_set.node, &mut conn.node)?
+                            }
+                            prop => {
+                                let readable = rel.is_some_and(|r| {
+                                    r.properties.iter().any(|p| p.name == prop)
+                                        && self
+                                            .plan
+                                            .type_access(path_owner(path))
+                                            .and_then(|a| a.relations.get(&r.name))
+                                            .is_some_and(|props| props.contains_key(prop))
+                                });
+                                if !readable {
+                                    return Err(denied(prop));
+                                }
+                                let key = response_key(ef);
+                                if !conn.edge_props.iter().any(|(k, _)| *k == key) {
+                                    conn.edge_props.push((key, prop.to_string()));
+                                }
+                            }
+                        }
+                    }
+                }
+                other => return Err(denied(other)),
+            }
+        }
+        Ok(conn)
+    }
+
+    fn order(&self, t: &NodeType, value: Option<&ConstValue>) -> Result<Vec<SortKey>, HubError> {
+        let items = match value {
+            None | Some(ConstValue::Null) => return Ok(Vec::new()),
+            Some(ConstValue::List(items)) => items.clone(),
+            Some(single @ ConstValue::Object(_)) => vec![single.clone()],
+            Some(_) => return Err(HubError::input("`orderBy` must be a list")),
+        };
+        if items.len() > self.limits.max_sort_keys {
+            return Err(HubError::input(format!(
+                "`orderBy` takes at most {} keys",
+                self.limits.max_sort_keys
+            )));
+        }
+        let mut keys: Vec<SortKey> = Vec::new();
+        for item in items {
+            let ConstValue::Object(obj) = item else {
+                return Err(HubError::input("each `orderBy` item is an object"));
+            };
+            let field_enum = match obj.get("field") {
+                Some(ConstValue::Enum(e)) => e.to_string(),
+                Some(ConstValue::String(s)) => s.clone(),
+                _ => return Err(HubError::input("`orderBy.field` is required")),
+            };
+            let descending = match obj.get("direction") {
+                None | Some(ConstValue::Null) => false,
+                Some(ConstValue::Enum(d)) if d.as_str() == "ASC" => false,
+                Some(ConstValue::Enum(d)) if d.as_str() == "DESC" => true,
+                Some(ConstValue::String(d)) if d == "ASC" => false,
+                Some(ConstValue::String(d)) if d == "DESC" => true,
+                Some(_) => return Err(HubError::input("`orderBy.direction` is ASC or DESC")),
+            };
+            let field = t
+                .fields
+                .iter()
+                .find(|f| sort_enum_value(&f.name) == field_enum)
+                .filter(|f| {
+                    self.plan
+                        .field(&t.name, &f.name)
+                        .is_some_and(|a| a.is_full())
+                })
+                .ok_or_else(|| denied(&field_enum))?;
+            if keys.iter().any(|k| k.field == field.name) {
+                return Err(HubError::input("a field appears twice in `orderBy`"));
+            }
+            keys.push(SortKey {
+                field: field.name.clone(),
+                descending,
+            });
+        }
+        Ok(keys)
+    }
+
+    fn filter(&self, t: &NodeType, value: &ConstValue) -> Result<Filter, HubError> {
+        let ConstValue::Object(obj) = value else {
+            return Err(HubError::input("`where` must be an object"));
+        };
+        let mut all = Vec::new();
+        for (name, v) in obj {
+            let name = name.as_str();
+            match name {
+                "AND" | "OR" => {
+                    let items = match v {
+                        ConstValue::List(items) => items.iter().collect::<Vec<_>>(),
+                        ConstValue::Null => continue,
+                        single => vec![single],
+                    };
+                    let parts = items
+                        .into_iter()
+                        .map(|i| self.filter(t, i))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    all.push(if name == "AND" {
+                        Filter::And(parts)
+                    } else {
+                        Filter::Or(parts)
+                    });
+                }
+                "NOT" => {
+                    if !matches!(v, ConstValue::Null) {
+                        all.push(Filter::Not(Box::new(self.filter(t, v)?)));
+                    }
+                }
+                _ => {
+                    if let Some(field) = t.field(name) {
+                        let full = self.plan.field(&t.name, name).is_some_and(|a| a.is_full());
+                        if !full {
+                            return Err(denied(name));
+                        }
+                        self.scalar_filter(name, &field.kind, v, &mut all)?;
+                    } else if let Some(rel) = t.relation(name) {
+                        if !self.plan.relation_visible(self.catalog, &t.name, name) {
+                            return Err(denied(name));
+                        }
+                        all.push(self.relation_filter(rel, v)?);
+                    } else {
+                        return Err(denied(name));
+                    }
+                }
+            }
+        }
+        Ok(if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Filter::And(all)
+        })
+    }
+
+    fn relation_filter(&self, rel: &Relation, v: &ConstValue) -> Result<Filter, HubError> {
+        let ConstValue::Object(obj) = v else {
+            return Err(HubError::input("a relationship filter is an object"));
+        };
+        let target = self.target(rel)?;
+        let exists = match obj.get("exists") {
+            None | Some(ConstValue::Null) => true,
+            Some(ConstValue::Boolean(b)) => *b,
+            Some(_) => return Err(HubError::input("`exists` is a boolean")),
+        };
+        let filter = match obj.get("where") {
+            None | Some(ConstValue::Null) => None,
+            Some(w) => Some(Box::new(self.filter(target, w)?)),
+        };
+        for key in obj.keys() {
+            if key.as_str() != "exists" && key.as_str() != "where" {
+                return Err(denied(key.as_str()));
+            }
+        }
+        Ok(Filter::Related {
+            relation: rel.name.clone(),
+            exists,
+            filter,
+        })
+    }
+
+    fn scalar_filter(
+        &self,
+        field: &str,
+        kind: &ScalarKind,
+        v: &ConstValue,
+        out: &mut Vec<Filter>,
+    ) -> Result<(), HubError> {
+        let ConstValue::Object(ops) = v else {
+            return Err(HubError::input(format!(
+                "the filter on `{field}` is an object"
+            )));
+        };
+        for (op, value) in ops {
+            let op = op.as_str();
+            if matches!(value, ConstValue::Null) {
+                return Err(HubError::input(format!(
+                    "`{field}.{op}` may not be null; use `isNull`"
+                )));
+            }
+            if op == "isNull" {
+                let ConstValue::Boolean(b) = value else {
+                    return Err(HubError::input("`isNull` is a boolean"));
+                };
+                out.push(Filter::IsNull {
+                    field: field.to_string(),
+                    is_null: *b,
+                });
+                continue;
+            }
+            let op = match op {
+                "eq" => CompareOp::Eq,
+                "in" => CompareOp::In,
+                "gt" => CompareOp::Gt,
+                "gte" => CompareOp::Gte,
+                "lt" => CompareOp::Lt,
+                "lte" => CompareOp::Lte,
+                "startsWith" => CompareOp::StartsWith,
+                other => return Err(denied(other)),
+            };
+            if !ops_for(kind).contains(&op) {
+                return Err(HubError::input(format!(
+                    "`{field}` does not support this operator"
+                )));
+            }
+            let value = if op == CompareOp::In {
+                let ConstValue::List(items) = value else {
+                    return Err(HubError::input(format!("`{field}.in` is a list")));
+                };
+                if items.len() > self.limits.max_in_values {
+                    return Err(HubError::input(format!(
+                        "`{field}.in` takes at most {} values",
+                        self.limits.max_in_values
+                    )));
+                }
+                Value::Array(
+                    items
+                        .iter()
+                        .map(|i| scalar_value(field, kind, i, self.catalog))
+                        .collect::<Result<_, _>>()?,
+                )
+            } else {
+                scalar_value(field, kind, value, self.catalog)?
+            };
+            out.push(Filter::Compare {
+                field: field.to_string(),
+                op,
+                value,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The operators offered for a kind of scalar.
+pub fn ops_for(kind: &ScalarKind) -> &'static [CompareOp] {
+    use CompareOp::*;
+    match kind {
+        ScalarKind::Id => &[Eq, In],
+        ScalarKind::String => &[Eq, In, Gt, Gte, Lt, Lte, StartsWith],
+        ScalarKind::Int | ScalarKind::Date => &[Eq, In, Gt, Gte, Lt, Lte],
+        ScalarKind::Boolean => &[Eq],
+        ScalarKind::Enum(_) => &[Eq, In],
+    }
+}
+
+/// The `orderBy.field` enum value of a field: `birthDate` → `BIRTH_DATE`.
+pub fn sort_enum_value(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 4);
+    for (i, c) in field.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+fn path_owner(path: &str) -> &str {
+    path.split('.').next().unwrap_or(path)
+}
+
+fn response_key(f: &Field) -> String {
+    f.alias
+        .as_ref()
+        .map(|a| a.node.to_string())
+        .unwrap_or_else(|| f.name.node.to_string())
+}
+
+/// A checked parameter value for a filter on `kind`.
+fn scalar_value(
+    field: &str,
+    kind: &ScalarKind,
+    v: &ConstValue,
+    catalog: &Catalog,
+) -> Result<Value, HubError> {
+    let bad = || HubError::input(format!("wrong value type for `{field}`"));
+    Ok(match (kind, v) {
+        (ScalarKind::Id | ScalarKind::String, ConstValue::String(s)) => Value::String(s.clone()),
+        (ScalarKind::Id, ConstValue::Number(n)) => Value::String(n.to_string()),
+        (ScalarKind::Int, ConstValue::Number(n)) => Value::from(n.as_i64().ok_or_else(bad)?),
+        (ScalarKind::Boolean, ConstValue::Boolean(b)) => Value::Bool(*b),
+        (ScalarKind::Date, ConstValue::String(s)) => {
+            crate::api::parse_date(s).ok_or_else(bad)?;
+            Value::String(s.clone())
+        }
+        // Enum values arrive as enums from literals and as strings from JSON variables.
+        (ScalarKind::Enum(e), ConstValue::Enum(_) | ConstValue::String(_)) => {
+            let name = match v {
+                ConstValue::Enum(n) => n.to_string(),
+                ConstValue::String(s) => s.clone(),
+                _ => return Err(bad()),
+            };
+            let known = catalog
+                .enum_type(e.as_str())
+                .is_some_and(|en| en.values.iter().any(|(v, _)| *v == name));
+            if !known {
+                return Err(bad());
+            }
+            Value::String(name)
+        }
+        _ => return Err(bad()),
+    })
+}
+
+/// Adds `item` under its key, merging it with an item already there.
+fn merge_item(items: &mut Vec<NodeItem>, item: NodeItem) -> Result<(), HubError> {
+    let Some(existing) = items.iter_mut().find(|i| i.key() == item.key()) else {
+        items.push(item);
+        return Ok(());
+    };
+    let conflict = || {
+        HubError::new(
+            Code::GraphqlValidationFailed,
+            format!(
+                "fields under response key `{}` conflict; use different aliases",
+                item.key()
+            ),
+        )
+    };
+    match (existing, item.clone()) {
+        (NodeItem::Scalar { field: a, .. }, NodeItem::Scalar { field: b, .. }) if *a == b => Ok(()),
+        (
+            NodeItem::One {
+                relation: a,
+                selection: sa,
+                ..
+            },
+            NodeItem::One {
+                relation: b,
+                selection: sb,
+                ..
+            },
+        ) if *a == b => {
+            for i in sb.items {
+                merge_item(&mut sa.items, i)?;
+            }
+            Ok(())
+        }
+        (
+            NodeItem::Many {
+                relation: a,
+                connection: ca,
+                ..
+            },
+            NodeItem::Many {
+                relation: b,
+                connection: cb,
+                ..
+            },
+        ) if *a == b
+            && ca.filter == cb.filter
+            && ca.order == cb.order
+            && ca.first == cb.first
+            && ca.after == cb.after =>
+        {
+            ca.rows |= cb.rows;
+            ca.total |= cb.total;
+            for i in cb.node.items {
+                merge_item(&mut ca.node.items, i)?;
+            }
+            for p in cb.edge_props {
+                if !ca.edge_props.contains(&p) {
+                    ca.edge_props.push(p);
+                }
+            }
+            Ok(())
+        }
+        _ => Err(conflict()),
+    }
+}

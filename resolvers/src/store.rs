@@ -1,0 +1,59 @@
+//! The port to the graph database. `connectors` implements it with neo4rs; the
+//! resolvers only see compiled queries going out and JSON coming back.
+
+use futures::future::BoxFuture;
+use serde_json::{Map, Value};
+
+/// A compiled, parameterized Cypher query returning one row with one column `data`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CypherQuery {
+    /// Query text: identifiers from the catalog only, every value a `$parameter`.
+    pub text: String,
+    /// Parameter values.
+    pub params: Map<String, Value>,
+}
+
+/// Why the store could not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database cannot be reached.
+    #[error("graph store unavailable: {0}")]
+    Unavailable(String),
+    /// The database did not answer in time.
+    #[error("graph store timed out")]
+    Timeout,
+    /// The database rejected the query, or its answer could not be read.
+    #[error("graph store query failed: {0}")]
+    Query(String),
+}
+
+impl StoreError {
+    /// The client-facing error; the detail stays in the log.
+    pub fn into_hub_error(self) -> crate::HubError {
+        use crate::errors::Code;
+        match self {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(db.system = "neo4j", detail = %detail, "graph store unavailable");
+                crate::HubError::new(
+                    Code::Neo4jUnavailable,
+                    "the graph database is unavailable; retry later",
+                )
+            }
+            StoreError::Timeout => {
+                tracing::warn!(db.system = "neo4j", "graph store timed out");
+                crate::HubError::new(
+                    Code::Neo4jTimeout,
+                    "the graph database did not answer in time",
+                )
+            }
+            StoreError::Query(detail) => crate::HubError::internal(detail),
+        }
+    }
+}
+
+/// Runs compiled queries.
+pub trait GraphStore: Send + Sync + 'static {
+    /// Runs `query` and returns the `data` column of its single row.
+    fn run<'a>(&'a self, query: &'a CypherQuery) -> BoxFuture<'a, Result<Value, StoreError>>;
+}

@@ -1,0 +1,713 @@
+//! The typed catalog read from the SDL: node types, fields, relationships, enums.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_graphql_parser::types::{
+    BaseType, ConstDirective, FieldDefinition, ServiceDocument, Type, TypeKind,
+    TypeSystemDefinition,
+};
+use async_graphql_parser::Positioned;
+use async_graphql_value::ConstValue;
+
+use crate::SchemaError;
+
+/// Sensitivity of a data item, in the sense of PIPL art. 28.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Sensitivity {
+    /// Not personal information.
+    Public,
+    /// Personal information.
+    Personal,
+    /// Sensitive personal information.
+    Sensitive,
+}
+
+/// Share class of a data item in the shared-data catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ShareClass {
+    /// Any agency may be granted it.
+    Unconditional,
+    /// Granted only under a responsibility-list item with a purpose.
+    Conditional,
+    /// Never leaves its owner department.
+    NotShared,
+}
+
+/// Catalog metadata every field carries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ShareMeta {
+    /// Providing department code (提供部门), e.g. `PUBLIC_SECURITY`.
+    pub owner: String,
+    /// Sensitivity of the item.
+    pub sensitivity: Sensitivity,
+    /// Share class of the item.
+    pub class: ShareClass,
+}
+
+/// The kind of value a scalar field holds, which decides how it is filtered,
+/// sorted, passed as a parameter and read back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum ScalarKind {
+    /// Opaque string id.
+    Id,
+    /// UTF-8 string.
+    String,
+    /// 64-bit integer.
+    Int,
+    /// Boolean.
+    Boolean,
+    /// Calendar date, stored as a Neo4j `date`, exchanged as `YYYY-MM-DD`.
+    Date,
+    /// A value of the named enum, stored as its name.
+    Enum(String),
+}
+
+/// A scalar field: a property on a node or on a relationship.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Field {
+    /// GraphQL field name, also the Neo4j property name.
+    pub name: String,
+    /// Value kind.
+    pub kind: ScalarKind,
+    /// Whether the field may be null.
+    pub nullable: bool,
+    /// Description from the SDL.
+    pub description: Option<String>,
+    /// Catalog metadata.
+    pub share: ShareMeta,
+    /// The node's id field (`@id`).
+    pub is_id: bool,
+    /// Backed by a uniqueness constraint.
+    pub unique: bool,
+    /// Backed by a range index.
+    pub indexed: bool,
+}
+
+/// Direction of a relationship as seen from the declaring type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Direction {
+    /// `(this)-[:TYPE]->(target)`
+    Out,
+    /// `(this)<-[:TYPE]-(target)`
+    In,
+}
+
+/// A relationship field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Relation {
+    /// GraphQL field name.
+    pub name: String,
+    /// Neo4j relationship type.
+    pub rel_type: String,
+    /// Direction from the declaring type.
+    pub direction: Direction,
+    /// Target node type name.
+    pub target: String,
+    /// `true` for list fields (served as connections), `false` for a single object.
+    pub many: bool,
+    /// Description from the SDL.
+    pub description: Option<String>,
+    /// Catalog metadata of the association itself.
+    pub share: ShareMeta,
+    /// Name of the @relationshipProperties type, if the relationship carries properties.
+    pub properties_type: Option<String>,
+    /// Properties stored on the relationship.
+    pub properties: Vec<Field>,
+}
+
+/// A node type: one Neo4j label.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeType {
+    /// GraphQL type name.
+    pub name: String,
+    /// Neo4j label.
+    pub label: String,
+    /// Name of the list root field.
+    pub plural: String,
+    /// Description from the SDL.
+    pub description: Option<String>,
+    /// Scalar fields in SDL order; the id field is among them.
+    pub fields: Vec<Field>,
+    /// Relationship fields in SDL order.
+    pub relations: Vec<Relation>,
+}
+
+impl NodeType {
+    /// The scalar field named `name`.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The relationship field named `name`.
+    pub fn relation(&self, name: &str) -> Option<&Relation> {
+        self.relations.iter().find(|r| r.name == name)
+    }
+
+    /// The `@id` field.
+    pub fn id_field(&self) -> &Field {
+        // `Catalog::load` guarantees exactly one id field per node type.
+        self.fields
+            .iter()
+            .find(|f| f.is_id)
+            .unwrap_or(&self.fields[0])
+    }
+
+    /// Name of the lookup root field: the type name in lower camel case.
+    pub fn lookup_field(&self) -> String {
+        let mut chars = self.name.chars();
+        match chars.next() {
+            Some(first) => first.to_lowercase().chain(chars).collect(),
+            None => String::new(),
+        }
+    }
+}
+
+/// An enum exposed by the API (used as a field type).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EnumType {
+    /// GraphQL enum name.
+    pub name: String,
+    /// Description from the SDL.
+    pub description: Option<String>,
+    /// Values with their descriptions, in SDL order.
+    pub values: Vec<(String, Option<String>)>,
+}
+
+/// The checked data model.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Catalog {
+    /// Node types in SDL order.
+    pub types: Vec<NodeType>,
+    /// Enums used as field types, in SDL order.
+    pub enums: Vec<EnumType>,
+}
+
+/// Names the hub generates for every node type, which the model may not use itself.
+const RESERVED_SUFFIXES: [&str; 6] = [
+    "Connection",
+    "Edge",
+    "Where",
+    "Order",
+    "OrderField",
+    "RelationFilter",
+];
+
+impl Catalog {
+    /// Parses and checks an SDL document.
+    ///
+    /// # Errors
+    /// A [`SchemaError`] naming the offending type or field.
+    pub fn load(sdl: &str) -> Result<Catalog, SchemaError> {
+        let doc = async_graphql_parser::parse_schema(sdl)
+            .map_err(|e| SchemaError::Syntax(e.to_string()))?;
+        Reader::new(&doc)?.read()
+    }
+
+    /// The node type named `name`.
+    pub fn node(&self, name: &str) -> Option<&NodeType> {
+        self.types.iter().find(|t| t.name == name)
+    }
+
+    /// The enum named `name`.
+    pub fn enum_type(&self, name: &str) -> Option<&EnumType> {
+        self.enums.iter().find(|e| e.name == name)
+    }
+}
+
+/// A Neo4j identifier or GraphQL name the hub may write into a query: ASCII
+/// letters, digits and underscores, not starting with a digit.
+fn is_plain_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+struct Reader<'a> {
+    objects: BTreeMap<&'a str, &'a async_graphql_parser::types::TypeDefinition>,
+    enums: BTreeMap<&'a str, &'a async_graphql_parser::types::TypeDefinition>,
+    scalars: BTreeSet<&'a str>,
+    order: Vec<&'a str>,
+    departments: BTreeSet<String>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(doc: &'a ServiceDocument) -> Result<Self, SchemaError> {
+        let mut reader = Reader {
+            objects: BTreeMap::new(),
+            enums: BTreeMap::new(),
+            scalars: BTreeSet::new(),
+            order: Vec::new(),
+            departments: BTreeSet::new(),
+        };
+        for def in &doc.definitions {
+            let TypeSystemDefinition::Type(def) = def else {
+                continue;
+            };
+            let def = &def.node;
+            let name = def.name.node.as_str();
+            if def.extend {
+                return Err(SchemaError::model(
+                    name,
+                    "type extensions are not supported",
+                ));
+            }
+            let known = reader.objects.contains_key(name)
+                || reader.enums.contains_key(name)
+                || reader.scalars.contains(name);
+            if known {
+                return Err(SchemaError::model(name, "defined twice"));
+            }
+            match &def.kind {
+                TypeKind::Object(_) => {
+                    reader.objects.insert(name, def);
+                    reader.order.push(name);
+                }
+                TypeKind::Enum(_) => {
+                    reader.enums.insert(name, def);
+                    reader.order.push(name);
+                }
+                TypeKind::Scalar => {
+                    reader.scalars.insert(name);
+                }
+                _ => {
+                    return Err(SchemaError::model(
+                        name,
+                        "only object, enum and scalar types are allowed in the model",
+                    ))
+                }
+            }
+        }
+        let Some(dept) = reader.enums.get("DepartmentCode") else {
+            return Err(SchemaError::model(
+                "DepartmentCode",
+                "the enum of department codes is missing",
+            ));
+        };
+        if let TypeKind::Enum(e) = &dept.kind {
+            reader.departments = e
+                .values
+                .iter()
+                .map(|v| v.node.value.node.to_string())
+                .collect();
+        }
+        Ok(reader)
+    }
+
+    fn read(&self) -> Result<Catalog, SchemaError> {
+        let mut types = Vec::new();
+        let mut used_enums = BTreeSet::new();
+        for name in &self.order {
+            let Some(def) = self.objects.get(name) else {
+                continue;
+            };
+            let Some(node) = directive(&def.directives, "node") else {
+                continue;
+            };
+            let TypeKind::Object(obj) = &def.kind else {
+                continue;
+            };
+            for suffix in RESERVED_SUFFIXES {
+                let generated = format!("{name}{suffix}");
+                if self.objects.contains_key(generated.as_str())
+                    || self.enums.contains_key(generated.as_str())
+                {
+                    return Err(SchemaError::model(
+                        generated,
+                        "this name is generated by the hub and may not be declared",
+                    ));
+                }
+            }
+            let label = string_arg(node, "label", name)?;
+            let plural = string_arg(node, "plural", name)?;
+            for ident in [name, &label.as_str(), &plural.as_str()] {
+                if !is_plain_identifier(ident) {
+                    return Err(SchemaError::model(
+                        *name,
+                        format!("`{ident}` is not a plain identifier"),
+                    ));
+                }
+            }
+            let mut fields = Vec::new();
+            let mut relations = Vec::new();
+            for fdef in &obj.fields {
+                let fdef = &fdef.node;
+                let loc = format!("{name}.{}", fdef.name.node);
+                if !fdef.arguments.is_empty() {
+                    return Err(SchemaError::model(loc, "model fields take no arguments"));
+                }
+                if let Some(rel) = directive(&fdef.directives, "relationship") {
+                    relations.push(self.relation(fdef, rel, &loc, &mut used_enums)?);
+                } else {
+                    fields.push(self.field(fdef, &loc, &mut used_enums)?);
+                }
+            }
+            let ids = fields.iter().filter(|f| f.is_id).count();
+            if ids != 1 {
+                return Err(SchemaError::model(
+                    *name,
+                    "a node type needs exactly one @id field",
+                ));
+            }
+            types.push(NodeType {
+                name: (*name).to_string(),
+                label,
+                plural,
+                description: def.description.as_ref().map(|d| d.node.clone()),
+                fields,
+                relations,
+            });
+        }
+        if types.is_empty() {
+            return Err(SchemaError::model("schema", "no @node types"));
+        }
+        let mut seen_roots = BTreeSet::new();
+        for t in &types {
+            for root in [t.lookup_field(), t.plural.clone()] {
+                if !seen_roots.insert(root.clone()) {
+                    return Err(SchemaError::model(
+                        &t.name,
+                        format!("root field `{root}` is generated twice"),
+                    ));
+                }
+            }
+            for rel in &t.relations {
+                if !types.iter().any(|u| u.name == rel.target) {
+                    return Err(SchemaError::model(
+                        format!("{}.{}", t.name, rel.name),
+                        format!("`{}` is not a @node type", rel.target),
+                    ));
+                }
+            }
+        }
+        let enums = self
+            .order
+            .iter()
+            .filter(|n| used_enums.contains(**n))
+            .filter_map(|n| self.enums.get(n))
+            .map(|def| {
+                let values = match &def.kind {
+                    TypeKind::Enum(e) => e
+                        .values
+                        .iter()
+                        .map(|v| {
+                            (
+                                v.node.value.node.to_string(),
+                                v.node.description.as_ref().map(|d| d.node.clone()),
+                            )
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                EnumType {
+                    name: def.name.node.to_string(),
+                    description: def.description.as_ref().map(|d| d.node.clone()),
+                    values,
+                }
+            })
+            .collect();
+        Ok(Catalog { types, enums })
+    }
+
+    fn share(&self, fdef: &FieldDefinition, loc: &str) -> Result<ShareMeta, SchemaError> {
+        let Some(share) = directive(&fdef.directives, "share") else {
+            return Err(SchemaError::model(
+                loc,
+                "every field needs @share(owner, sensitivity, class)",
+            ));
+        };
+        let owner = enum_arg(share, "owner", loc)?;
+        if !self.departments.contains(&owner) {
+            return Err(SchemaError::model(
+                loc,
+                format!("owner `{owner}` is not a DepartmentCode"),
+            ));
+        }
+        let sensitivity = match enum_arg(share, "sensitivity", loc)?.as_str() {
+            "PUBLIC" => Sensitivity::Public,
+            "PERSONAL" => Sensitivity::Personal,
+            "SENSITIVE" => Sensitivity::Sensitive,
+            other => {
+                return Err(SchemaError::model(
+                    loc,
+                    format!("unknown sensitivity `{other}`"),
+                ))
+            }
+        };
+        let class = match enum_arg(share, "class", loc)?.as_str() {
+            "UNCONDITIONAL" => ShareClass::Unconditional,
+            "CONDITIONAL" => ShareClass::Conditional,
+            "NOT_SHARED" => ShareClass::NotShared,
+            other => {
+                return Err(SchemaError::model(
+                    loc,
+                    format!("unknown share class `{other}`"),
+                ))
+            }
+        };
+        Ok(ShareMeta {
+            owner,
+            sensitivity,
+            class,
+        })
+    }
+
+    fn field(
+        &self,
+        fdef: &FieldDefinition,
+        loc: &str,
+        used_enums: &mut BTreeSet<String>,
+    ) -> Result<Field, SchemaError> {
+        let name = fdef.name.node.to_string();
+        if !is_plain_identifier(&name) || name.starts_with("__") {
+            return Err(SchemaError::model(loc, "not a plain identifier"));
+        }
+        let ty = &fdef.ty.node;
+        let BaseType::Named(type_name) = &ty.base else {
+            return Err(SchemaError::model(
+                loc,
+                "list-valued properties are not supported; use a relationship",
+            ));
+        };
+        let kind = match type_name.as_str() {
+            "ID" => ScalarKind::Id,
+            "String" => ScalarKind::String,
+            "Int" => ScalarKind::Int,
+            "Boolean" => ScalarKind::Boolean,
+            "Date" if self.scalars.contains("Date") => ScalarKind::Date,
+            other if self.enums.contains_key(other) => {
+                used_enums.insert(other.to_string());
+                ScalarKind::Enum(other.to_string())
+            }
+            other => {
+                return Err(SchemaError::model(
+                    loc,
+                    format!("`{other}` is not a scalar or enum of the model (relationship fields need @relationship)"),
+                ))
+            }
+        };
+        let is_id = directive(&fdef.directives, "id").is_some();
+        if is_id && (kind != ScalarKind::Id || ty.nullable) {
+            return Err(SchemaError::model(loc, "the @id field must be `ID!`"));
+        }
+        Ok(Field {
+            name,
+            kind,
+            nullable: ty.nullable,
+            description: fdef.description.as_ref().map(|d| d.node.clone()),
+            share: self.share(fdef, loc)?,
+            is_id,
+            unique: is_id || directive(&fdef.directives, "unique").is_some(),
+            indexed: directive(&fdef.directives, "index").is_some(),
+        })
+    }
+
+    fn relation(
+        &self,
+        fdef: &FieldDefinition,
+        rel: &ConstDirective,
+        loc: &str,
+        used_enums: &mut BTreeSet<String>,
+    ) -> Result<Relation, SchemaError> {
+        let name = fdef.name.node.to_string();
+        if !is_plain_identifier(&name) || name.starts_with("__") {
+            return Err(SchemaError::model(loc, "not a plain identifier"));
+        }
+        let rel_type = string_arg(rel, "type", loc)?;
+        if !is_plain_identifier(&rel_type) {
+            return Err(SchemaError::model(
+                loc,
+                format!("relationship type `{rel_type}` is not a plain identifier"),
+            ));
+        }
+        let direction = match enum_arg(rel, "direction", loc)?.as_str() {
+            "OUT" => Direction::Out,
+            "IN" => Direction::In,
+            other => {
+                return Err(SchemaError::model(
+                    loc,
+                    format!("unknown direction `{other}`"),
+                ))
+            }
+        };
+        let (target, many) = match &fdef.ty.node {
+            Type {
+                base: BaseType::Named(t),
+                nullable: true,
+            } => (t.to_string(), false),
+            Type {
+                base: BaseType::List(inner),
+                nullable: false,
+            } if !inner.nullable => match &inner.base {
+                BaseType::Named(t) => (t.to_string(), true),
+                BaseType::List(_) => {
+                    return Err(SchemaError::model(loc, "nested lists are not supported"))
+                }
+            },
+            _ => {
+                return Err(SchemaError::model(
+                    loc,
+                    "a relationship field is `Target` (nullable, at most one) or `[Target!]!`",
+                ))
+            }
+        };
+        let properties_type = match rel.get_argument("properties") {
+            Some(v) => match &v.node {
+                ConstValue::String(s) => Some(s.clone()),
+                ConstValue::Null => None,
+                _ => {
+                    return Err(SchemaError::model(
+                        loc,
+                        "`properties` must name a type as a string",
+                    ))
+                }
+            },
+            None => None,
+        };
+        let mut properties = Vec::new();
+        if let Some(pt) = &properties_type {
+            let def = self
+                .objects
+                .get(pt.as_str())
+                .filter(|d| directive(&d.directives, "relationshipProperties").is_some())
+                .ok_or_else(|| {
+                    SchemaError::model(loc, format!("`{pt}` is not a @relationshipProperties type"))
+                })?;
+            if let TypeKind::Object(obj) = &def.kind {
+                for p in &obj.fields {
+                    let ploc = format!("{pt}.{}", p.node.name.node);
+                    if directive(&p.node.directives, "relationship").is_some() {
+                        return Err(SchemaError::model(
+                            ploc,
+                            "relationship properties cannot be relationships",
+                        ));
+                    }
+                    let field = self.field(&p.node, &ploc, used_enums)?;
+                    if field.is_id || field.name == "node" || field.name == "cursor" {
+                        return Err(SchemaError::model(
+                            ploc,
+                            "`id`, `node` and `cursor` are reserved on edges",
+                        ));
+                    }
+                    properties.push(field);
+                }
+            }
+        }
+        Ok(Relation {
+            name,
+            rel_type,
+            direction,
+            target,
+            many,
+            description: fdef.description.as_ref().map(|d| d.node.clone()),
+            share: self.share(fdef, loc)?,
+            properties_type,
+            properties,
+        })
+    }
+}
+
+fn directive<'d>(dirs: &'d [Positioned<ConstDirective>], name: &str) -> Option<&'d ConstDirective> {
+    dirs.iter()
+        .map(|d| &d.node)
+        .find(|d| d.name.node.as_str() == name)
+}
+
+fn string_arg(d: &ConstDirective, arg: &str, loc: &str) -> Result<String, SchemaError> {
+    match d.get_argument(arg).map(|v| &v.node) {
+        Some(ConstValue::String(s)) => Ok(s.clone()),
+        _ => Err(SchemaError::model(
+            loc,
+            format!("@{} needs a string `{arg}`", d.name.node),
+        )),
+    }
+}
+
+fn enum_arg(d: &ConstDirective, arg: &str, loc: &str) -> Result<String, SchemaError> {
+    match d.get_argument(arg).map(|v| &v.node) {
+        Some(ConstValue::Enum(s)) => Ok(s.to_string()),
+        _ => Err(SchemaError::model(
+            loc,
+            format!("@{} needs an enum value `{arg}`", d.name.node),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> Catalog {
+        crate::hub_catalog().expect("hub SDL loads")
+    }
+
+    #[test]
+    fn hub_model_has_the_city_types() {
+        let c = hub();
+        let names: Vec<_> = c.types.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Resident",
+                "Household",
+                "Building",
+                "Grid",
+                "Community",
+                "Subdistrict",
+                "Department"
+            ]
+        );
+        let resident = c.node("Resident").unwrap();
+        assert_eq!(resident.lookup_field(), "resident");
+        assert_eq!(resident.plural, "residents");
+        let id_number = resident.field("idNumber").unwrap();
+        assert_eq!(id_number.share.sensitivity, Sensitivity::Sensitive);
+        assert_eq!(id_number.share.owner, "PUBLIC_SECURITY");
+        assert!(id_number.unique);
+        let household = resident.relation("household").unwrap();
+        assert_eq!(household.rel_type, "MEMBER_OF");
+        assert_eq!(household.direction, Direction::Out);
+        assert!(!household.many);
+        assert_eq!(household.properties[0].name, "relationToHead");
+        let members = c.node("Household").unwrap().relation("members").unwrap();
+        assert_eq!(members.direction, Direction::In);
+        assert!(members.many);
+        assert!(c.enum_type("RelationToHead").is_some());
+        assert!(
+            c.enum_type("Sensitivity").is_none(),
+            "metadata enums stay internal"
+        );
+    }
+
+    #[test]
+    fn catalog_snapshot() {
+        insta::assert_yaml_snapshot!(hub());
+    }
+
+    fn err(sdl: &str) -> String {
+        let base = "directive @node(label: String!, plural: String!) on OBJECT
+            enum DepartmentCode { A }
+            scalar Date\n";
+        Catalog::load(&format!("{base}{sdl}"))
+            .expect_err("must be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn rejects_models_that_would_reach_cypher_unchecked() {
+        assert!(err("type T @node(label: \"T`) DETACH DELETE n //\", plural: \"ts\") { id: ID! @id @share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL) }").contains("plain identifier"));
+        assert!(
+            err("type T @node(label: \"T\", plural: \"ts\") { id: ID! @id }").contains("@share")
+        );
+        assert!(err("type T @node(label: \"T\", plural: \"ts\") { id: ID! @id @share(owner: B, sensitivity: PUBLIC, class: UNCONDITIONAL) }").contains("not a DepartmentCode"));
+        assert!(err("type T @node(label: \"T\", plural: \"ts\") { name: String @share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL) }").contains("exactly one @id"));
+        assert!(err("type T @node(label: \"T\", plural: \"ts\") { id: ID! @id @share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL) u: U @relationship(type: \"R\", direction: OUT) @share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL) }").contains("not a @node type"));
+        assert!(err("type T @node(label: \"T\", plural: \"ts\") { id: ID! @id @share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL) } type TWhere { x: Int }").contains("generated by the hub"));
+        assert!(err("type T @node(label: \"T\", plural: \"ts\") { id: ID! @id @share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL) x: Float @share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL) }").contains("not a scalar"));
+        assert!(Catalog::load("type {")
+            .unwrap_err()
+            .to_string()
+            .contains("syntax"));
+    }
+}

@@ -1,0 +1,232 @@
+//! The command line: `serve`, `seed`, `migrate`, `sdl`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use mandate_connectors::seed::{self, CityParams};
+use mandate_connectors::Neo4jStore;
+
+use crate::app::{neo4j_settings, Hub};
+use crate::config::Config;
+
+/// mandate: a GraphQL data-sharing hub between government departments, over Neo4j.
+#[derive(Debug, Parser)]
+#[command(name = "mandate", version)]
+pub struct Cli {
+    /// TOML configuration file (see README.md, "Configuration reference").
+    #[arg(long, global = true, env = "MANDATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply constraints and serve GraphQL, GraphiQL, health and metrics.
+    Serve {
+        /// Listen address; overrides `server.listen`.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Seed a demo city of this many residents if the database has none.
+        #[arg(long, value_name = "RESIDENTS")]
+        seed_if_empty: Option<usize>,
+        /// Seed of the demo city generator.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Write the deterministic synthetic city (idempotent for the same seed).
+    Seed {
+        /// Number of residents.
+        #[arg(long)]
+        residents: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Apply the model's constraints and indexes to Neo4j.
+    Migrate,
+    /// Print the GraphQL SDL the hub serves.
+    Sdl,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mandate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mandate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("mandate: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> Result<(), String> {
+    match command {
+        Command::Sdl => {
+            let hub = Hub::new(config).map_err(|e| e.to_string())?;
+            println!("{}", hub.schema.sdl());
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = store(&config)?;
+            let n = mandate_connectors::apply_schema(
+                &store,
+                &mandate_schema::hub_catalog().map_err(|e| e.to_string())?,
+            )
+            .await
+            .map_err(|e| format!("cannot apply constraints: {e}"))?;
+            println!("applied {n} constraints and indexes");
+            Ok(())
+        }
+        Command::Seed { residents, seed } => {
+            let store = store(&config)?;
+            let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
+            mandate_connectors::apply_schema(&store, &catalog)
+                .await
+                .map_err(|e| format!("cannot apply constraints: {e}"))?;
+            seed_city(&store, residents, seed).await
+        }
+        Command::Serve {
+            listen,
+            seed_if_empty,
+            seed,
+        } => {
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            let hub = Hub::new(config).map_err(|e| e.to_string())?;
+            let listen = hub.config.server.listen.clone();
+            // With Neo4j up, prepare it before serving (so the printed URL serves the
+            // whole city); with Neo4j down, serve anyway and prepare it once it returns.
+            let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
+            match mandate_connectors::apply_schema(&hub.store, &catalog).await {
+                Ok(_) => prepare_database(hub.store.clone(), seed_if_empty, seed).await,
+                Err(e) => {
+                    tracing::warn!(db.system = "neo4j", detail = %e, "Neo4j not reachable at start; serving anyway");
+                    tokio::spawn(prepare_database(hub.store.clone(), seed_if_empty, seed));
+                }
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let server = tokio::spawn(crate::serve(hub, listen.clone(), tx, shutdown_signal()));
+            match rx.await {
+                Ok(addr) => {
+                    println!("mandate is serving GraphQL at http://{addr}/graphql");
+                    println!("GraphiQL: http://{addr}/graphiql");
+                    tracing::info!(address = %addr, "listening");
+                }
+                Err(_) => {
+                    return match server.await {
+                        Ok(Err(e)) => Err(format!("cannot listen on {listen}: {e}")),
+                        _ => Err(format!("cannot listen on {listen}")),
+                    };
+                }
+            }
+            match server.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("server failed: {e}")),
+                Err(e) => Err(format!("server task failed: {e}")),
+            }
+        }
+    }
+}
+
+fn store(config: &Config) -> Result<Neo4jStore, String> {
+    Neo4jStore::new(&neo4j_settings(config)).map_err(|e| e.to_string())
+}
+
+async fn seed_city(store: &Neo4jStore, residents: usize, seed: u64) -> Result<(), String> {
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let report = seed::seed(store, &CityParams { residents, seed }, progress)
+        .await
+        .map_err(|e| format!("seeding failed: {e}"))?;
+    for (kind, n) in &report.counts {
+        println!("{kind:>13}: {n}");
+    }
+    println!(
+        "generated in {:.1} s, written in {:.1} s ({:.0} residents/s)",
+        report.generate_time.as_secs_f64(),
+        report.write_time.as_secs_f64(),
+        report.residents_per_second()
+    );
+    Ok(())
+}
+
+/// Applies constraints (and seeds the demo city if asked and empty) as soon as
+/// Neo4j answers; retries in the background while it does not.
+async fn prepare_database(store: Neo4jStore, seed_if_empty: Option<usize>, seed: u64) {
+    let catalog = match mandate_schema::hub_catalog() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(detail = %e, "model does not load");
+            return;
+        }
+    };
+    loop {
+        match mandate_connectors::apply_schema(&store, &catalog).await {
+            Ok(n) => {
+                tracing::info!(statements = n, "constraints and indexes applied");
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(db.system = "neo4j", detail = %e, "cannot apply constraints yet; retrying");
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        }
+    }
+    if let Some(residents) = seed_if_empty {
+        match seed::resident_count(&store).await {
+            Ok(0) => {
+                tracing::info!(residents, seed, "seeding the demo city");
+                if let Err(e) = seed_city(&store, residents, seed).await {
+                    tracing::error!(detail = %e, "seeding failed");
+                }
+            }
+            Ok(n) => tracing::info!(residents = n, "database already holds a city; not seeding"),
+            Err(e) => tracing::warn!(detail = %e, "cannot count residents; not seeding"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

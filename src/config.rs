@@ -1,0 +1,302 @@
+//! Typed configuration: defaults, then an optional TOML file, then environment.
+//!
+//! Environment overrides use the `MANDATE__SECTION__KEY` form (for example
+//! `MANDATE__SERVER__LISTEN=127.0.0.1:9000`); the conventional `NEO4J_URI`,
+//! `NEO4J_USER`, `NEO4J_PASSWORD` and `NEO4J_DATABASE` are honoured as well.
+//! Unknown keys are errors, reported with their path.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The whole configuration. See README.md, "Configuration reference".
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Neo4j connection.
+    pub neo4j: Neo4jConfig,
+    /// Request limits.
+    pub limits: LimitsConfig,
+    /// Pagination cursors.
+    pub cursors: CursorConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; loopback by default.
+    pub listen: String,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// Serve GraphiQL at `/graphiql`.
+    pub graphiql: bool,
+}
+
+/// Neo4j connection settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Neo4jConfig {
+    /// Bolt URI.
+    pub uri: String,
+    /// User.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// Database; empty for the server default.
+    pub database: String,
+    /// Connection pool size.
+    pub max_connections: usize,
+    /// Deadline for one query, in milliseconds.
+    pub query_timeout_ms: u64,
+    /// Deadline for opening a connection, in milliseconds.
+    pub connect_timeout_ms: u64,
+}
+
+/// Limits on what one request may ask.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Page size when `first` is not given.
+    pub default_page_size: usize,
+    /// Largest accepted `first`.
+    pub max_page_size: usize,
+    /// Largest list accepted by an `in` filter.
+    pub max_in_values: usize,
+    /// Maximum selection depth.
+    pub max_depth: usize,
+    /// Maximum query complexity.
+    pub max_complexity: usize,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Cursor sealing.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CursorConfig {
+    /// Secret the cursor key is derived from. Empty: a random key per process
+    /// (cursors do not survive a restart and differ between replicas).
+    pub secret: String,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` for people, `json` for collectors.
+    pub format: LogFormat,
+    /// Filter in `tracing` syntax, e.g. `info,mandate=debug`. `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".to_string(),
+            shutdown_grace_secs: 10,
+            graphiql: true,
+        }
+    }
+}
+
+impl Default for Neo4jConfig {
+    fn default() -> Self {
+        Neo4jConfig {
+            uri: "bolt://127.0.0.1:7687".to_string(),
+            user: "neo4j".to_string(),
+            password: "mandate-dev-password".to_string(),
+            database: String::new(),
+            max_connections: 16,
+            query_timeout_ms: 10_000,
+            connect_timeout_ms: 2_000,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            default_page_size: 20,
+            max_page_size: 100,
+            max_in_values: 1000,
+            max_depth: 24,
+            max_complexity: 20_000,
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Pretty,
+            level: "info".to_string(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file, the environment, or a value is wrong; the message names the key.
+    #[error("configuration error: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the offending key or file.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// As [`Config::load`], with an explicit environment (for tests).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the offending key or file.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        let mut overrides = std::collections::HashMap::new();
+        for (key, value) in env {
+            let path = match key.as_str() {
+                "NEO4J_URI" => Some("neo4j.uri".to_string()),
+                "NEO4J_USER" | "NEO4J_USERNAME" => Some("neo4j.user".to_string()),
+                "NEO4J_PASSWORD" => Some("neo4j.password".to_string()),
+                "NEO4J_DATABASE" => Some("neo4j.database".to_string()),
+                _ => key
+                    .strip_prefix("MANDATE__")
+                    .map(|rest| rest.to_lowercase().replace("__", ".")),
+            };
+            if let Some(path) = path {
+                overrides.insert(path, value);
+            }
+        }
+        let mut overrides: Vec<_> = overrides.into_iter().collect();
+        overrides.sort();
+        for (path, value) in overrides {
+            builder = builder
+                .set_override(path.as_str(), value)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        let raw = builder
+            .build()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let cfg: Config = raw
+            .try_deserialize()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad("server.listen must be an address like 127.0.0.1:8080");
+        }
+        if self.limits.max_page_size == 0
+            || self.limits.default_page_size > self.limits.max_page_size
+        {
+            return bad("limits.default_page_size must be at most limits.max_page_size, which must be positive");
+        }
+        if self.neo4j.max_connections == 0 {
+            return bad("neo4j.max_connections must be positive");
+        }
+        if self.neo4j.query_timeout_ms == 0 || self.neo4j.connect_timeout_ms == 0 {
+            return bad("neo4j timeouts must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let dir = std::env::temp_dir().join(format!("mandate-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("mandate.toml");
+        std::fs::write(
+            &file,
+            "[limits]\nmax_page_size = 50\n[neo4j]\nuser = \"reader\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load_from(
+            Some(&file),
+            env(&[
+                ("NEO4J_URI", "bolt://10.0.0.1:7687"),
+                ("MANDATE__NEO4J__USER", "envuser"),
+                ("MANDATE__SERVER__LISTEN", "127.0.0.1:9999"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.limits.max_page_size, 50);
+        assert_eq!(cfg.neo4j.uri, "bolt://10.0.0.1:7687");
+        assert_eq!(cfg.neo4j.user, "envuser");
+        assert_eq!(cfg.server.listen, "127.0.0.1:9999");
+        assert_eq!(cfg.limits.default_page_size, 20);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = std::env::temp_dir().join(format!("mandate-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "[neo4j]\nurl = \"x\"\n").unwrap();
+        let err = Config::load_from(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("url"), "{err}");
+        let err = Config::load_from(None, env(&[("MANDATE__LIMITS__MAX_PAGE_SIZE", "lots")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_page_size"), "{err}");
+        let err = Config::load_from(None, env(&[("MANDATE__SERVER__LISTEN", "nowhere")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen"), "{err}");
+        let err = Config::load_from(Some(Path::new("/nonexistent.toml")), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+}

@@ -1,0 +1,282 @@
+//! GraphQL over HTTP: request decoding (GET and POST), execution, and the error
+//! policy at the edge — every error leaves with an `extensions.code` from the
+//! registry and the request id; errors without a code are internal and are
+//! replaced by a generic message (the original goes to the log).
+
+use async_graphql::Variables;
+use mandate_resolvers::errors::with_code;
+use mandate_resolvers::Code;
+use poem::http::{header, Method, StatusCode};
+use poem::{Body, Request, Response};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// A decoded request, or the error response to send instead.
+pub enum Decoded {
+    /// A GraphQL request to execute.
+    Request(Box<async_graphql::Request>),
+    /// An error response (already complete).
+    Reject(Response),
+}
+
+/// Whether the client asked for `application/graphql-response+json`.
+pub fn wants_graphql_response(req: &Request) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(GRAPHQL_RESPONSE))
+}
+
+/// A GraphQL-shaped error response carrying `code`.
+pub fn error_response(
+    status: StatusCode,
+    code: Code,
+    message: &str,
+    request_id: &str,
+    graphql_media: bool,
+) -> Response {
+    let body = serde_json::json!({
+        "errors": [{
+            "message": message,
+            "extensions": {"code": code.as_str(), "requestId": request_id},
+        }]
+    });
+    Response::builder()
+        .status(status)
+        .content_type(if graphql_media {
+            GRAPHQL_RESPONSE
+        } else {
+            "application/json"
+        })
+        .body(body.to_string())
+}
+
+/// Decodes a GET or POST request into a GraphQL request.
+pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str) -> Decoded {
+    let media = wants_graphql_response(req);
+    let reject = |status, code, msg: &str| {
+        Decoded::Reject(error_response(status, code, msg, request_id, media))
+    };
+    if req.method() == Method::GET {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Params {
+            query: Option<String>,
+            operation_name: Option<String>,
+            variables: Option<String>,
+            extensions: Option<String>,
+        }
+        let params: Params = match serde_urlencoded::from_str(req.uri().query().unwrap_or("")) {
+            Ok(p) => p,
+            Err(_) => {
+                return reject(
+                    StatusCode::BAD_REQUEST,
+                    Code::BadRequest,
+                    "malformed query string",
+                )
+            }
+        };
+        let Some(query) = params.query.filter(|q| !q.is_empty()) else {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
+                "the `query` parameter is required",
+            );
+        };
+        if query.len() > max_body {
+            return reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Code::PayloadTooLarge,
+                "the query is too large",
+            );
+        }
+        let mut request = async_graphql::Request::new(query);
+        if let Some(name) = params.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(vars) = params.variables.filter(|v| !v.is_empty()) {
+            match serde_json::from_str::<serde_json::Value>(&vars) {
+                Ok(v @ serde_json::Value::Object(_)) => {
+                    request = request.variables(Variables::from_json(v))
+                }
+                _ => {
+                    return reject(
+                        StatusCode::BAD_REQUEST,
+                        Code::BadRequest,
+                        "`variables` must be a JSON object",
+                    )
+                }
+            }
+        }
+        if let Some(ext) = params.extensions.filter(|v| !v.is_empty()) {
+            if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&ext).is_err() {
+                return reject(
+                    StatusCode::BAD_REQUEST,
+                    Code::BadRequest,
+                    "`extensions` must be a JSON object",
+                );
+            }
+        }
+        return Decoded::Request(Box::new(request));
+    }
+    if req.method() != Method::POST {
+        return Decoded::Reject(error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Code::BadRequest,
+            "use GET or POST",
+            request_id,
+            media,
+        ));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let bytes = match read_limited(body, max_body).await {
+        Ok(b) => b,
+        Err(Limited::TooLarge) => {
+            return reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Code::PayloadTooLarge,
+                "the request body is too large",
+            )
+        }
+        Err(Limited::Io) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
+                "the request body could not be read",
+            )
+        }
+    };
+    if content_type.starts_with("application/graphql")
+        && !content_type.starts_with("application/graphql-response")
+    {
+        return match String::from_utf8(bytes) {
+            Ok(q) => Decoded::Request(Box::new(async_graphql::Request::new(q))),
+            Err(_) => reject(
+                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
+                "the body is not UTF-8",
+            ),
+        };
+    }
+    if !content_type.starts_with("application/json") {
+        return Decoded::Reject(error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::BadRequest,
+            "send application/json",
+            request_id,
+            media,
+        ));
+    }
+    let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
+                "the body is not valid JSON",
+            )
+        }
+    };
+    if value.is_array() {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            Code::BadRequest,
+            "batched requests are not supported",
+        );
+    }
+    match value.get("query") {
+        Some(serde_json::Value::String(q)) if !q.is_empty() => {}
+        _ => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
+                "`query` must be a non-empty string",
+            )
+        }
+    }
+    match serde_json::from_value::<async_graphql::Request>(value) {
+        Ok(r) => Decoded::Request(Box::new(r)),
+        Err(_) => reject(
+            StatusCode::BAD_REQUEST,
+            Code::BadRequest,
+            "`operationName`, `variables` or `extensions` has the wrong type",
+        ),
+    }
+}
+
+enum Limited {
+    TooLarge,
+    Io,
+}
+
+async fn read_limited(body: Body, max: usize) -> Result<Vec<u8>, Limited> {
+    use tokio::io::AsyncReadExt as _;
+    let mut reader = body.into_async_read().take(max as u64 + 1);
+    let mut buf = Vec::new();
+    reader
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|_| Limited::Io)?;
+    if buf.len() > max {
+        return Err(Limited::TooLarge);
+    }
+    Ok(buf)
+}
+
+/// Applies the edge error policy to an executed response and encodes it.
+pub fn encode(
+    mut resp: async_graphql::Response,
+    request_id: &str,
+    graphql_media: bool,
+) -> Response {
+    for e in &mut resp.errors {
+        let has_code = e.extensions.as_ref().and_then(|x| x.get("code")).is_some();
+        if !has_code {
+            if e.path.is_empty() {
+                // Request-level errors raised by async-graphql itself (variables,
+                // operation selection) are about the request, not internals.
+                *e = with_code(e.clone(), Code::GraphqlValidationFailed);
+            } else {
+                tracing::error!(request_id = %request_id, detail = %e.message, "uncoded resolver error");
+                e.message = "internal error".to_string();
+                *e = with_code(e.clone(), Code::InternalError);
+            }
+        }
+        e.extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", request_id);
+    }
+    // GraphQL-over-HTTP: with the graphql-response media type, a request that
+    // failed before execution (no data) is a 400.
+    let status =
+        if graphql_media && resp.data == async_graphql::Value::Null && !resp.errors.is_empty() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+    let body = match serde_json::to_string(&resp) {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Code::InternalError,
+                "internal error",
+                request_id,
+                graphql_media,
+            )
+        }
+    };
+    Response::builder()
+        .status(status)
+        .content_type(if graphql_media {
+            GRAPHQL_RESPONSE
+        } else {
+            "application/json"
+        })
+        .body(body)
+}

@@ -1,0 +1,39 @@
+//! mandate: the thin server binary's library — configuration, HTTP wiring,
+//! telemetry and the command line. The work happens in the layer crates:
+//! `mandate-schema` (model), `mandate-resolvers` (GraphQL → Cypher),
+//! `mandate-policies` (responsibility lists), `mandate-connectors` (Neo4j).
+
+pub mod app;
+pub mod assets;
+pub mod cli;
+pub mod config;
+pub mod graphql;
+pub mod telemetry;
+
+pub use app::Hub;
+pub use config::Config;
+
+/// Binds `hub` on its configured address (or `listen` if given) and serves until
+/// `shutdown` resolves. Returns the bound address through `bound`.
+///
+/// # Errors
+/// If the address cannot be bound.
+pub async fn serve(
+    hub: std::sync::Arc<Hub>,
+    listen: String,
+    bound: tokio::sync::oneshot::Sender<std::net::SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    let acceptor = TcpListener::bind(listen).into_acceptor().await?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| std::io::Error::other("no local address"))?;
+    let _ = bound.send(addr);
+    let grace = std::time::Duration::from_secs(hub.config.server.shutdown_grace_secs);
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(hub.endpoint(), shutdown, Some(grace))
+        .await
+}

@@ -1,0 +1,180 @@
+//! Test harness: a hub served over real HTTP on a random loopback port, backed by
+//! the real Neo4j the test command started (`scripts/test`), holding the test city.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mandate::{Config, Hub};
+use mandate_connectors::seed::{self, CityParams};
+use mandate_connectors::Neo4jStore;
+use serde_json::{json, Map, Value};
+
+/// The test city: small enough to seed in seconds, large enough to page through.
+pub const CITY: CityParams = CityParams {
+    residents: 3000,
+    seed: 11,
+};
+
+/// Configuration pointing at the test Neo4j.
+pub fn test_config() -> Config {
+    let env: Vec<(String, String)> = vec![
+        (
+            "NEO4J_URI".into(),
+            std::env::var("MANDATE_TEST_NEO4J_URI")
+                .unwrap_or_else(|_| "bolt://127.0.0.1:7697".into()),
+        ),
+        (
+            "NEO4J_PASSWORD".into(),
+            std::env::var("MANDATE_TEST_NEO4J_PASSWORD")
+                .unwrap_or_else(|_| "mandate-test-password".into()),
+        ),
+        ("MANDATE__CURSORS__SECRET".into(), "test-secret".into()),
+        ("MANDATE__SERVER__LISTEN".into(), "127.0.0.1:0".into()),
+    ];
+    Config::load_from(None, env).expect("test config")
+}
+
+static SEEDED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// A running hub.
+pub struct TestHub {
+    pub addr: SocketAddr,
+    pub hub: Arc<Hub>,
+    pub client: reqwest::Client,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl TestHub {
+    /// Starts a hub on the test Neo4j, seeding the test city once if needed.
+    pub async fn start() -> TestHub {
+        Self::start_with(test_config()).await
+    }
+
+    /// Starts a hub with `config`, seeding the test city once if needed.
+    pub async fn start_with(config: Config) -> TestHub {
+        let hub = Hub::new(config).expect("hub builds");
+        ensure_city(&hub.store).await;
+        Self::serve(hub).await
+    }
+
+    /// Serves `hub` without touching the database.
+    pub async fn serve(hub: Arc<Hub>) -> TestHub {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(mandate::serve(
+            hub.clone(),
+            "127.0.0.1:0".into(),
+            tx,
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        let addr = rx.await.expect("server binds");
+        TestHub {
+            addr,
+            hub,
+            client: reqwest::Client::new(),
+            _shutdown: stop_tx,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs a query with variables; returns the whole JSON response.
+    pub async fn post(&self, query: &str, variables: Value) -> Value {
+        let resp = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("request sent");
+        resp.json().await.expect("JSON response")
+    }
+
+    /// POSTs a query and returns `data`, failing on any error.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.post(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// POSTs a query expected to fail; returns the first error's code.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let body = self.post(query, variables).await;
+        body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error code: {body:#}"))
+            .to_string()
+    }
+
+    /// Cypher queries sent so far, read from `/metrics`.
+    pub async fn cypher_queries(&self) -> u64 {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix("mandate_cypher_queries_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("counter present")
+    }
+
+    /// Reference rows straight from Neo4j (hand-written Cypher).
+    pub async fn reference(&self, cypher: &str, params: Value) -> Vec<Value> {
+        let params = match params {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        self.hub
+            .store
+            .rows(cypher, params)
+            .await
+            .expect("reference query")
+    }
+
+    /// Reference: one column of strings.
+    pub async fn reference_ids(&self, cypher: &str, params: Value) -> Vec<String> {
+        self.reference(cypher, params)
+            .await
+            .into_iter()
+            .map(|r| r["id"].as_str().expect("id column").to_string())
+            .collect()
+    }
+}
+
+/// Seeds the test city unless it is already there.
+pub async fn ensure_city(store: &Neo4jStore) {
+    SEEDED
+        .get_or_init(|| async {
+            let catalog = mandate_schema::hub_catalog().expect("catalog");
+            mandate_connectors::apply_schema(store, &catalog)
+                .await
+                .expect("test Neo4j reachable: run the tests with scripts/test");
+            let n = seed::resident_count(store).await.expect("count");
+            if n != CITY.residents as u64 {
+                seed::seed(store, &CITY, false)
+                    .await
+                    .expect("seed test city");
+            }
+        })
+        .await;
+}
+
+/// The ids of a connection's edges.
+pub fn edge_ids(conn: &Value) -> Vec<String> {
+    conn["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["id"].as_str().expect("node id").to_string())
+        .collect()
+}
