@@ -731,3 +731,24 @@ async fn seeding_again_with_the_same_seed_changes_nothing() {
     assert_eq!(hub.reference(rels, json!({})).await, rels_before);
     assert_eq!(hub.reference(sample, json!({})).await, sample_before);
 }
+
+#[tokio::test]
+async fn every_example_query_runs() {
+    let hub = TestHub::start().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/queries");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "graphql") {
+            let query = std::fs::read_to_string(&path).unwrap();
+            let data = hub.data(&query, json!({"after": null})).await;
+            assert!(
+                data.as_object().is_some_and(|o| !o.is_empty()),
+                "{}",
+                path.display()
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 5);
+}

@@ -1,0 +1,221 @@
+//! mandate-bench: closed-loop load against the hub over HTTP, or against Neo4j
+//! directly with hand-written Cypher (the floor), with the same workload.
+//!
+//! ```text
+//! mandate-bench hub    --url http://127.0.0.1:8080/graphql --workload nested --concurrency 8 --seconds 10
+//! mandate-bench floor  --neo4j bolt://127.0.0.1:7687 --workload nested --concurrency 8 --seconds 10
+//! ```
+//!
+//! Each client picks a random resident id of the seeded city per request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mandate_connectors::{Neo4jSettings, Neo4jStore};
+use rand::Rng;
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(subcommand)]
+    target: Target,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Workload {
+    /// Lookup by id: resident → household → building → grid.
+    Nested,
+    /// Lookup by id of one resident's scalar fields.
+    Point,
+    /// A filtered, sorted page of 50 residents of one grid.
+    GridList,
+}
+
+#[derive(Debug, Subcommand)]
+enum Target {
+    /// Through the hub's GraphQL endpoint.
+    Hub {
+        #[arg(long, default_value = "http://127.0.0.1:8080/graphql")]
+        url: String,
+        #[command(flatten)]
+        load: Load,
+    },
+    /// Hand-written Cypher through neo4rs, no GraphQL.
+    Floor {
+        #[arg(long, default_value = "bolt://127.0.0.1:7687")]
+        neo4j: String,
+        #[arg(long, default_value = "mandate-dev-password")]
+        password: String,
+        /// Run this Cypher instead of the workload's hand-written one (e.g. the
+        /// hub's generated text, to separate Cypher cost from GraphQL cost).
+        #[arg(long)]
+        cypher: Option<String>,
+        #[command(flatten)]
+        load: Load,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct Load {
+    #[arg(long, value_enum, default_value = "nested")]
+    workload: Workload,
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Residents in the seeded city (ids are drawn from 1..=N).
+    #[arg(long, default_value_t = 100_000)]
+    residents: u64,
+    /// Grids in the seeded city (ids are drawn from 1..=N).
+    #[arg(long, default_value_t = 90)]
+    grids: u64,
+}
+
+fn graphql(w: Workload) -> &'static str {
+    match w {
+        Workload::Nested => "query($id: ID!) { resident(id: $id) { id name household { id memberCount building { address yearBuilt grid { id name } } } } }",
+        Workload::Point => "query($id: ID!) { resident(id: $id) { id name birthDate sex hukouType } }",
+        Workload::GridList => "query($g: ID!) { residents(first: 50, orderBy: [{field: BIRTH_DATE}], where: {household: {where: {building: {where: {grid: {where: {id: {eq: $g}}}}}}}}) { edges { node { id name birthDate } } } }",
+    }
+}
+
+fn cypher(w: Workload) -> &'static str {
+    match w {
+        Workload::Nested => "MATCH (r:Resident {id: $id}) OPTIONAL MATCH (r)-[:MEMBER_OF]->(h:Household) OPTIONAL MATCH (h)-[:RESIDES_IN]->(b:Building) OPTIONAL MATCH (b)-[:IN_GRID]->(g:Grid) RETURN {id: r.id, name: r.name, household: {id: h.id, memberCount: h.memberCount, building: {address: b.address, yearBuilt: b.yearBuilt, grid: {id: g.id, name: g.name}}}} AS data",
+        Workload::Point => "MATCH (r:Resident {id: $id}) RETURN {id: r.id, name: r.name, birthDate: toString(r.birthDate), sex: r.sex, hukouType: r.hukouType} AS data",
+        Workload::GridList => "MATCH (:Grid {id: $g})<-[:IN_GRID]-(:Building)<-[:RESIDES_IN]-(:Household)<-[:MEMBER_OF]-(r:Resident) WITH r ORDER BY r.birthDate, r.id LIMIT 50 RETURN collect({id: r.id, name: r.name, birthDate: toString(r.birthDate)}) AS data",
+    }
+}
+
+fn report(name: &str, load: &Load, mut latencies: Vec<Duration>, errors: usize, elapsed: Duration) {
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "{name} workload={:?} concurrency={} requests={} errors={} throughput={:.0}/s p50={:.2}ms p99={:.2}ms",
+        load.workload,
+        load.concurrency,
+        latencies.len(),
+        errors,
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.99)
+    );
+}
+
+async fn run<F, Fut>(load: &Load, one: F) -> (Vec<Duration>, usize, Duration)
+where
+    F: Fn(Value) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let one = Arc::new(one);
+    let deadline = Instant::now() + Duration::from_secs(load.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..load.concurrency {
+        let one = one.clone();
+        let residents = load.residents;
+        let grids = load.grids;
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0;
+            while Instant::now() < deadline {
+                let v = {
+                    let mut rng = rand::rng();
+                    let r = rng.random_range(1..=residents);
+                    let g = rng.random_range(1..=grids);
+                    json!({"id": format!("R{r:08}"), "g": format!("G{g:05}")})
+                };
+                let t = Instant::now();
+                if one(v).await {
+                    lat.push(t.elapsed());
+                } else {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((lat, e)) = t.await {
+            all.extend(lat);
+            errors += e;
+        }
+    }
+    (all, errors, started.elapsed())
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    match cli.target {
+        Target::Hub { url, load } => {
+            let client = reqwest::Client::new();
+            let query = graphql(load.workload);
+            let (lat, errors, elapsed) = run(&load, move |vars| {
+                let client = client.clone();
+                let url = url.clone();
+                async move {
+                    match client
+                        .post(&url)
+                        .json(&json!({"query": query, "variables": vars}))
+                        .send()
+                        .await
+                    {
+                        Ok(resp) => match resp.json::<Value>().await {
+                            Ok(body) => body.get("errors").is_none(),
+                            Err(_) => false,
+                        },
+                        Err(_) => false,
+                    }
+                }
+            })
+            .await;
+            report("hub", &load, lat, errors, elapsed);
+        }
+        Target::Floor {
+            neo4j,
+            password,
+            cypher: custom,
+            load,
+        } => {
+            let store = match Neo4jStore::new(&Neo4jSettings {
+                uri: neo4j,
+                user: "neo4j".into(),
+                password,
+                database: None,
+                max_connections: 16,
+                query_timeout: Duration::from_secs(10),
+                connect_timeout: Duration::from_secs(2),
+            }) {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    eprintln!("mandate-bench: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let text: &'static str = match custom {
+                Some(t) => Box::leak(t.into_boxed_str()),
+                None => cypher(load.workload),
+            };
+            let (lat, errors, elapsed) = run(&load, move |vars| {
+                let store = store.clone();
+                async move {
+                    let mut params: Map<String, Value> =
+                        vars.as_object().cloned().unwrap_or_default();
+                    // The hub's generated text names its parameters $p0, $p1, ...
+                    params.insert("p0".into(), params["id"].clone());
+                    store.rows(text, params).await.is_ok()
+                }
+            })
+            .await;
+            report("floor", &load, lat, errors, elapsed);
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The generated GraphQL schema is checked in as `tests/golden/api.graphql`, so
+//! every schema change shows in review. `UPDATE_GOLDEN=1 cargo test --test
+//! golden_sdl` rewrites it.
+
+#[test]
+fn generated_sdl_matches_the_golden_file() {
+    let hub = mandate::Hub::new(mandate::Config::default()).expect("hub builds without Neo4j");
+    let sdl = hub.schema.sdl();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/api.graphql");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &sdl).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path)
+        .expect("golden file exists; run with UPDATE_GOLDEN=1 to create it");
+    assert!(
+        golden == sdl,
+        "the generated SDL differs from tests/golden/api.graphql; review and rerun with UPDATE_GOLDEN=1"
+    );
+    // Internal model metadata never reaches clients.
+    for internal in ["@share", "Sensitivity", "ShareClass", "@node", "NOT_SHARED"] {
+        assert!(
+            !sdl.contains(internal),
+            "{internal} leaked into the API schema"
+        );
+    }
+}
