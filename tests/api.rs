@@ -113,6 +113,17 @@ async fn every_filter_operator_matches_hand_written_cypher() {
             json!({}),
         ),
         (json!({"household": {"exists": true}}), "EXISTS { (r)-[:MEMBER_OF]->(:Household) }", json!({})),
+        // Anchored shapes: the list starts from the grid / the households by index.
+        (
+            json!({"household": {"where": {"building": {"where": {"grid": {"where": {"id": {"eq": "G00002"}}}}}}}}),
+            "EXISTS { MATCH (r)-[:MEMBER_OF]->(:Household)-[:RESIDES_IN]->(:Building)-[:IN_GRID]->(g:Grid) WHERE g.id = 'G00002' }",
+            json!({}),
+        ),
+        (
+            json!({"sex": {"eq": "MALE"}, "household": {"where": {"id": {"in": ["H0000001", "H0000002", "H0000003"]}, "memberCount": {"gte": 2}}}}),
+            "r.sex = 'MALE' AND EXISTS { MATCH (r)-[:MEMBER_OF]->(h:Household) WHERE h.id IN ['H0000001', 'H0000002', 'H0000003'] AND h.memberCount >= 2 }",
+            json!({}),
+        ),
     ];
     for (filter, cypher, params) in cases {
         if cypher == "false" {
@@ -265,6 +276,23 @@ async fn pagination_has_no_gaps_or_duplicates() {
         )
         .await;
     assert_eq!(by_phone_asc, want);
+
+    // An anchored list (starts from the grid) pages the same way.
+    let in_grid = walk_pages(
+        &hub,
+        "residents",
+        "where: {household: {where: {building: {where: {grid: {where: {id: {eq: \"G00001\"}}}}}}}}, orderBy: [{field: NAME, direction: DESC}]",
+        50,
+    )
+    .await;
+    let want = hub
+        .reference_ids(
+            "MATCH (r:Resident)-[:MEMBER_OF]->(:Household)-[:RESIDES_IN]->(:Building)-[:IN_GRID]->(:Grid {id: 'G00001'}) RETURN r.id AS id ORDER BY r.name DESC, r.id ASC",
+            json!({}),
+        )
+        .await;
+    assert!(want.len() > 100);
+    assert_eq!(in_grid, want);
 
     // Nested connection pages too: the members of the largest household, two at a time.
     let hh = hub

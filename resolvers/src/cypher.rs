@@ -92,7 +92,7 @@ impl<'a> Compiler<'a> {
     /// The plan's row predicate for `t` bound to `v`, if any.
     fn scope(&mut self, t: &NodeType, v: &str) -> Result<Option<String>, HubError> {
         let rows = self.plan.type_access(&t.name).and_then(|a| a.rows.clone());
-        rows.map(|f| self.filter(t, v, &f)).transpose()
+        rows.map(|f| self.filter(t, v, &f, Trust::Plan)).transpose()
     }
 
     /// `(v)-[r:TYPE]->(m:Label)` from the relation's direction.
@@ -124,17 +124,28 @@ impl<'a> Compiler<'a> {
     ) -> Result<String, HubError> {
         let m = self.var("n");
         let r = self.var("r");
-        let pattern = match anchor {
-            None => format!("({m}:`{}`)", t.label),
-            Some((from, _, rel)) => self.pattern(from, rel, &r, &m, t),
+        let (source, preds) = match anchor {
+            None => self.root_source(t, &m, conn.filter.as_ref())?,
+            Some((from, _, rel)) => {
+                let mut preds = Vec::new();
+                if let Some(scope) = self.scope(t, &m)? {
+                    preds.push(scope);
+                }
+                if let Some(f) = &conn.filter {
+                    preds.push(self.filter(t, &m, f, Trust::Client)?);
+                }
+                (
+                    format!("MATCH {}", self.pattern(from, rel, &r, &m, t)),
+                    preds,
+                )
+            }
         };
-        let mut preds = Vec::new();
-        if let Some(scope) = self.scope(t, &m)? {
-            preds.push(scope);
-        }
-        if let Some(f) = &conn.filter {
-            preds.push(self.filter(t, &m, f)?);
-        }
+        // A source ending in `WITH DISTINCT` needs an explicit RETURN inside COUNT.
+        let count_return = if source.contains(" WITH DISTINCT ") {
+            format!(" RETURN {m}")
+        } else {
+            String::new()
+        };
         let first = self.param(Value::from(conn.first as u64));
         let rows = if conn.rows {
             let keys = self.sort_keys(t, conn)?;
@@ -170,14 +181,14 @@ impl<'a> Compiler<'a> {
                 m.clone()
             };
             format!(
-                "COLLECT {{ MATCH {pattern}{} WITH {carried} ORDER BY {order} LIMIT {limit} RETURN {row} }}",
+                "COLLECT {{ {source}{} WITH {carried} ORDER BY {order} LIMIT {limit} RETURN {row} }}",
                 where_clause(&row_preds)
             )
         } else {
             "[]".to_string()
         };
         let total = if conn.total {
-            format!("COUNT {{ MATCH {pattern}{} }}", where_clause(&preds))
+            format!("COUNT {{ {source}{}{count_return} }}", where_clause(&preds))
         } else {
             "null".to_string()
         };
@@ -189,6 +200,134 @@ impl<'a> Compiler<'a> {
         Ok(format!(
             "{{rows: {rows}, total: {total}, first: {first}, after: {after}}}"
         ))
+    }
+
+    /// Where a root list starts. Normally `MATCH (n:Label)` with the row conditions
+    /// in WHERE. When the conditions (the plan's row scope and the client's `where`
+    /// together) require a chain of single-valued relationships ending in an
+    /// equality on a unique field — "residents whose household's building is in
+    /// grid G" — the list starts from that node through its index and walks the
+    /// chain back, so it costs what the anchor holds, not what the city holds.
+    fn root_source(
+        &mut self,
+        t: &NodeType,
+        m: &str,
+        filter: Option<&Filter>,
+    ) -> Result<(String, Vec<String>), HubError> {
+        let mut conjuncts: Vec<(Filter, Trust)> = Vec::new();
+        let mut add = |f: Filter, trust: Trust| {
+            let mut flat = Vec::new();
+            flatten_and(f, &mut flat);
+            conjuncts.extend(flat.into_iter().map(|c| (c, trust)));
+        };
+        if let Some(rows) = self.plan.type_access(&t.name).and_then(|a| a.rows.clone()) {
+            add(rows, Trust::Plan);
+        }
+        if let Some(f) = filter {
+            add(f.clone(), Trust::Client);
+        }
+        let chain = conjuncts
+            .iter()
+            .enumerate()
+            .find_map(|(i, (c, trust))| self.anchor_chain(t, c).map(|chain| (i, chain, *trust)));
+        let source = match chain {
+            None => format!("MATCH ({m}:`{}`)", t.label),
+            Some((i, chain, trust)) => {
+                conjuncts.remove(i);
+                self.chain_source(t, m, chain, trust)?
+            }
+        };
+        let preds = conjuncts
+            .iter()
+            .map(|(c, trust)| self.filter(t, m, c, *trust))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((source, preds))
+    }
+
+    /// The hops of an anchoring chain in `c`, nearest first, if `c` is one.
+    fn anchor_chain(&self, t: &NodeType, c: &Filter) -> Option<Vec<Hop<'a>>> {
+        let Filter::Related {
+            relation,
+            exists: true,
+            filter: Some(inner),
+        } = c
+        else {
+            return None;
+        };
+        let catalog = self.catalog;
+        let rel = catalog.node(&t.name)?.relation(relation)?;
+        if rel.many {
+            return None;
+        }
+        let target = catalog.node(&rel.target)?;
+        let mut conjuncts = Vec::new();
+        flatten_and((**inner).clone(), &mut conjuncts);
+        let selective = conjuncts.iter().any(|f| {
+            matches!(f, Filter::Compare { field, op: CompareOp::Eq | CompareOp::In, .. }
+                if target.field(field).is_some_and(|x| x.unique))
+        });
+        if selective {
+            return Some(vec![Hop {
+                rel,
+                target,
+                conjuncts,
+            }]);
+        }
+        let (i, rest) = conjuncts
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| self.anchor_chain(target, f).map(|rest| (i, rest)))?;
+        conjuncts.remove(i);
+        let mut chain = vec![Hop {
+            rel,
+            target,
+            conjuncts,
+        }];
+        chain.extend(rest);
+        Some(chain)
+    }
+
+    /// `MATCH` clauses from the far end of `chain` back to the root node `m`.
+    fn chain_source(
+        &mut self,
+        t: &NodeType,
+        m: &str,
+        chain: Vec<Hop<'a>>,
+        trust: Trust,
+    ) -> Result<String, HubError> {
+        let vars: Vec<String> = chain.iter().map(|_| self.var("a")).collect();
+        let mut text = String::new();
+        for (k, hop) in chain.iter().enumerate().rev() {
+            let v = &vars[k];
+            if k + 1 == chain.len() {
+                write!(text, "MATCH ({v}:`{}`)", hop.target.label).ok();
+            } else {
+                let next = &chain[k + 1];
+                write!(
+                    text,
+                    " MATCH {}",
+                    link(v, &hop.target.label, next.rel, &vars[k + 1])
+                )
+                .ok();
+            }
+            let mut preds = Vec::new();
+            if trust == Trust::Client {
+                if let Some(scope) = self.scope(hop.target, v)? {
+                    preds.push(scope);
+                }
+            }
+            for c in &hop.conjuncts {
+                preds.push(self.filter(hop.target, v, c, trust)?);
+            }
+            text.push_str(&where_clause(&preds));
+        }
+        write!(
+            text,
+            " MATCH {} WITH DISTINCT {m}",
+            link(m, &t.label, chain[0].rel, &vars[0])
+        )
+        .ok();
+        Ok(text)
     }
 
     fn edge_props(
@@ -335,7 +474,17 @@ impl<'a> Compiler<'a> {
         Ok(format!("{{{}}}", parts.join(", ")))
     }
 
-    fn filter(&mut self, t: &NodeType, v: &str, f: &Filter) -> Result<String, HubError> {
+    /// Compiles a row predicate. A client's filter (`Trust::Client`) reaching a
+    /// related node also applies that node's row scope, so a filter can never
+    /// test rows the agency may not see; the plan's own scopes (`Trust::Plan`)
+    /// describe facts about related nodes and are taken as written.
+    fn filter(
+        &mut self,
+        t: &NodeType,
+        v: &str,
+        f: &Filter,
+        trust: Trust,
+    ) -> Result<String, HubError> {
         Ok(match f {
             Filter::And(parts) if parts.is_empty() => "true".to_string(),
             Filter::Or(parts) if parts.is_empty() => "false".to_string(),
@@ -347,7 +496,7 @@ impl<'a> Compiler<'a> {
                 };
                 let compiled = parts
                     .iter()
-                    .map(|p| self.filter(t, v, p))
+                    .map(|p| self.filter(t, v, p, trust))
                     .collect::<Result<Vec<_>, _>>()?;
                 if compiled.len() == 1 {
                     compiled.into_iter().next().unwrap_or_default()
@@ -355,7 +504,7 @@ impl<'a> Compiler<'a> {
                     format!("({})", compiled.join(sep))
                 }
             }
-            Filter::Not(inner) => format!("NOT ({})", self.filter(t, v, inner)?),
+            Filter::Not(inner) => format!("NOT ({})", self.filter(t, v, inner, trust)?),
             Filter::IsNull { field, is_null } => {
                 let f = t
                     .field(field)
@@ -405,11 +554,13 @@ impl<'a> Compiler<'a> {
                 let m = self.var("n");
                 let pattern = self.pattern(v, rel, "", &m, target);
                 let mut preds = Vec::new();
-                if let Some(scope) = self.scope(target, &m)? {
-                    preds.push(scope);
+                if trust == Trust::Client {
+                    if let Some(scope) = self.scope(target, &m)? {
+                        preds.push(scope);
+                    }
                 }
                 if let Some(inner) = filter {
-                    preds.push(self.filter(target, &m, inner)?);
+                    preds.push(self.filter(target, &m, inner, trust)?);
                 }
                 format!(
                     "{}EXISTS {{ MATCH {pattern}{} }}",
@@ -418,6 +569,43 @@ impl<'a> Compiler<'a> {
                 )
             }
         })
+    }
+}
+
+/// Whose predicate is being compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust {
+    /// The access plan's row scope.
+    Plan,
+    /// The client's `where`.
+    Client,
+}
+
+/// One hop of an anchoring chain: the relationship from the nearer node, the node
+/// reached, and the conditions on it.
+struct Hop<'a> {
+    rel: &'a Relation,
+    target: &'a NodeType,
+    conjuncts: Vec<Filter>,
+}
+
+/// `(near:Label)-[:TYPE]->(far)` with `far` already bound.
+fn link(near: &str, near_label: &str, rel: &Relation, far: &str) -> String {
+    match rel.direction {
+        Direction::Out => format!("({near}:`{near_label}`)-[:`{}`]->({far})", rel.rel_type),
+        Direction::In => format!("({near}:`{near_label}`)<-[:`{}`]-({far})", rel.rel_type),
+    }
+}
+
+/// The conjuncts of a filter (nested ANDs flattened).
+fn flatten_and(f: Filter, out: &mut Vec<Filter>) {
+    match f {
+        Filter::And(parts) => {
+            for p in parts {
+                flatten_and(p, out);
+            }
+        }
+        other => out.push(other),
     }
 }
 

@@ -124,3 +124,14 @@ fn access_plan_masks_and_row_predicates_are_pushed_down() {
         serde_json::json!({})
     ));
 }
+
+#[test]
+fn list_anchored_at_a_unique_key_starts_from_it() {
+    let q = compile(
+        r#"{ residents(first: 50, orderBy: [{field: BIRTH_DATE}], where: {sex: {eq: FEMALE}, household: {where: {building: {where: {grid: {where: {id: {eq: "G00001"}}}}}}}}) {
+            totalCount edges { node { id } } } }"#,
+        serde_json::json!({}),
+    );
+    assert!(q[0].text.contains("MATCH (a"), "{}", q[0].text);
+    insta::assert_yaml_snapshot!(q);
+}
