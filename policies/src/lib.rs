@@ -1,1 +1,588 @@
-//! placeholder
+//! mandate-policies: responsibility lists (权责清单) as casbin policies, compiled
+//! into access plans.
+//!
+//! `policies/model.conf` is the casbin model; `policies/lists/*.csv` hold one
+//! department's list each: lines `p, role, agency, purpose, object, action,
+//! condition, legal basis` and role inheritance `g, role, parent, agency`.
+//! [`Policies::load`] reads and checks them against the catalog — unknown objects,
+//! actions, masks or scopes, and grants the catalog's share class forbids, are
+//! errors naming the file and line — and builds the casbin enforcer, which stays
+//! the source of truth. [`Policies::compile`] turns one (agency, roles, purpose)
+//! into an [`AccessPlan`]: readable fields per type asked of `enforce()`, masks,
+//! and row predicates from the scopes. Callers cache plans by [`PlanKey`].
+
+pub mod scope;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use casbin::function_map::OperatorFunction;
+use casbin::rhai::Dynamic;
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use mandate_resolvers::access::{AccessPlan, FieldAccess, Mask, TypeAccess};
+use mandate_schema::{Catalog, ShareClass};
+use sha2::{Digest, Sha256};
+
+pub use scope::{Jurisdiction, Scope, ScopeContext};
+
+/// The masks a list may name, with their names in policy text.
+pub const MASKS: [(&str, Mask); 5] = [
+    ("keep_ends", Mask::KeepEnds),
+    ("phone", Mask::Phone),
+    ("first_char", Mask::FirstChar),
+    ("year_only", Mask::YearOnly),
+    ("redact", Mask::Redact),
+];
+
+/// Why policies could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A file could not be read.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// A line is wrong; the message says how.
+    #[error("{path}:{line}: {message}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// casbin rejected the model or the policies.
+    #[error("casbin: {0}")]
+    Casbin(String),
+}
+
+/// One `p` line of a list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Item {
+    /// Role (subject).
+    pub role: String,
+    /// Agency (department id, the casbin domain).
+    pub agency: String,
+    /// Purpose (事由).
+    pub purpose: String,
+    /// `Type` or `Type.field` or `Type.relation.property`.
+    pub object: String,
+    /// `rows`, `read` or `read_masked`.
+    pub action: String,
+    /// Scope for `rows`, mask for `read_masked`, `-` for `read`.
+    pub condition: String,
+    /// Legal basis reference.
+    pub basis: String,
+    /// Where it was read.
+    pub source: String,
+}
+
+/// One `g` line: `role` inherits `parent` within `agency`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Inherit {
+    /// Inheriting role.
+    pub role: String,
+    /// Inherited role.
+    pub parent: String,
+    /// Agency.
+    pub agency: String,
+}
+
+/// Who asks, for what: the input of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PlanKey {
+    /// Agency id.
+    pub agency: String,
+    /// The agency's department code (its Department node's `code`).
+    pub department: String,
+    /// Roles of the officer, sorted.
+    pub roles: Vec<String>,
+    /// Stated purpose.
+    pub purpose: String,
+    /// Jurisdiction and date the scopes are evaluated with.
+    pub context: ScopeContext,
+}
+
+/// Loaded, checked responsibility lists and their enforcer.
+pub struct Policies {
+    enforcer: Enforcer,
+    items: Vec<Item>,
+    inherits: Vec<Inherit>,
+    version: String,
+    catalog: Catalog,
+}
+
+impl std::fmt::Debug for Policies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policies")
+            .field("version", &self.version)
+            .field("items", &self.items.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// casbin's `condMatch(r.cond, p.cond)`: for row checks the request carries
+/// `facts:<atom> <atom> ...` and the policy a scope expression; otherwise the two
+/// must be equal.
+fn cond_match(request: Dynamic, policy: Dynamic) -> Dynamic {
+    let request = request.into_string().unwrap_or_default();
+    let policy = policy.into_string().unwrap_or_default();
+    let holds = match request.strip_prefix("facts:") {
+        Some(facts) => {
+            let facts: BTreeSet<String> = facts.split_whitespace().map(str::to_string).collect();
+            // The type is not known here; parse against the widest vocabulary.
+            ["Resident", "Household", "Building", "Grid"]
+                .iter()
+                .find_map(|t| Scope::parse(&policy, t).ok())
+                .is_some_and(|s| s.holds(&facts))
+        }
+        None => request == policy,
+    };
+    holds.into()
+}
+
+fn split_line(line: &str) -> Vec<String> {
+    line.split(',').map(|c| c.trim().to_string()).collect()
+}
+
+impl Policies {
+    /// Loads `dir/model.conf` and every `dir/lists/*.csv`.
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the file and line.
+    pub async fn load(dir: &Path, catalog: &Catalog) -> Result<Policies, PolicyError> {
+        let model_path = dir.join("model.conf");
+        let model_text = std::fs::read_to_string(&model_path).map_err(|e| PolicyError::Io {
+            path: model_path.clone(),
+            message: e.to_string(),
+        })?;
+        let lists = dir.join("lists");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&lists)
+            .map_err(|e| PolicyError::Io {
+                path: lists.clone(),
+                message: e.to_string(),
+            })?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        files.sort();
+        let mut texts = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|e| PolicyError::Io {
+                path: f.clone(),
+                message: e.to_string(),
+            })?;
+            texts.push((f, text));
+        }
+        Self::from_texts(&model_text, &texts, catalog).await
+    }
+
+    /// Builds from the model text and `(path, text)` of each list.
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the file and line.
+    pub async fn from_texts(
+        model_text: &str,
+        lists: &[(PathBuf, String)],
+        catalog: &Catalog,
+    ) -> Result<Policies, PolicyError> {
+        let mut items = Vec::new();
+        let mut inherits = Vec::new();
+        let mut hash = Sha256::new();
+        hash.update(model_text.as_bytes());
+        for (path, text) in lists {
+            hash.update(
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+            hash.update(text.as_bytes());
+            for (i, raw) in text.lines().enumerate() {
+                let line = raw.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let err = |message: String| PolicyError::Line {
+                    path: path.clone(),
+                    line: i + 1,
+                    message,
+                };
+                let cols = split_line(line);
+                match cols.first().map(String::as_str) {
+                    Some("p") => {
+                        if cols.len() != 8 {
+                            return Err(err(format!(
+                                "a `p` line has 8 columns (p, role, agency, purpose, object, action, condition, basis); found {}",
+                                cols.len()
+                            )));
+                        }
+                        let item = Item {
+                            role: cols[1].clone(),
+                            agency: cols[2].clone(),
+                            purpose: cols[3].clone(),
+                            object: cols[4].clone(),
+                            action: cols[5].clone(),
+                            condition: cols[6].clone(),
+                            basis: cols[7].clone(),
+                            source: format!("{}:{}", path.display(), i + 1),
+                        };
+                        check_item(&item, catalog).map_err(err)?;
+                        items.push(item);
+                    }
+                    Some("g") => {
+                        if cols.len() != 4 {
+                            return Err(err(
+                                "a `g` line has 4 columns (g, role, parent, agency)".to_string()
+                            ));
+                        }
+                        for c in &cols[1..] {
+                            check_name(c).map_err(&err)?;
+                        }
+                        inherits.push(Inherit {
+                            role: cols[1].clone(),
+                            parent: cols[2].clone(),
+                            agency: cols[3].clone(),
+                        });
+                    }
+                    _ => {
+                        return Err(err(
+                            "a line starts with `p` or `g` (or `#` for a comment)".to_string()
+                        ))
+                    }
+                }
+            }
+        }
+        let model = DefaultModel::from_str(model_text)
+            .await
+            .map_err(|e| PolicyError::Casbin(e.to_string()))?;
+        let mut enforcer = Enforcer::new(model, MemoryAdapter::default())
+            .await
+            .map_err(|e| PolicyError::Casbin(e.to_string()))?;
+        enforcer.add_function("condMatch", OperatorFunction::Arg2(cond_match));
+        let p_rules: Vec<Vec<String>> = items
+            .iter()
+            .map(|i| {
+                vec![
+                    i.role.clone(),
+                    i.agency.clone(),
+                    i.purpose.clone(),
+                    i.object.clone(),
+                    i.action.clone(),
+                    i.condition.clone(),
+                    i.basis.clone(),
+                ]
+            })
+            .collect();
+        if !p_rules.is_empty() {
+            enforcer
+                .add_policies(p_rules)
+                .await
+                .map_err(|e| PolicyError::Casbin(e.to_string()))?;
+        }
+        let g_rules: Vec<Vec<String>> = inherits
+            .iter()
+            .map(|g| vec![g.role.clone(), g.parent.clone(), g.agency.clone()])
+            .collect();
+        if !g_rules.is_empty() {
+            enforcer
+                .add_grouping_policies(g_rules)
+                .await
+                .map_err(|e| PolicyError::Casbin(e.to_string()))?;
+        }
+        Ok(Policies {
+            enforcer,
+            items,
+            inherits,
+            version: hex(&hash.finalize()[..8]),
+            catalog: catalog.clone(),
+        })
+    }
+
+    /// A hash of the model and every list: changes whenever a policy changes.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The `p` lines.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// The purposes an agency's list names.
+    pub fn purposes(&self, agency: &str) -> BTreeSet<String> {
+        self.items
+            .iter()
+            .filter(|i| i.agency == agency)
+            .map(|i| i.purpose.clone())
+            .collect()
+    }
+
+    /// Agencies that have a list.
+    pub fn agencies(&self) -> BTreeSet<String> {
+        self.items.iter().map(|i| i.agency.clone()).collect()
+    }
+
+    /// casbin's verdict on one request, as the source of truth.
+    ///
+    /// # Errors
+    /// If casbin fails to evaluate.
+    pub fn enforce(
+        &self,
+        role: &str,
+        agency: &str,
+        purpose: &str,
+        object: &str,
+        action: &str,
+        condition: &str,
+    ) -> Result<bool, PolicyError> {
+        self.enforcer
+            .enforce((role, agency, purpose, object, action, condition))
+            .map_err(|e| PolicyError::Casbin(e.to_string()))
+    }
+
+    /// The roles `roles` stand for in `agency`, inherited ones included.
+    fn subjects(&self, agency: &str, roles: &[String]) -> BTreeSet<String> {
+        let mut out: BTreeSet<String> = roles.iter().cloned().collect();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for g in &self.inherits {
+                if g.agency == agency && out.contains(&g.role) && out.insert(g.parent.clone()) {
+                    changed = true;
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether any of `roles` may do `action` on `object` (with `condition`).
+    fn allowed(
+        &self,
+        key: &PlanKey,
+        object: &str,
+        action: &str,
+        condition: &str,
+    ) -> Result<bool, PolicyError> {
+        for role in &key.roles {
+            if self.enforce(role, &key.agency, &key.purpose, object, action, condition)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The field access `roles` have to `object`, asked of casbin: full read
+    /// first, then each mask. The catalog's share class bounds the answer.
+    fn field_access(
+        &self,
+        key: &PlanKey,
+        object: &str,
+        class: ShareClass,
+        owner: &str,
+    ) -> Result<Option<FieldAccess>, PolicyError> {
+        if class == ShareClass::NotShared && owner != key.department {
+            return Ok(None);
+        }
+        if self.allowed(key, object, "read", "-")? {
+            return Ok(Some(FieldAccess::Read));
+        }
+        for (name, mask) in MASKS {
+            if self.allowed(key, object, "read_masked", name)? {
+                return Ok(Some(FieldAccess::Masked(mask)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Compiles the access plan of `key`. A purpose the agency's list does not
+    /// name yields a plan that shows nothing.
+    ///
+    /// # Errors
+    /// If casbin fails to evaluate.
+    pub fn compile(&self, key: &PlanKey) -> Result<AccessPlan, PolicyError> {
+        let subjects = self.subjects(&key.agency, &key.roles);
+        let mut types = BTreeMap::new();
+        for t in &self.catalog.types {
+            let scopes: Vec<Scope> = self
+                .items
+                .iter()
+                .filter(|i| {
+                    i.agency == key.agency
+                        && i.purpose == key.purpose
+                        && i.object == t.name
+                        && i.action == "rows"
+                        && subjects.contains(&i.role)
+                })
+                .filter_map(|i| Scope::parse(&i.condition, &t.name).ok())
+                .collect();
+            let Some(scope) = Scope::any(scopes) else {
+                continue;
+            };
+            let mut access = TypeAccess {
+                root: true,
+                rows: if scope.is_all() {
+                    None
+                } else {
+                    Some(scope.to_filter(&t.name, &key.context))
+                },
+                ..TypeAccess::default()
+            };
+            for f in &t.fields {
+                let object = format!("{}.{}", t.name, f.name);
+                if let Some(a) = self.field_access(key, &object, f.share.class, &f.share.owner)? {
+                    access.fields.insert(f.name.clone(), a);
+                }
+            }
+            for r in &t.relations {
+                let object = format!("{}.{}", t.name, r.name);
+                if self.field_access(key, &object, r.share.class, &r.share.owner)?
+                    != Some(FieldAccess::Read)
+                {
+                    continue;
+                }
+                let mut props = BTreeMap::new();
+                for p in &r.properties {
+                    let object = format!("{}.{}.{}", t.name, r.name, p.name);
+                    if let Some(a) =
+                        self.field_access(key, &object, p.share.class, &p.share.owner)?
+                    {
+                        props.insert(p.name.clone(), a);
+                    }
+                }
+                access.relations.insert(r.name.clone(), props);
+            }
+            types.insert(t.name.clone(), access);
+        }
+        let mut fp = Sha256::new();
+        fp.update(self.version.as_bytes());
+        for part in [
+            &key.agency,
+            &key.department,
+            &key.purpose,
+            &key.context.today,
+        ] {
+            fp.update((part.len() as u64).to_be_bytes());
+            fp.update(part.as_bytes());
+        }
+        for r in &key.roles {
+            fp.update(r.as_bytes());
+            fp.update([0]);
+        }
+        for g in key
+            .context
+            .jurisdiction
+            .grids
+            .iter()
+            .chain(&key.context.jurisdiction.communities)
+            .chain(&key.context.jurisdiction.subdistricts)
+        {
+            fp.update(g.as_bytes());
+            fp.update([0]);
+        }
+        Ok(AccessPlan {
+            fingerprint: hex(&fp.finalize()[..12]),
+            types,
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn check_name(s: &str) -> Result<(), String> {
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "`{s}` is not a plain name (letters, digits, _ and -)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks one item against the catalog and the vocabulary.
+fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
+    check_name(&i.role)?;
+    check_name(&i.agency)?;
+    check_name(&i.purpose)?;
+    if i.basis.is_empty() {
+        return Err("every item names its legal basis".to_string());
+    }
+    let parts: Vec<&str> = i.object.split('.').collect();
+    let t = catalog
+        .node(parts[0])
+        .ok_or_else(|| format!("`{}` is not a type of the model", parts[0]))?;
+    let share = match parts.as_slice() {
+        [_] => {
+            if i.action != "rows" {
+                return Err(format!("a type (`{}`) takes the action `rows`", i.object));
+            }
+            Scope::parse(&i.condition, &t.name)?;
+            return Ok(());
+        }
+        [_, f] => {
+            if let Some(field) = t.field(f) {
+                field.share.clone()
+            } else if let Some(rel) = t.relation(f) {
+                rel.share.clone()
+            } else {
+                return Err(format!("`{}` has no field `{f}`", t.name));
+            }
+        }
+        [_, r, p] => {
+            let rel = t
+                .relation(r)
+                .ok_or_else(|| format!("`{}` has no relationship `{r}`", t.name))?;
+            rel.properties
+                .iter()
+                .find(|x| x.name == *p)
+                .map(|x| x.share.clone())
+                .ok_or_else(|| format!("`{}.{r}` has no property `{p}`", t.name))?
+        }
+        _ => {
+            return Err(format!(
+                "`{}` is not Type, Type.field or Type.relation.property",
+                i.object
+            ))
+        }
+    };
+    match i.action.as_str() {
+        "read" => {
+            if i.condition != "-" {
+                return Err("`read` takes the condition `-`".to_string());
+            }
+        }
+        "read_masked" => {
+            if !MASKS.iter().any(|(n, _)| *n == i.condition) {
+                return Err(format!(
+                    "unknown mask `{}`; known: {}",
+                    i.condition,
+                    MASKS.map(|(n, _)| n).join(", ")
+                ));
+            }
+        }
+        "rows" => return Err("`rows` applies to a type, not a field".to_string()),
+        other => {
+            return Err(format!(
+                "unknown action `{other}`; use rows, read or read_masked"
+            ))
+        }
+    }
+    if share.class == ShareClass::NotShared && !i.agency.starts_with(&format!("D-{}", share.owner))
+    {
+        return Err(format!(
+            "`{}` is not shared (catalog); only its owner department {} may read it",
+            i.object, share.owner
+        ));
+    }
+    Ok(())
+}

@@ -40,13 +40,25 @@ pub enum Code {
     Neo4jTimeout,
     /// The request body exceeds the configured size.
     PayloadTooLarge,
+    /// No credential, or one that does not verify (bad key, bad signature, `alg: none`).
+    Unauthenticated,
+    /// The token's `exp` has passed.
+    TokenExpired,
+    /// The request does not state its purpose (事由) or case number.
+    PurposeRequired,
+    /// The stated purpose is not one the agency's responsibility list names.
+    PurposeNotAllowed,
+    /// A header claims an agency other than the verified credential's.
+    AgencyMismatch,
+    /// The audit record could not be written, so no data is returned.
+    AuditUnavailable,
     /// Anything else; details are in the server log under the request id.
     InternalError,
 }
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 12] = [
+    pub const ALL: [Code; 18] = [
         Code::BadRequest,
         Code::GraphqlParseFailed,
         Code::GraphqlValidationFailed,
@@ -58,6 +70,12 @@ impl Code {
         Code::Neo4jUnavailable,
         Code::Neo4jTimeout,
         Code::PayloadTooLarge,
+        Code::Unauthenticated,
+        Code::TokenExpired,
+        Code::PurposeRequired,
+        Code::PurposeNotAllowed,
+        Code::AgencyMismatch,
+        Code::AuditUnavailable,
         Code::InternalError,
     ];
 
@@ -75,6 +93,12 @@ impl Code {
             Code::Neo4jUnavailable => "NEO4J_UNAVAILABLE",
             Code::Neo4jTimeout => "NEO4J_TIMEOUT",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::TokenExpired => "TOKEN_EXPIRED",
+            Code::PurposeRequired => "PURPOSE_REQUIRED",
+            Code::PurposeNotAllowed => "PURPOSE_NOT_ALLOWED",
+            Code::AgencyMismatch => "AGENCY_MISMATCH",
+            Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Code::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -93,6 +117,14 @@ impl Code {
             Code::Neo4jUnavailable => "Neo4j cannot be reached; the hub retries by itself",
             Code::Neo4jTimeout => "Neo4j did not answer within `neo4j.query_timeout_ms`",
             Code::PayloadTooLarge => "the request body is larger than `limits.max_body_bytes`",
+            Code::Unauthenticated => "no credential, or one that does not verify",
+            Code::TokenExpired => "the token has expired",
+            Code::PurposeRequired => {
+                "the request does not state its purpose (事由) and case number"
+            }
+            Code::PurposeNotAllowed => "the purpose is not in your agency's responsibility list",
+            Code::AgencyMismatch => "a header claims an agency other than your credential's",
+            Code::AuditUnavailable => "the audit record could not be written; no data is returned",
             Code::InternalError => "unexpected; see the server log under the request id",
         }
     }

@@ -1,0 +1,241 @@
+//! The checked-in responsibility lists load, compile into the plans we expect,
+//! and bad lists are refused with the file and line.
+
+use std::path::{Path, PathBuf};
+
+use mandate_policies::{Jurisdiction, PlanKey, Policies, ScopeContext};
+use mandate_resolvers::access::{FieldAccess, Mask};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+async fn load() -> Policies {
+    let catalog = mandate_schema::hub_catalog().unwrap();
+    Policies::load(&dir(), &catalog)
+        .await
+        .expect("checked-in lists load")
+}
+
+fn key(agency: &str, department: &str, role: &str, purpose: &str) -> PlanKey {
+    PlanKey {
+        agency: agency.into(),
+        department: department.into(),
+        roles: vec![role.into()],
+        purpose: purpose.into(),
+        context: ScopeContext {
+            jurisdiction: Jurisdiction {
+                grids: vec!["G00001".into(), "G00002".into()],
+                communities: vec!["C0001".into()],
+                subdistricts: vec!["S01".into()],
+            },
+            today: "2026-11-29".into(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn seven_departments_with_purposes() {
+    let p = load().await;
+    let agencies = p.agencies();
+    for a in [
+        "D-CIVIL_AFFAIRS",
+        "D-PUBLIC_SECURITY",
+        "D-HEALTH",
+        "D-EDUCATION",
+        "D-HOUSING",
+        "D-HUMAN_RESOURCES",
+        "D-GRID_MANAGEMENT-S01",
+    ] {
+        assert!(agencies.contains(a), "{a} has a list");
+        assert!(!p.purposes(a).is_empty());
+    }
+    assert!(
+        p.items().iter().all(|i| !i.basis.is_empty()),
+        "every item has a legal basis"
+    );
+    assert_eq!(p.version().len(), 16);
+}
+
+#[tokio::test]
+async fn plans_follow_the_lists() {
+    let p = load().await;
+    let ca = p
+        .compile(&key(
+            "D-CIVIL_AFFAIRS",
+            "CIVIL_AFFAIRS",
+            "caseworker",
+            "subsidy_review",
+        ))
+        .unwrap();
+    let r = &ca.types["Resident"];
+    assert_eq!(r.fields["idNumber"], FieldAccess::Masked(Mask::KeepEnds));
+    assert_eq!(r.fields["lowIncome"], FieldAccess::Read);
+    assert!(!r.fields.contains_key("ethnicity"));
+    assert!(r.rows.is_some());
+    assert!(ca.types["Household"].relations["members"].contains_key("relationToHead"));
+    assert!(!ca.types.contains_key("Grid"), "no rows item: invisible");
+
+    let ps = p
+        .compile(&key(
+            "D-PUBLIC_SECURITY",
+            "PUBLIC_SECURITY",
+            "officer",
+            "household_registration",
+        ))
+        .unwrap();
+    assert_eq!(ps.types["Resident"].fields["idNumber"], FieldAccess::Read);
+    assert!(ps.types["Resident"].rows.is_none(), "all residents");
+    assert!(!ps.types["Grid"].fields.contains_key("gridWorker"));
+
+    // Role inheritance: a detective acts as an investigator.
+    let det = p
+        .compile(&key(
+            "D-PUBLIC_SECURITY",
+            "PUBLIC_SECURITY",
+            "detective",
+            "case_investigation",
+        ))
+        .unwrap();
+    assert_eq!(det.types["Resident"].fields["idNumber"], FieldAccess::Read);
+
+    // Another purpose, another plan; a purpose not in the list shows nothing.
+    let care = p
+        .compile(&key(
+            "D-CIVIL_AFFAIRS",
+            "CIVIL_AFFAIRS",
+            "caseworker",
+            "elderly_care",
+        ))
+        .unwrap();
+    assert_eq!(care.types["Resident"].fields["phone"], FieldAccess::Read);
+    assert_ne!(care.fingerprint, ca.fingerprint);
+    let none = p
+        .compile(&key(
+            "D-CIVIL_AFFAIRS",
+            "CIVIL_AFFAIRS",
+            "caseworker",
+            "curiosity",
+        ))
+        .unwrap();
+    assert!(none.types.is_empty());
+    // Another agency's role name gives nothing either.
+    let wrong = p
+        .compile(&key(
+            "D-CIVIL_AFFAIRS",
+            "CIVIL_AFFAIRS",
+            "officer",
+            "subsidy_review",
+        ))
+        .unwrap();
+    assert!(wrong.types.is_empty());
+
+    // The grid centre owns gridWorker (not shared) and reads it.
+    let grid = p
+        .compile(&key(
+            "D-GRID_MANAGEMENT-S01",
+            "GRID_MANAGEMENT",
+            "grid_worker",
+            "grid_inspection",
+        ))
+        .unwrap();
+    assert_eq!(grid.types["Grid"].fields["gridWorker"], FieldAccess::Read);
+    // A non-owner granted it by a list would still not get it.
+    let as_other = p
+        .compile(&key(
+            "D-GRID_MANAGEMENT-S01",
+            "HOUSING",
+            "grid_worker",
+            "grid_inspection",
+        ))
+        .unwrap();
+    assert!(!as_other.types["Grid"].fields.contains_key("gridWorker"));
+}
+
+#[tokio::test]
+async fn plan_snapshots() {
+    let p = load().await;
+    for (agency, dept, role, purpose) in [
+        (
+            "D-CIVIL_AFFAIRS",
+            "CIVIL_AFFAIRS",
+            "caseworker",
+            "subsidy_review",
+        ),
+        (
+            "D-EDUCATION",
+            "EDUCATION",
+            "enrollment_officer",
+            "school_enrollment",
+        ),
+        ("D-HOUSING", "HOUSING", "inspector", "building_safety"),
+        (
+            "D-GRID_MANAGEMENT-S01",
+            "GRID_MANAGEMENT",
+            "grid_worker",
+            "grid_inspection",
+        ),
+    ] {
+        let mut plan = p.compile(&key(agency, dept, role, purpose)).unwrap();
+        plan.fingerprint = "(varies with the lists)".into();
+        insta::assert_yaml_snapshot!(format!("{agency}-{purpose}"), plan);
+    }
+}
+
+async fn load_texts(list: &str) -> String {
+    let catalog = mandate_schema::hub_catalog().unwrap();
+    let model = std::fs::read_to_string(dir().join("model.conf")).unwrap();
+    Policies::from_texts(
+        &model,
+        &[(PathBuf::from("bad.csv"), list.to_string())],
+        &catalog,
+    )
+    .await
+    .expect_err("must be refused")
+    .to_string()
+}
+
+#[tokio::test]
+async fn bad_lists_are_refused_with_file_and_line() {
+    let cases = [
+        (
+            "p, r, D-HOUSING, x, Resident.nope, read, -, basis",
+            "no field `nope`",
+        ),
+        (
+            "p, r, D-HOUSING, x, Resident.name, write, -, basis",
+            "unknown action",
+        ),
+        (
+            "p, r, D-HOUSING, x, Resident.name, read_masked, scramble, basis",
+            "unknown mask",
+        ),
+        (
+            "p, r, D-HOUSING, x, Resident, rows, everyone, basis",
+            "not a scope of Resident",
+        ),
+        (
+            "p, r, D-HOUSING, x, Resident, rows, low_income|(elderly, basis",
+            "missing `)`",
+        ),
+        ("p, r, D-HOUSING, x, Resident.name, read, -", "8 columns"),
+        (
+            "p, r, D-HOUSING, x, Resident.name, read, -, ",
+            "legal basis",
+        ),
+        (
+            "p, r*, D-HOUSING, x, Resident.name, read, -, basis",
+            "plain name",
+        ),
+        (
+            "p, r, D-HOUSING, x, Grid.gridWorker, read, -, basis",
+            "not shared",
+        ),
+        ("x, r, D-HOUSING", "starts with `p` or `g`"),
+    ];
+    for (line, want) in cases {
+        let err = load_texts(&format!("# comment\n\n{line}\n")).await;
+        assert!(err.contains(want), "{line}: {err}");
+        assert!(err.starts_with("bad.csv:3:"), "{err}");
+    }
+}
