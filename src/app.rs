@@ -23,9 +23,13 @@ use poem::{
 };
 use tracing::Instrument as _;
 
+use crate::agencies::{stated_purpose, AgencyApis};
 use crate::assets;
+use crate::auth::{Authenticator, Principal};
 use crate::config::Config;
 use crate::graphql::{self, Decoded};
+use mandate_policies::Policies;
+use mandate_resolvers::{Code, HubError};
 
 /// Counters exposed at `/metrics`.
 #[derive(Debug, Default)]
@@ -44,8 +48,17 @@ pub struct Hub {
     pub catalog: Arc<Catalog>,
     /// The Neo4j store.
     pub store: Neo4jStore,
-    /// The schema served (the unrestricted plan until agencies are wired in).
+    /// What every agency's schema shares.
+    pub engine: Arc<Engine>,
+    /// The schema of the unrestricted plan: served to everyone only with
+    /// `auth.open` (development), and printed by `mandate sdl`.
     pub schema: Schema,
+    /// Verifies credentials.
+    pub auth: Authenticator,
+    /// The responsibility lists.
+    pub policies: Arc<Policies>,
+    /// Compiled per-agency APIs.
+    pub agencies: AgencyApis,
     /// Counters.
     pub metrics: Metrics,
 }
@@ -63,14 +76,21 @@ pub enum HubBuildError {
     /// The generated GraphQL schema was rejected (a bug).
     #[error("generated GraphQL schema is invalid: {0}")]
     Graphql(String),
+    /// Credentials configuration is wrong.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthConfigError),
+    /// The responsibility lists do not load.
+    #[error(transparent)]
+    Policies(#[from] mandate_policies::PolicyError),
 }
 
 impl Hub {
-    /// Assembles the hub. Does not contact Neo4j.
+    /// Assembles the hub: loads credentials and responsibility lists. Does not
+    /// contact Neo4j.
     ///
     /// # Errors
     /// See [`HubBuildError`].
-    pub fn new(config: Config) -> Result<Arc<Hub>, HubBuildError> {
+    pub async fn new(config: Config) -> Result<Arc<Hub>, HubBuildError> {
         let catalog = Arc::new(mandate_schema::hub_catalog()?);
         let store = Neo4jStore::new(&neo4j_settings(&config))?;
         let cursors = if config.cursors.secret.is_empty() {
@@ -95,13 +115,29 @@ impl Hub {
             store: Arc::new(store.clone()),
         });
         let plan = Arc::new(AccessPlan::allow_all(&catalog));
-        let schema = mandate_resolvers::build_schema(engine, plan)
+        let schema = mandate_resolvers::build_schema(engine.clone(), plan)
             .map_err(|e| HubBuildError::Graphql(e.to_string()))?;
+        let auth = Authenticator::load(&config.auth)?;
+        let policies =
+            Arc::new(Policies::load(std::path::Path::new(&config.policies.dir), &catalog).await?);
+        if config.auth.open {
+            tracing::warn!("auth.open is set: every request is served unrestricted, without credentials or audit of a mandate; development only");
+        }
+        tracing::info!(policy.version = %policies.version(), agencies = policies.agencies().len(), "responsibility lists loaded");
+        let agencies = AgencyApis::new(
+            Duration::from_secs(config.policies.plan_ttl_secs),
+            1024,
+            Some(config.policies.today.clone()).filter(|t| !t.is_empty()),
+        );
         Ok(Arc::new(Hub {
             config,
             catalog,
             store,
+            engine,
             schema,
+            auth,
+            policies,
+            agencies,
             metrics: Metrics::default(),
         }))
     }
@@ -192,6 +228,77 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
     }
 }
 
+/// Who asked, for what: attached to every request the schema executes.
+#[derive(Debug, Clone)]
+pub struct Asker {
+    /// The verified principal.
+    pub principal: Principal,
+    /// Stated purpose.
+    pub purpose: String,
+    /// Stated case number.
+    pub case: String,
+}
+
+fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::Unauthenticated | Code::TokenExpired => StatusCode::UNAUTHORIZED,
+        Code::PurposeNotAllowed | Code::AgencyMismatch => StatusCode::FORBIDDEN,
+        Code::Neo4jUnavailable | Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Authenticates, checks the stated purpose, and picks the agency's schema.
+async fn admit(
+    hub: &Hub,
+    req: &Request,
+    request: &async_graphql::Request,
+) -> Result<(Schema, Asker), HubError> {
+    let principal = hub.auth.authenticate(req.headers()).map_err(|e| {
+        tracing::info!(code = %e.code(), "request rejected");
+        HubError::new(e.code(), e.to_string())
+    })?;
+    if let Some(claimed) = req.headers().get("x-mandate-agency") {
+        if claimed.to_str().ok() != Some(principal.agency.as_str()) {
+            return Err(HubError::new(
+                Code::AgencyMismatch,
+                "x-mandate-agency names another agency than your credential",
+            ));
+        }
+    }
+    let stated = stated_purpose(req.headers(), &request.extensions.0)?;
+    if !hub
+        .policies
+        .purposes(&principal.agency)
+        .contains(&stated.purpose)
+    {
+        return Err(HubError::new(
+            Code::PurposeNotAllowed,
+            "this purpose is not in your agency's responsibility list",
+        ));
+    }
+    let api = hub
+        .agencies
+        .get(
+            &hub.policies,
+            &hub.engine,
+            &hub.store,
+            &principal.agency,
+            &principal.roles,
+            &stated.purpose,
+        )
+        .await?;
+    Ok((
+        api.schema.clone(),
+        Asker {
+            principal,
+            purpose: stated.purpose,
+            case: stated.case,
+        },
+    ))
+}
+
 #[handler]
 async fn graphql_handler(req: &Request, body: poem::Body, hub: Data<&Arc<Hub>>) -> Response {
     let request_id = req
@@ -209,8 +316,24 @@ async fn graphql_handler(req: &Request, body: poem::Body, hub: Data<&Arc<Hub>>) 
                 return resp;
             }
         };
-    let response = hub
-        .schema
+    let (schema, request) = if hub.config.auth.open {
+        (hub.schema.clone(), request)
+    } else {
+        match admit(&hub, req, &request).await {
+            Ok((schema, asker)) => (schema, request.data(asker)),
+            Err(e) => {
+                hub.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
+                return graphql::error_response(
+                    status_of(e.code),
+                    e.code,
+                    &e.message,
+                    &request_id,
+                    media,
+                );
+            }
+        }
+    };
+    let response = schema
         .execute(request.data(RequestId(request_id.clone())))
         .await;
     if !response.errors.is_empty() {

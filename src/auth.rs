@@ -60,6 +60,9 @@ pub struct AuthConfig {
     /// TOML file of API keys (`[[key]]` entries with `id`, `agency`, `officer`, `roles` and the
     /// key's `sha256`); empty = API keys disabled.
     pub api_keys_file: String,
+    /// Development only: serve every request, without credentials, as an unrestricted
+    /// reader (no responsibility list applies, nothing is masked). Off by default.
+    pub open: bool,
     /// JSON Web Token verification.
     pub jwt: JwtConfig,
 }
@@ -1078,6 +1081,7 @@ mod tests {
     fn jwt_auth(scratch: &Scratch) -> Authenticator {
         let jwks = scratch.write("jwks.json", &standard_jwks().to_string());
         Authenticator::load(&AuthConfig {
+            open: false,
             api_keys_file: String::new(),
             jwt: JwtConfig {
                 hs256_secret: SECRET.to_owned(),
@@ -1171,6 +1175,7 @@ sha256 = "{}"
         );
         let path = scratch.write("keys.toml", &text);
         Authenticator::load(&AuthConfig {
+            open: false,
             api_keys_file: path,
             ..AuthConfig::default()
         })
@@ -1712,6 +1717,7 @@ sha256 = "{}"
         let scratch = Scratch::new();
         let path = scratch.write("keys.toml", text);
         let error = Authenticator::load(&AuthConfig {
+            open: false,
             api_keys_file: path.clone(),
             ..AuthConfig::default()
         })
@@ -1732,11 +1738,11 @@ sha256 = "{}"
             ("[[key]\nid = 1\n".to_owned(), "line 1"),
             (entry("a", "D-X", &good) + "colour = \"blue\"\n", "line 6"),
             (
-                entry("a", "D-X", &good) + &entry("b", "D-Y", &good),
+                entry("a", "D-X", &good) + entry("b", "D-Y", &good).as_str(),
                 "[[key]] #2 (id `b`)",
             ),
             (
-                entry("a", "D-X", &good) + &entry("a", "D-Y", &hash_api_key("k2")),
+                entry("a", "D-X", &good) + entry("a", "D-Y", &hash_api_key("k2")).as_str(),
                 "`id` is already used",
             ),
             (
@@ -1766,6 +1772,7 @@ sha256 = "{}"
     fn unreadable_files_are_errors_naming_the_file() {
         let missing = "/nonexistent/mandate/keys.toml";
         let error = Authenticator::load(&AuthConfig {
+            open: false,
             api_keys_file: missing.to_owned(),
             ..AuthConfig::default()
         })

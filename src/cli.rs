@@ -85,7 +85,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, mut config: Config) -> Result<(), String> {
     match command {
         Command::Sdl => {
-            let hub = Hub::new(config).map_err(|e| e.to_string())?;
+            let hub = Hub::new(config).await.map_err(|e| e.to_string())?;
             println!("{}", hub.schema.sdl());
             Ok(())
         }
@@ -116,7 +116,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             if let Some(listen) = listen {
                 config.server.listen = listen;
             }
-            let hub = Hub::new(config).map_err(|e| e.to_string())?;
+            let hub = Hub::new(config).await.map_err(|e| e.to_string())?;
             let listen = hub.config.server.listen.clone();
             // With Neo4j up, prepare it before serving (so the printed URL serves the
             // whole city); with Neo4j down, serve anyway and prepare it once it returns.

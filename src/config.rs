@@ -23,6 +23,33 @@ pub struct Config {
     pub cursors: CursorConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Authentication of departmental systems.
+    pub auth: crate::auth::AuthConfig,
+    /// Responsibility lists.
+    pub policies: PoliciesConfig,
+}
+
+/// Where the responsibility lists live.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoliciesConfig {
+    /// Folder holding `model.conf` and `lists/*.csv`.
+    pub dir: String,
+    /// Seconds a compiled plan (and the jurisdiction it was compiled with) is reused.
+    pub plan_ttl_secs: u64,
+    /// Fixes "today" (`YYYY-MM-DD`) for age-based scopes; empty = the real date
+    /// (UTC+8). For tests and reproducible demos only.
+    pub today: String,
+}
+
+impl Default for PoliciesConfig {
+    fn default() -> Self {
+        PoliciesConfig {
+            dir: "policies".to_string(),
+            plan_ttl_secs: 300,
+            today: String::new(),
+        }
+    }
 }
 
 /// HTTP server settings.
@@ -227,6 +254,11 @@ impl Config {
             || self.limits.default_page_size > self.limits.max_page_size
         {
             return bad("limits.default_page_size must be at most limits.max_page_size, which must be positive");
+        }
+        if !self.policies.today.is_empty()
+            && mandate_resolvers::api::parse_date(&self.policies.today).is_none()
+        {
+            return bad("policies.today must be a date YYYY-MM-DD");
         }
         if self.neo4j.max_connections == 0 {
             return bad("neo4j.max_connections must be positive");

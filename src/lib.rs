@@ -3,6 +3,7 @@
 //! `mandate-schema` (model), `mandate-resolvers` (GraphQL → Cypher),
 //! `mandate-policies` (responsibility lists), `mandate-connectors` (Neo4j).
 
+pub mod agencies;
 pub mod app;
 pub mod assets;
 pub mod auth;

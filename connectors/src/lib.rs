@@ -28,3 +28,65 @@ pub async fn apply_schema(
         .await?;
     Ok(statements.len())
 }
+
+/// An agency's Department node: its department code and what it serves, closed over
+/// the grid → community → subdistrict hierarchy. `None` if there is no such node.
+///
+/// # Errors
+/// If Neo4j is unreachable.
+pub async fn agency_profile(
+    store: &Neo4jStore,
+    agency: &str,
+) -> Result<Option<AgencyProfile>, mandate_resolvers::StoreError> {
+    let mut params = serde_json::Map::new();
+    params.insert(
+        "agency".into(),
+        serde_json::Value::String(agency.to_string()),
+    );
+    let rows = store
+        .rows(
+            "MATCH (d:Department {id: $agency})
+             OPTIONAL MATCH (d)-[:SERVES]->(x)
+             OPTIONAL MATCH (x)<-[:PART_OF*0..2]-(g:Grid)
+             OPTIONAL MATCH (g)-[:PART_OF]->(c:Community)
+             OPTIONAL MATCH (c)-[:PART_OF]->(s:Subdistrict)
+             RETURN d.code AS code, collect(DISTINCT g.id) AS grids,
+                    collect(DISTINCT c.id) AS communities, collect(DISTINCT s.id) AS subdistricts",
+            params,
+        )
+        .await?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let list = |k: &str| {
+        let mut v: Vec<String> = row[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    Ok(Some(AgencyProfile {
+        department: row["code"].as_str().unwrap_or_default().to_string(),
+        grids: list("grids"),
+        communities: list("communities"),
+        subdistricts: list("subdistricts"),
+    }))
+}
+
+/// See [`agency_profile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgencyProfile {
+    /// Department code, e.g. `GRID_MANAGEMENT`.
+    pub department: String,
+    /// Grid ids in its jurisdiction.
+    pub grids: Vec<String>,
+    /// Community ids in its jurisdiction.
+    pub communities: Vec<String>,
+    /// Subdistrict ids in its jurisdiction.
+    pub subdistricts: Vec<String>,
+}

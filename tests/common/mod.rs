@@ -31,6 +31,10 @@ pub fn test_config() -> Config {
         ),
         ("MANDATE__CURSORS__SECRET".into(), "test-secret".into()),
         ("MANDATE__SERVER__LISTEN".into(), "127.0.0.1:0".into()),
+        (
+            "MANDATE__POLICIES__DIR".into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/policies").into(),
+        ),
     ];
     Config::load_from(None, env).expect("test config")
 }
@@ -46,14 +50,22 @@ pub struct TestHub {
 }
 
 impl TestHub {
-    /// Starts a hub on the test Neo4j, seeding the test city once if needed.
+    /// Starts an open hub (every request unrestricted: the query engine's view) on
+    /// the test Neo4j, seeding the test city once if needed.
     pub async fn start() -> TestHub {
-        Self::start_with(test_config()).await
+        let mut config = test_config();
+        config.auth.open = true;
+        Self::start_with(config).await
     }
 
     /// Starts a hub with `config`, seeding the test city once if needed.
     pub async fn start_with(config: Config) -> TestHub {
-        let hub = Hub::new(config).expect("hub builds");
+        // `RUST_LOG=mandate_resolvers=debug` shows the generated Cypher.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let hub = Hub::new(config).await.expect("hub builds");
         ensure_city(&hub.store).await;
         Self::serve(hub).await
     }
@@ -139,6 +151,19 @@ impl TestHub {
             .rows(cypher, params)
             .await
             .expect("reference query")
+    }
+
+    /// Writes test fixtures straight to Neo4j.
+    pub async fn write(&self, cypher: &str, params: Value) {
+        let params = match params {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        self.hub
+            .store
+            .execute(cypher, params)
+            .await
+            .expect("fixture write");
     }
 
     /// Reference: one column of strings.

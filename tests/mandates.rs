@@ -1,0 +1,512 @@
+//! Every answer cut to the asking agency's mandate, over HTTP against the real
+//! Neo4j: per-department golden answers, masks, row scopes, hidden fields, and the
+//! authentication and purpose rules.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use common::TestHub;
+use serde_json::{json, Value};
+
+const TODAY: &str = "2026-11-29";
+
+/// A test-only grid centre serving exactly one grid, to see jurisdiction bite.
+const TEST_GRID_CENTRE: &str = "D-GRID_MANAGEMENT-T1";
+const TEST_GRID: &str = "G00002";
+
+/// API keys of the test agencies: (agency, roles) → key.
+const AGENCIES: [(&str, &str); 9] = [
+    ("D-CIVIL_AFFAIRS", "caseworker"),
+    ("D-PUBLIC_SECURITY", "officer"),
+    ("D-HEALTH", "health_officer"),
+    ("D-EDUCATION", "enrollment_officer"),
+    ("D-HOUSING", "inspector"),
+    ("D-HUMAN_RESOURCES", "employment_officer"),
+    ("D-GRID_MANAGEMENT-S01", "grid_worker"),
+    (TEST_GRID_CENTRE, "grid_worker"),
+    ("D-PUBLIC_SECURITY", "detective"),
+];
+
+const JWT_SECRET: &str = "test-only-hs256-secret-at-least-32-bytes!";
+
+fn key_of(agency: &str, role: &str) -> String {
+    format!("mk_test_{agency}_{role}")
+}
+
+/// Policies folder: the checked-in lists plus one for the test grid centre.
+fn fixtures() -> &'static (PathBuf, PathBuf) {
+    static DIR: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("mandate-mandates-{}", std::process::id()));
+        let policies = root.join("policies");
+        std::fs::create_dir_all(policies.join("lists")).unwrap();
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
+        std::fs::copy(src.join("model.conf"), policies.join("model.conf")).unwrap();
+        for entry in std::fs::read_dir(src.join("lists")).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, policies.join("lists").join(path.file_name().unwrap())).unwrap();
+        }
+        let s01 = std::fs::read_to_string(src.join("lists/grid-management-s01.csv")).unwrap();
+        std::fs::write(
+            policies.join("lists/grid-management-t1.csv"),
+            s01.replace("D-GRID_MANAGEMENT-S01", TEST_GRID_CENTRE),
+        )
+        .unwrap();
+        let mut keys = String::new();
+        for (i, (agency, role)) in AGENCIES.iter().enumerate() {
+            keys.push_str(&format!(
+                "[[key]]\nid = \"test-{i}\"\nagency = \"{agency}\"\nofficer = \"system:test-{i}\"\nroles = [\"{role}\"]\nsha256 = \"{}\"\n\n",
+                mandate::auth::hash_api_key(&key_of(agency, role))
+            ));
+        }
+        let keys_file = root.join("keys.toml");
+        std::fs::write(&keys_file, keys).unwrap();
+        (policies, keys_file)
+    })
+}
+
+async fn start() -> TestHub {
+    let (policies, keys) = fixtures();
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.auth.jwt.hs256_secret = JWT_SECRET.into();
+    config.policies.dir = policies.display().to_string();
+    config.policies.today = TODAY.into();
+    let hub = TestHub::start_with(config).await;
+    hub.write(
+        "MERGE (d:Department {id: $id}) SET d.name = '测试网格化管理中心', d.code = 'GRID_MANAGEMENT', d.level = 'SUBDISTRICT'
+         WITH d MATCH (g:Grid {id: $grid}) MERGE (d)-[:SERVES]->(g)",
+        json!({"id": TEST_GRID_CENTRE, "grid": TEST_GRID}),
+    )
+    .await;
+    hub
+}
+
+/// POSTs `query` as `agency`/`role` for `purpose`; returns the whole response.
+async fn ask(
+    hub: &TestHub,
+    who: (&str, &str),
+    purpose: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
+    hub.client
+        .post(hub.url("/graphql"))
+        .header("x-api-key", key_of(who.0, who.1))
+        .header("x-mandate-purpose", purpose)
+        .header("x-mandate-case", "CASE-2026-0001")
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn data(hub: &TestHub, who: (&str, &str), purpose: &str, query: &str) -> Value {
+    let body = ask(hub, who, purpose, query, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    body["data"].clone()
+}
+
+async fn count(hub: &TestHub, cypher_where: &str) -> u64 {
+    hub.reference(
+        &format!("MATCH (r:Resident) WHERE {cypher_where} RETURN count(r) AS n"),
+        json!({}),
+    )
+    .await[0]["n"]
+        .as_u64()
+        .unwrap()
+}
+
+fn edges(conn: &Value) -> Vec<Value> {
+    conn["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+fn masked_id(s: &str) -> bool {
+    s.len() == 18 && s[6..14] == *"********" && s[..6].chars().all(|c| c.is_ascii_digit())
+}
+
+const CA: (&str, &str) = ("D-CIVIL_AFFAIRS", "caseworker");
+const PS: (&str, &str) = ("D-PUBLIC_SECURITY", "officer");
+
+#[tokio::test]
+async fn civil_affairs_reads_low_income_and_elderly_alone_with_masked_ids() {
+    let hub = start().await;
+    let q = "{ residents(first: 5, orderBy: [{field: NAME}]) { totalCount edges { node { id name idNumber phone lowIncome elderlyLivingAlone household { memberCount members(first: 10) { edges { relationToHead node { name lowIncome } } } } } } } }";
+    let got = data(&hub, CA, "subsidy_review", q).await;
+    let want = count(
+        &hub,
+        // (a pattern's relationships are distinct, so `m` here is another member: add `r` itself)
+        "r.elderlyLivingAlone OR r.lowIncome OR EXISTS { MATCH (r)-[:MEMBER_OF]->(:Household)<-[:MEMBER_OF]-(m:Resident) WHERE m.lowIncome }",
+    )
+    .await;
+    assert!(want > 0);
+    assert_eq!(got["residents"]["totalCount"].as_u64().unwrap(), want);
+    for r in edges(&got["residents"]) {
+        assert!(masked_id(r["idNumber"].as_str().unwrap()), "{r}");
+        if let Some(p) = r["phone"].as_str() {
+            assert_eq!(&p[3..7], "****");
+        }
+        let members = &r["household"]["members"]["edges"];
+        let family_low_income = members
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["node"]["lowIncome"] == true);
+        assert!(r["elderlyLivingAlone"] == true || family_low_income, "{r}");
+    }
+    insta::assert_json_snapshot!("civil_affairs_subsidy_review", got);
+}
+
+#[tokio::test]
+async fn public_security_reads_id_numbers_in_full() {
+    let hub = start().await;
+    let got = data(&hub, PS, "household_registration", "{ resident(id: \"R00000042\") { id name idNumber ethnicity household { householdNumber } } }").await;
+    let want = hub
+        .reference(
+            "MATCH (r:Resident {id: 'R00000042'}) RETURN r.idNumber AS idn",
+            json!({}),
+        )
+        .await;
+    assert_eq!(got["resident"]["idNumber"], want[0]["idn"]);
+    insta::assert_json_snapshot!("public_security_household_registration", got);
+    // A detective inherits the investigator role.
+    let det = data(
+        &hub,
+        ("D-PUBLIC_SECURITY", "detective"),
+        "case_investigation",
+        "{ resident(id: \"R00000042\") { idNumber } }",
+    )
+    .await;
+    assert_eq!(det["resident"]["idNumber"], want[0]["idn"]);
+}
+
+#[tokio::test]
+async fn education_reads_school_age_children_and_their_guardians() {
+    let hub = start().await;
+    let q = "{ residents(first: 3, orderBy: [{field: BIRTH_DATE, direction: DESC}]) { totalCount edges { node { name birthDate idNumber household { members(first: 10) { edges { relationToHead node { birthDate } } } } } } } }";
+    let got = data(
+        &hub,
+        ("D-EDUCATION", "enrollment_officer"),
+        "school_enrollment",
+        q,
+    )
+    .await;
+    let school_age = "r.birthDate > date('2008-11-29') AND r.birthDate <= date('2020-11-29')";
+    let want = count(
+        &hub,
+        &format!("({school_age}) OR (r.birthDate <= date('2008-11-29') AND EXISTS {{ MATCH (r)-[:MEMBER_OF]->(:Household)<-[:MEMBER_OF]-(m:Resident) WHERE m.birthDate > date('2008-11-29') AND m.birthDate <= date('2020-11-29') }})"),
+    )
+    .await;
+    assert_eq!(got["residents"]["totalCount"].as_u64().unwrap(), want);
+    for r in edges(&got["residents"]) {
+        let b = r["birthDate"].as_str().unwrap();
+        assert!(
+            b > "2008-11-29" && b <= "2020-11-29",
+            "youngest first are school-age: {r}"
+        );
+    }
+    insta::assert_json_snapshot!("education_school_enrollment", got);
+}
+
+#[tokio::test]
+async fn housing_sees_occupants_of_unsafe_buildings_masked() {
+    let hub = start().await;
+    let q = "{ buildings(first: 3, where: {safetyGrade: {in: [C, D]}}, orderBy: [{field: SAFETY_GRADE, direction: DESC}]) { totalCount edges { node { address safetyGrade households(first: 2) { edges { node { unit members(first: 3) { edges { node { name birthDate phone elderlyLivingAlone } } } } } } } } } }";
+    let got = data(&hub, ("D-HOUSING", "inspector"), "building_safety", q).await;
+    let n = got["buildings"]["edges"].as_array().unwrap().len();
+    assert!(n > 0);
+    let text = got.to_string();
+    for b in edges(&got["buildings"]) {
+        for h in b["households"]["edges"].as_array().unwrap() {
+            for m in h["node"]["members"]["edges"].as_array().unwrap() {
+                let m = &m["node"];
+                assert!(m["name"].as_str().unwrap().ends_with("**"), "{m}");
+                assert!(m["birthDate"].as_str().unwrap().ends_with("-**-**"), "{m}");
+            }
+        }
+    }
+    assert!(!text.contains("idNumber"));
+    insta::assert_json_snapshot!("housing_building_safety", got);
+    // Residents of safe buildings are not visible to housing at all.
+    let safe = hub
+        .reference_ids(
+            "MATCH (r:Resident)-[:MEMBER_OF]->(:Household)-[:RESIDES_IN]->(b:Building) WHERE b.safetyGrade IN ['A', 'B'] RETURN r.id AS id ORDER BY r.id LIMIT 1",
+            json!({}),
+        )
+        .await;
+    let q = format!("{{ resident(id: \"{}\") {{ id }} }}", safe[0]);
+    assert_eq!(
+        data(&hub, ("D-HOUSING", "inspector"), "building_safety", &q).await,
+        json!({"resident": null})
+    );
+}
+
+#[tokio::test]
+async fn health_and_hrss_read_their_cohorts() {
+    let hub = start().await;
+    let health = data(&hub, ("D-HEALTH", "health_officer"), "elderly_health_service", "{ residents(first: 3, orderBy: [{field: BIRTH_DATE}]) { totalCount edges { node { name birthDate disabilityStatus phone } } } }").await;
+    let want = count(
+        &hub,
+        "r.birthDate <= date('1966-11-29') OR r.disabilityStatus <> 'NONE'",
+    )
+    .await;
+    assert_eq!(health["residents"]["totalCount"].as_u64().unwrap(), want);
+    insta::assert_json_snapshot!("health_elderly_health_service", health);
+    let hrss = data(&hub, ("D-HUMAN_RESOURCES", "employment_officer"), "employment_services", "{ residents(first: 3, orderBy: [{field: NAME}]) { totalCount edges { node { name occupation hukouType idNumber } } } }").await;
+    let want = count(
+        &hub,
+        "r.birthDate > date('1966-11-29') AND r.birthDate <= date('2010-11-29')",
+    )
+    .await;
+    assert_eq!(hrss["residents"]["totalCount"].as_u64().unwrap(), want);
+    insta::assert_json_snapshot!("human_resources_employment_services", hrss);
+}
+
+#[tokio::test]
+async fn grid_centre_reads_only_its_own_grids() {
+    let hub = start().await;
+    let who = (TEST_GRID_CENTRE, "grid_worker");
+    let got = data(&hub, who, "grid_inspection", "{ residents(first: 2, orderBy: [{field: NAME}]) { totalCount edges { node { name phone household { building { grid { id gridWorker } } } } } } grids(first: 10) { totalCount edges { node { id name } } } }").await;
+    let want = count(&hub, &format!("EXISTS {{ MATCH (r)-[:MEMBER_OF]->(:Household)-[:RESIDES_IN]->(:Building)-[:IN_GRID]->(:Grid {{id: '{TEST_GRID}'}}) }}")).await;
+    assert!(want > 100);
+    assert_eq!(got["residents"]["totalCount"].as_u64().unwrap(), want);
+    assert_eq!(got["grids"]["totalCount"], 1);
+    for r in edges(&got["residents"]) {
+        assert_eq!(r["household"]["building"]["grid"]["id"], TEST_GRID);
+    }
+    insta::assert_json_snapshot!("grid_centre_grid_inspection", got);
+    // Outside the grid: exactly what a nonexistent id answers.
+    let outside = hub
+        .reference_ids(
+            &format!("MATCH (r:Resident)-[:MEMBER_OF]->(:Household)-[:RESIDES_IN]->(:Building)-[:IN_GRID]->(g:Grid) WHERE g.id <> '{TEST_GRID}' RETURN r.id AS id LIMIT 1"),
+            json!({}),
+        )
+        .await;
+    let q = "query($id: ID!) { resident(id: $id) { id name } }";
+    let a = ask(&hub, who, "grid_inspection", q, json!({"id": outside[0]})).await;
+    let b = ask(&hub, who, "grid_inspection", q, json!({"id": "R99999999"})).await;
+    assert_eq!(a, b);
+    assert_eq!(a, json!({"data": {"resident": null}}));
+}
+
+#[tokio::test]
+async fn hidden_fields_are_absent_and_unexecutable() {
+    let hub = start().await;
+    // Not in the agency's schema: validation fails, without suggestions.
+    for q in [
+        "{ residents(first: 1) { edges { node { ethnicity } } } }",
+        "{ residents(first: 1, where: {ethnicity: {eq: \"汉族\"}}) { totalCount } }",
+        "{ residents(first: 1, orderBy: [{field: ID_NUMBER}]) { totalCount } }",
+        "{ residents(first: 1, where: {idNumber: {startsWith: \"3401\"}}) { totalCount } }",
+        "{ grids(first: 1) { totalCount } }",
+        "{ residents(first: 1) { edges { node { household { building { grid { id } } } } } } }",
+    ] {
+        let body = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{q}: {body}"
+        );
+        assert!(!body.to_string().contains("Did you mean"), "{body}");
+        assert!(body["data"].is_null());
+    }
+    // Introspection shows only the mandate.
+    let body = ask(
+        &hub,
+        CA,
+        "subsidy_review",
+        "{ __type(name: \"Resident\") { fields { name } } g: __type(name: \"Grid\") { name } }",
+        json!({}),
+    )
+    .await;
+    let fields: Vec<&str> = body["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"idNumber") && fields.contains(&"lowIncome"));
+    assert!(
+        !fields.contains(&"ethnicity") && !fields.contains(&"occupation"),
+        "{fields:?}"
+    );
+    assert!(
+        body["data"]["g"].is_null(),
+        "Grid is not in civil affairs' schema"
+    );
+    // The masked field is a String, and may not be filtered on.
+    let body = ask(
+        &hub,
+        CA,
+        "subsidy_review",
+        "{ __type(name: \"ResidentWhere\") { inputFields { name } } }",
+        json!({}),
+    )
+    .await;
+    let inputs = body["data"]["__type"]["inputFields"].to_string();
+    assert!(
+        !inputs.contains("idNumber") && !inputs.contains("phone") && inputs.contains("lowIncome"),
+        "{inputs}"
+    );
+}
+
+#[tokio::test]
+async fn counts_and_filters_cover_only_visible_rows() {
+    let hub = start().await;
+    let who = (TEST_GRID_CENTRE, "grid_worker");
+    // A filter on a relationship cannot reach households outside the jurisdiction.
+    let got = data(&hub, who, "grid_inspection", "{ households(first: 1) { totalCount } buildings(first: 1, where: {households: {exists: true}}) { totalCount } }").await;
+    let hh = hub
+        .reference("MATCH (h:Household)-[:RESIDES_IN]->(:Building)-[:IN_GRID]->(:Grid {id: $g}) RETURN count(h) AS n", json!({"g": TEST_GRID}))
+        .await;
+    assert_eq!(got["households"]["totalCount"], hh[0]["n"]);
+    let bb = hub
+        .reference(
+            "MATCH (b:Building)-[:IN_GRID]->(:Grid {id: $g}) RETURN count(b) AS n",
+            json!({"g": TEST_GRID}),
+        )
+        .await;
+    assert_eq!(got["buildings"]["totalCount"], bb[0]["n"]);
+}
+
+type Headers = Vec<(&'static str, String)>;
+
+#[tokio::test]
+async fn who_is_asking_and_why() {
+    let hub = start().await;
+    let q = json!({"query": "{ residents(first: 1) { totalCount } }"});
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut req = hub.client.post(hub.url("/graphql")).json(&q);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let key = key_of(CA.0, CA.1);
+    let purpose = || ("x-mandate-purpose", "subsidy_review".to_string());
+    let case = || ("x-mandate-case", "CASE-1".to_string());
+    let cases: Vec<(Headers, u16, &str)> = vec![
+        (vec![purpose(), case()], 401, "UNAUTHENTICATED"),
+        (
+            vec![("x-api-key", "mk_wrong".into()), purpose(), case()],
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            vec![("x-api-key", key.clone()), case()],
+            400,
+            "PURPOSE_REQUIRED",
+        ),
+        (
+            vec![("x-api-key", key.clone()), purpose()],
+            400,
+            "PURPOSE_REQUIRED",
+        ),
+        (
+            vec![
+                ("x-api-key", key.clone()),
+                ("x-mandate-purpose", "household_registration".into()),
+                case(),
+            ],
+            403,
+            "PURPOSE_NOT_ALLOWED",
+        ),
+        (
+            vec![
+                ("x-api-key", key.clone()),
+                ("x-mandate-agency", "D-PUBLIC_SECURITY".into()),
+                purpose(),
+                case(),
+            ],
+            403,
+            "AGENCY_MISMATCH",
+        ),
+        (
+            vec![
+                ("x-api-key", key.clone()),
+                ("authorization", format!("Bearer {}", token(CA.0, 3600))),
+                purpose(),
+                case(),
+            ],
+            401,
+            "UNAUTHENTICATED",
+        ),
+        (
+            vec![
+                ("authorization", format!("Bearer {}", token(CA.0, -3600))),
+                purpose(),
+                case(),
+            ],
+            401,
+            "TOKEN_EXPIRED",
+        ),
+        (
+            vec![
+                ("authorization", format!("Bearer {}", alg_none_token())),
+                purpose(),
+                case(),
+            ],
+            401,
+            "UNAUTHENTICATED",
+        ),
+    ];
+    for (headers, status, code) in cases {
+        let shown = format!("{headers:?}");
+        let resp = post(headers).await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{shown}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], code,
+            "{shown}: {body}"
+        );
+        assert!(body.get("data").is_none_or(Value::is_null));
+    }
+    // The verified JWT works, and purpose may come in the request's extensions.
+    let resp = hub
+        .client
+        .post(hub.url("/graphql"))
+        .header("authorization", format!("Bearer {}", token(CA.0, 3600)))
+        .json(&json!({"query": "{ residents(first: 1) { totalCount } }", "extensions": {"mandate": {"purpose": "subsidy_review", "case": "CASE-7"}}}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body["data"]["residents"]["totalCount"].as_u64().unwrap() > 0,
+        "{body}"
+    );
+}
+
+fn token(agency: &str, expires_in: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"sub": "officer-7", "agency": agency, "roles": ["caseworker"], "exp": now + expires_in}),
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn alg_none_token() -> String {
+    use base64::Engine as _;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(
+            json!({"sub": "x", "agency": "D-PUBLIC_SECURITY", "roles": ["officer"], "exp": 4_000_000_000u64})
+        )
+    )
+}
