@@ -157,7 +157,7 @@ pub fn today() -> String {
 }
 
 /// The civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_date(days: i64) -> String {
+pub fn civil_date(days: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -28,8 +28,11 @@ use crate::assets;
 use crate::auth::{Authenticator, Principal};
 use crate::config::Config;
 use crate::graphql::{self, Decoded};
+use mandate_connectors::audit::AuditWriter;
 use mandate_policies::Policies;
+use mandate_resolvers::audit::{AuditRecord, AuditSink, Disclosure};
 use mandate_resolvers::{Code, HubError};
+use sha2::{Digest, Sha256};
 
 /// Counters exposed at `/metrics`.
 #[derive(Debug, Default)]
@@ -59,6 +62,10 @@ pub struct Hub {
     pub policies: Arc<Policies>,
     /// Compiled per-agency APIs.
     pub agencies: AgencyApis,
+    /// Where every request's audit record goes.
+    pub audit: Arc<dyn AuditSink>,
+    /// The audit log's own store (for metrics).
+    pub audit_store: Neo4jStore,
     /// Counters.
     pub metrics: Metrics,
 }
@@ -118,6 +125,22 @@ impl Hub {
         let schema = mandate_resolvers::build_schema(engine.clone(), plan)
             .map_err(|e| HubBuildError::Graphql(e.to_string()))?;
         let auth = Authenticator::load(&config.auth)?;
+        // A pool of its own, so audit writes never wait behind reads (and are
+        // counted apart from them).
+        let audit_store = {
+            let mut settings = neo4j_settings(&config);
+            if !config.audit.neo4j_uri.is_empty() {
+                settings.uri = config.audit.neo4j_uri.clone();
+            }
+            settings.max_connections = 4;
+            Neo4jStore::new(&settings)?
+        };
+        let audit_writer = AuditWriter::start(
+            audit_store.clone(),
+            config.audit.chain.clone(),
+            Duration::from_millis(config.audit.timeout_ms),
+        );
+        let audit: Arc<dyn AuditSink> = Arc::new(audit_writer);
         let policies =
             Arc::new(Policies::load(std::path::Path::new(&config.policies.dir), &catalog).await?);
         if config.auth.open {
@@ -138,6 +161,8 @@ impl Hub {
             auth,
             policies,
             agencies,
+            audit,
+            audit_store,
             metrics: Metrics::default(),
         }))
     }
@@ -299,6 +324,89 @@ async fn admit(
     ))
 }
 
+/// What the audit record says of a request before the chain fields are filled.
+struct Outcome<'a> {
+    request_id: &'a str,
+    asker: Option<&'a Asker>,
+    operation: String,
+    decision: &'static str,
+    code: Option<Code>,
+    disclosure: Option<&'a Disclosure>,
+}
+
+fn record_of(o: Outcome<'_>) -> AuditRecord {
+    let dash = || "-".to_string();
+    AuditRecord {
+        chain: String::new(),
+        seq: 0,
+        time: now_rfc3339(),
+        request_id: o.request_id.to_string(),
+        agency: o.asker.map_or_else(dash, |a| a.principal.agency.clone()),
+        officer: o.asker.map_or_else(dash, |a| a.principal.officer.clone()),
+        purpose: o.asker.map_or_else(dash, |a| a.purpose.clone()),
+        case_number: o.asker.map_or_else(dash, |a| a.case.clone()),
+        operation: o.operation,
+        decision: o.decision.to_string(),
+        code: o.code.map(|c| c.as_str().to_string()).unwrap_or_default(),
+        fields: o.disclosure.map(Disclosure::fields).unwrap_or_default(),
+        residents: o.disclosure.map(Disclosure::subjects).unwrap_or_default(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as i64;
+    let date = crate::agencies::civil_date(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{date}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        now.subsec_millis()
+    )
+}
+
+fn operation_hash(request: &async_graphql::Request) -> String {
+    let mut h = Sha256::new();
+    h.update(request.query.as_bytes());
+    h.update([0]);
+    h.update(request.operation_name.as_deref().unwrap_or("").as_bytes());
+    h.update([0]);
+    h.update(serde_json::to_vec(&request.variables).unwrap_or_default());
+    Sha256::digest(h.finalize())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether an answer holds no values: only nulls, empty lists and objects of those.
+fn discloses_nothing(v: &async_graphql::Value) -> bool {
+    use async_graphql::Value as V;
+    match v {
+        V::Null => true,
+        V::List(items) => items.iter().all(discloses_nothing),
+        V::Object(map) => map.values().all(discloses_nothing),
+        _ => false,
+    }
+}
+
+/// Writes the record; on failure the caller must not return data.
+async fn audit(hub: &Hub, outcome: Outcome<'_>) -> Result<(), HubError> {
+    let record = record_of(outcome);
+    hub.audit.append(record).await.map_err(|e| {
+        tracing::error!(detail = %e, "audit record not written; withholding the answer");
+        HubError::new(
+            Code::AuditUnavailable,
+            "the audit log is unavailable; no data is returned",
+        )
+    })
+}
+
 #[handler]
 async fn graphql_handler(req: &Request, body: poem::Body, hub: Data<&Arc<Hub>>) -> Response {
     let request_id = req
@@ -308,36 +416,100 @@ async fn graphql_handler(req: &Request, body: poem::Body, hub: Data<&Arc<Hub>>) 
         .unwrap_or_default();
     hub.metrics.graphql_requests.fetch_add(1, Ordering::Relaxed);
     let media = graphql::wants_graphql_response(req);
+    let reject = |e: HubError| {
+        graphql::error_response(status_of(e.code), e.code, &e.message, &request_id, media)
+    };
     let request =
         match graphql::decode(req, body, hub.config.limits.max_body_bytes, &request_id).await {
             Decoded::Request(r) => *r,
-            Decoded::Reject(resp) => {
+            Decoded::Reject(resp, code) => {
                 hub.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
-                return resp;
+                let outcome = Outcome {
+                    request_id: &request_id,
+                    asker: None,
+                    operation: String::new(),
+                    decision: "rejected",
+                    code: Some(code),
+                    disclosure: None,
+                };
+                return match audit(&hub, outcome).await {
+                    Ok(()) => resp,
+                    Err(e) => reject(e),
+                };
             }
         };
-    let (schema, request) = if hub.config.auth.open {
-        (hub.schema.clone(), request)
+    let operation = operation_hash(&request);
+    let admitted = if hub.config.auth.open {
+        Ok((hub.schema.clone(), None))
     } else {
-        match admit(&hub, req, &request).await {
-            Ok((schema, asker)) => (schema, request.data(asker)),
-            Err(e) => {
-                hub.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
-                return graphql::error_response(
-                    status_of(e.code),
-                    e.code,
-                    &e.message,
-                    &request_id,
-                    media,
-                );
-            }
+        admit(&hub, req, &request).await.map(|(s, a)| (s, Some(a)))
+    };
+    let (schema, asker) = match admitted {
+        Ok(x) => x,
+        Err(e) => {
+            hub.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
+            let outcome = Outcome {
+                request_id: &request_id,
+                asker: None,
+                operation,
+                decision: "rejected",
+                code: Some(e.code),
+                disclosure: None,
+            };
+            return match audit(&hub, outcome).await {
+                Ok(()) => reject(e),
+                Err(audit_error) => reject(audit_error),
+            };
         }
     };
-    let response = schema
-        .execute(request.data(RequestId(request_id.clone())))
-        .await;
+    let disclosure = Arc::new(Disclosure::default());
+    let mut request = request
+        .data(RequestId(request_id.clone()))
+        .data(disclosure.clone());
+    if let Some(asker) = &asker {
+        request = request.data(asker.clone());
+    }
+    let response = schema.execute(request).await;
+    let first_code = response.errors.iter().find_map(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .and_then(|c| match c {
+                async_graphql::Value::String(s) => Code::ALL.into_iter().find(|k| k.as_str() == s),
+                _ => None,
+            })
+    });
+    let decision = match (
+        response.errors.is_empty(),
+        response.data == async_graphql::Value::Null,
+    ) {
+        (true, _) if disclosure.masked() => "masked",
+        (true, _) => "allowed",
+        (false, true) => "denied",
+        (false, false) => "partial",
+    };
     if !response.errors.is_empty() {
         hub.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    let outcome = Outcome {
+        request_id: &request_id,
+        asker: asker.as_ref(),
+        operation,
+        decision,
+        code: first_code.or(if response.errors.is_empty() {
+            None
+        } else {
+            Some(Code::InternalError)
+        }),
+        disclosure: Some(&disclosure),
+    };
+    if let Err(e) = audit(&hub, outcome).await {
+        // Fail closed: nothing leaves without a record. An answer that carries no
+        // data at all (only errors and nulls) may still go out, so the client sees
+        // the real cause (e.g. NEO4J_UNAVAILABLE when the whole database is down).
+        if !discloses_nothing(&response.data) {
+            return reject(e);
+        }
     }
     graphql::encode(response, &request_id, media)
 }
@@ -381,10 +553,18 @@ fn metrics(hub: Data<&Arc<Hub>>) -> Response {
          mandate_graphql_error_responses_total {}\n\
          # HELP mandate_cypher_queries_total Cypher queries sent to Neo4j.\n\
          # TYPE mandate_cypher_queries_total counter\n\
-         mandate_cypher_queries_total {}\n",
+         mandate_cypher_queries_total {}\n\
+         # HELP mandate_audit_statements_total Statements sent to the audit log (batched records).\n\
+         # TYPE mandate_audit_statements_total counter\n\
+         mandate_audit_statements_total {}\n\
+         # HELP mandate_agency_plans_cached Compiled per-agency plans in the cache.\n\
+         # TYPE mandate_agency_plans_cached gauge\n\
+         mandate_agency_plans_cached {}\n",
         m.graphql_requests.load(Ordering::Relaxed),
         m.graphql_errors.load(Ordering::Relaxed),
         hub.store.queries_sent(),
+        hub.audit_store.queries_sent(),
+        hub.agencies.len(),
     );
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")

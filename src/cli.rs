@@ -48,8 +48,52 @@ pub enum Command {
     },
     /// Apply the model's constraints and indexes to Neo4j.
     Migrate,
-    /// Print the GraphQL SDL the hub serves.
+    /// Print the GraphQL SDL of the unrestricted plan.
     Sdl,
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Make a new API key: prints the key (give it to the departmental system) and the
+    /// `[[key]]` entry to add to `auth.api_keys_file` (which stores only its hash).
+    Apikey {
+        /// Agency (Department id), e.g. D-CIVIL_AFFAIRS.
+        #[arg(long)]
+        agency: String,
+        /// Officer or system id.
+        #[arg(long)]
+        officer: String,
+        /// Role within the agency (repeat for several).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Development only: mint an HS256 token with `auth.jwt.hs256_secret`.
+    Token {
+        /// Agency (Department id).
+        #[arg(long)]
+        agency: String,
+        /// Officer id (`sub`).
+        #[arg(long, default_value = "dev-officer")]
+        officer: String,
+        /// Role within the agency (repeat for several).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+}
+
+/// `mandate audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Check every record's sequence, link and hash; exits 1 on any problem.
+    Verify {
+        /// Only this chain.
+        #[arg(long)]
+        chain: Option<String>,
+    },
 }
 
 /// Runs the command line; returns the process exit code.
@@ -88,6 +132,80 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             let hub = Hub::new(config).await.map_err(|e| e.to_string())?;
             println!("{}", hub.schema.sdl());
             Ok(())
+        }
+        Command::Apikey {
+            agency,
+            officer,
+            roles,
+        } => {
+            let key = crate::auth::generate_api_key();
+            println!(
+                "API key (shown once; give it to the system, store it nowhere else):\n  {key}\n"
+            );
+            println!("Add to the keys file:\n");
+            println!(
+                "[[key]]\nid = \"{officer}\"\nagency = \"{agency}\"\nofficer = \"{officer}\"\nroles = {:?}\nsha256 = \"{}\"",
+                roles,
+                crate::auth::hash_api_key(&key)
+            );
+            Ok(())
+        }
+        Command::Token {
+            agency,
+            officer,
+            roles,
+            ttl,
+        } => {
+            if config.auth.jwt.hs256_secret.is_empty() {
+                return Err(
+                    "`mandate token` needs auth.jwt.hs256_secret (development only)".to_string(),
+                );
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let mut claims = serde_json::json!({"sub": officer, "agency": agency, "roles": roles, "exp": now + ttl});
+            if !config.auth.jwt.issuer.is_empty() {
+                claims["iss"] = config.auth.jwt.issuer.clone().into();
+            }
+            if !config.auth.jwt.audience.is_empty() {
+                claims["aud"] = config.auth.jwt.audience.clone().into();
+            }
+            let key =
+                jsonwebtoken::EncodingKey::from_secret(config.auth.jwt.hs256_secret.as_bytes())
+                    .map_err(|e| format!("cannot use the HS256 secret: {e}"))?;
+            let token = jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &claims,
+                &key,
+            )
+            .map_err(|e| format!("cannot sign: {e}"))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Audit {
+            action: AuditAction::Verify { chain },
+        } => {
+            let store = store(&config)?;
+            let v = mandate_connectors::audit::verify(&store, chain.as_deref())
+                .await
+                .map_err(|e| format!("cannot read the audit log: {e}"))?;
+            for (chain, n) in &v.chains {
+                println!("chain {chain}: {n} records");
+            }
+            if v.problems.is_empty() {
+                println!("audit log intact");
+                Ok(())
+            } else {
+                for p in &v.problems {
+                    println!("PROBLEM {p}");
+                }
+                Err(format!(
+                    "audit log damaged: {} problem(s)",
+                    v.problems.len()
+                ))
+            }
         }
         Command::Migrate => {
             let store = store(&config)?;

@@ -27,6 +27,32 @@ pub struct Config {
     pub auth: crate::auth::AuthConfig,
     /// Responsibility lists.
     pub policies: PoliciesConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
+}
+
+/// The audit log.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Name of this instance's hash chain; give each hub replica its own.
+    pub chain: String,
+    /// Milliseconds a request waits for its audit record to be written before the
+    /// data is withheld (`AUDIT_UNAVAILABLE`).
+    pub timeout_ms: u64,
+    /// Bolt URI of the Neo4j holding the audit log; empty = the data Neo4j.
+    /// Same user and password.
+    pub neo4j_uri: String,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            chain: "hub-1".to_string(),
+            timeout_ms: 5_000,
+            neo4j_uri: String::new(),
+        }
+    }
 }
 
 /// Where the responsibility lists live.

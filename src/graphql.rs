@@ -15,8 +15,8 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 pub enum Decoded {
     /// A GraphQL request to execute.
     Request(Box<async_graphql::Request>),
-    /// An error response (already complete).
-    Reject(Response),
+    /// An error response (already complete), with its code.
+    Reject(Response, Code),
 }
 
 /// Whether the client asked for `application/graphql-response+json`.
@@ -55,7 +55,7 @@ pub fn error_response(
 pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str) -> Decoded {
     let media = wants_graphql_response(req);
     let reject = |status, code, msg: &str| {
-        Decoded::Reject(error_response(status, code, msg, request_id, media))
+        Decoded::Reject(error_response(status, code, msg, request_id, media), code)
     };
     if req.method() == Method::GET {
         #[derive(serde::Deserialize)]
@@ -120,13 +120,11 @@ pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str
         return Decoded::Request(Box::new(request));
     }
     if req.method() != Method::POST {
-        return Decoded::Reject(error_response(
+        return reject(
             StatusCode::METHOD_NOT_ALLOWED,
             Code::BadRequest,
             "use GET or POST",
-            request_id,
-            media,
-        ));
+        );
     }
     let content_type = req
         .headers()
@@ -164,13 +162,11 @@ pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str
         };
     }
     if !content_type.starts_with("application/json") {
-        return Decoded::Reject(error_response(
+        return reject(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::BadRequest,
             "send application/json",
-            request_id,
-            media,
-        ));
+        );
     }
     let value: serde_json::Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,

@@ -510,3 +510,203 @@ fn alg_none_token() -> String {
         )
     )
 }
+
+/// A hub writing its audit records to a chain of its own.
+async fn start_on_chain(chain: &str) -> TestHub {
+    let (policies, keys) = fixtures();
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.policies.dir = policies.display().to_string();
+    config.policies.today = TODAY.into();
+    config.audit.chain = format!("{chain}-{}", std::process::id());
+    let hub = TestHub::start_with(config).await;
+    let chain = hub.hub.config.audit.chain.clone();
+    hub.write(
+        "MATCH (a:AuditRecord {chain: $c}) DETACH DELETE a WITH count(*) AS n OPTIONAL MATCH (h:AuditHead {chain: $c}) DELETE h",
+        json!({"c": chain}),
+    )
+    .await;
+    hub
+}
+
+async fn chain_records(hub: &TestHub) -> Vec<Value> {
+    hub.reference(
+        "MATCH (a:AuditRecord {chain: $c}) OPTIONAL MATCH (a)-[:DISCLOSED]->(r:Resident)
+         WITH a, collect(r.id) AS disclosed ORDER BY a.seq
+         RETURN properties(a) AS a, disclosed",
+        json!({"c": hub.hub.config.audit.chain}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_request_is_audited_in_a_hash_chain() {
+    let hub = start_on_chain("audit").await;
+    let q =
+        "{ residents(first: 2, orderBy: [{field: NAME}]) { edges { node { name idNumber } } } }";
+    let ok = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    let shown: Vec<String> = ok["data"]["residents"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap().to_string())
+        .collect();
+    ask(
+        &hub,
+        CA,
+        "subsidy_review",
+        "{ residents { edges { node { ethnicity } } } }",
+        json!({}),
+    )
+    .await;
+    ask(&hub, CA, "household_registration", q, json!({})).await;
+    let records = chain_records(&hub).await;
+    assert_eq!(records.len(), 3);
+    let first = &records[0]["a"];
+    assert_eq!(first["agency"], "D-CIVIL_AFFAIRS");
+    assert_eq!(first["purpose"], "subsidy_review");
+    assert_eq!(first["caseNumber"], "CASE-2026-0001");
+    assert_eq!(first["decision"], "masked");
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["prevHash"], "genesis");
+    let fields = first["fields"].to_string();
+    assert!(
+        fields.contains("Resident.idNumber:masked") && fields.contains("Resident.name"),
+        "{fields}"
+    );
+    // The residents whose data was returned, by id only (names are never recorded).
+    let ids = first["residents"].as_array().unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(records[0]["disclosed"].as_array().unwrap().len(), 2);
+    let text = records.iter().map(|r| r.to_string()).collect::<String>();
+    for name in &shown {
+        assert!(
+            !text.contains(name.as_str()),
+            "values never reach the audit log"
+        );
+    }
+    assert_eq!(records[1]["a"]["decision"], "denied");
+    assert_eq!(records[1]["a"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    assert_eq!(records[2]["a"]["decision"], "rejected");
+    assert_eq!(records[2]["a"]["code"], "PURPOSE_NOT_ALLOWED");
+    assert_eq!(records[1]["a"]["prevHash"], records[0]["a"]["hash"]);
+
+    let chain = hub.hub.config.audit.chain.clone();
+    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
+        .await
+        .unwrap();
+    assert_eq!(v.problems, Vec::<String>::new());
+    assert_eq!(v.chains[&chain], 3);
+
+    // Edit one record: verification names it.
+    hub.write(
+        "MATCH (a:AuditRecord {chain: $c, seq: 2}) SET a.agency = 'D-HOUSING'",
+        json!({"c": chain}),
+    )
+    .await;
+    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
+        .await
+        .unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("seq 2") && p.contains("edited")),
+        "{:?}",
+        v.problems
+    );
+    // Remove one: the gap shows.
+    hub.write(
+        "MATCH (a:AuditRecord {chain: $c, seq: 2}) DETACH DELETE a",
+        json!({"c": chain}),
+    )
+    .await;
+    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
+        .await
+        .unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("seq 3") && p.contains("missing")),
+        "{:?}",
+        v.problems
+    );
+    // Cut the tail: the head notices.
+    hub.write(
+        "MATCH (a:AuditRecord {chain: $c, seq: 3}) DETACH DELETE a",
+        json!({"c": chain}),
+    )
+    .await;
+    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
+        .await
+        .unwrap();
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.contains("last record is missing")),
+        "{:?}",
+        v.problems
+    );
+}
+
+#[tokio::test]
+async fn no_read_without_a_record() {
+    // The audit store is down while the data store answers.
+    let (policies, keys) = fixtures();
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.policies.dir = policies.display().to_string();
+    config.audit.neo4j_uri = "bolt://127.0.0.1:1".into();
+    config.audit.timeout_ms = 3000;
+    let hub = TestHub::start_with(config).await;
+    let resp = hub
+        .client
+        .post(hub.url("/graphql"))
+        .header("x-api-key", key_of(CA.0, CA.1))
+        .header("x-mandate-purpose", "subsidy_review")
+        .header("x-mandate-case", "CASE-9")
+        .json(&json!({"query": "{ residents(first: 1) { edges { node { name } } } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "AUDIT_UNAVAILABLE");
+    assert!(
+        body.get("data").is_none(),
+        "no data without a record: {body}"
+    );
+    assert!(!body.to_string().contains("refused"), "{body}");
+    // Rejections are refused too, still without detail.
+    let resp = hub
+        .client
+        .post(hub.url("/graphql"))
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "AUDIT_UNAVAILABLE");
+}
+
+#[tokio::test]
+async fn replicas_share_a_chain_without_gaps() {
+    let a = start_on_chain("replicas").await;
+    let mut config = a.hub.config.clone();
+    config.server.listen = "127.0.0.1:0".into();
+    let b = TestHub::start_with(config).await;
+    let q = "{ residents(first: 1) { totalCount } }";
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        let hub = if i % 2 == 0 { &a } else { &b };
+        calls.push(ask(hub, CA, "subsidy_review", q, json!({})));
+    }
+    for body in futures::future::join_all(calls).await {
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let chain = a.hub.config.audit.chain.clone();
+    let v = mandate_connectors::audit::verify(&a.hub.store, Some(&chain))
+        .await
+        .unwrap();
+    assert_eq!(v.problems, Vec::<String>::new());
+    assert_eq!(v.chains[&chain], 20);
+}

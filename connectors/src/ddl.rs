@@ -2,6 +2,13 @@
 
 use mandate_schema::Catalog;
 
+/// Constraints of the audit log (not part of the data model).
+pub const AUDIT: [&str; 3] = [
+    "CREATE CONSTRAINT `audit_head_chain_unique` IF NOT EXISTS FOR (h:`AuditHead`) REQUIRE h.`chain` IS UNIQUE",
+    "CREATE CONSTRAINT `audit_chain_seq_unique` IF NOT EXISTS FOR (a:`AuditRecord`) REQUIRE (a.`chain`, a.`seq`) IS UNIQUE",
+    "CREATE INDEX `audit_time_index` IF NOT EXISTS FOR (a:`AuditRecord`) ON (a.`time`)",
+];
+
 /// The statements that make Neo4j match the model: a uniqueness constraint for
 /// every `@id` and `@unique` field, a range index for every `@index` field.
 /// Each is `IF NOT EXISTS`, so applying them again changes nothing.

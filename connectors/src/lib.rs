@@ -4,6 +4,7 @@
 //! - [`ddl`]: constraints and indexes derived from the catalog;
 //! - [`seed`]: the deterministic synthetic demo city and its batched writer.
 
+pub mod audit;
 pub mod ddl;
 pub mod neo4j;
 pub mod seed;
@@ -19,7 +20,8 @@ pub async fn apply_schema(
     store: &Neo4jStore,
     catalog: &mandate_schema::Catalog,
 ) -> Result<usize, mandate_resolvers::StoreError> {
-    let statements = ddl::statements(catalog);
+    let mut statements = ddl::statements(catalog);
+    statements.extend(ddl::AUDIT.iter().map(|s| s.to_string()));
     for s in &statements {
         store.execute(s, serde_json::Map::new()).await?;
     }

@@ -146,6 +146,44 @@ impl Neo4jStore {
         }
     }
 
+    /// In one transaction: runs `read`, hands its rows to `build`, runs the write
+    /// statement `build` returns, and commits. Locks taken by `read` (e.g. by a
+    /// `SET`) serialize concurrent callers until the commit.
+    ///
+    /// # Errors
+    /// As [`GraphStore::run`]; `build`'s error as [`StoreError::Query`].
+    pub async fn read_then_write<F>(
+        &self,
+        read: &str,
+        params: serde_json::Map<String, Value>,
+        build: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnOnce(Vec<Value>) -> Result<(String, serde_json::Map<String, Value>), String> + Send,
+    {
+        let query = to_query(read, params)?;
+        self.queries.fetch_add(2, Ordering::Relaxed);
+        let run = async {
+            let mut txn = self.graph.start_txn().await.map_err(classify)?;
+            let mut stream = txn.execute(query).await.map_err(classify)?;
+            let mut rows = Vec::new();
+            while let Some(row) = stream.next(txn.handle()).await.map_err(classify)? {
+                rows.push(
+                    row.to::<Value>()
+                        .map_err(|e| StoreError::Query(format!("cannot read row: {e}")))?,
+                );
+            }
+            let (text, params) = build(rows).map_err(StoreError::Query)?;
+            txn.run(to_query(&text, params)?).await.map_err(classify)?;
+            txn.commit().await.map_err(classify)?;
+            Ok(())
+        };
+        match tokio::time::timeout(self.timeout * 2, run).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
     async fn fetch(&self, query: &CypherQuery) -> Result<Value, StoreError> {
         let q = to_query(&query.text, query.params.clone())?;
         self.queries.fetch_add(1, Ordering::Relaxed);

@@ -688,6 +688,9 @@ async fn resolve_root(
         .run(&query)
         .await
         .map_err(|e| e.into_hub_error().into_graphql())?;
+    if let Ok(disclosure) = ctx.data::<Arc<crate::audit::Disclosure>>() {
+        disclosure.note(&engine.catalog, &plan, &root, &data);
+    }
     if data.is_null() {
         return Ok(None);
     }

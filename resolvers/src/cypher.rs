@@ -63,6 +63,9 @@ pub fn compile(
     })
 }
 
+/// The key under which a data subject's id rides along in node maps.
+pub const SUBJECT_KEY: &str = "#id";
+
 struct Compiler<'a> {
     catalog: &'a Catalog,
     plan: &'a AccessPlan,
@@ -422,7 +425,12 @@ impl<'a> Compiler<'a> {
         v: &str,
         sel: &NodeSelection,
     ) -> Result<String, HubError> {
-        let mut parts = Vec::with_capacity(sel.items.len());
+        let mut parts = Vec::with_capacity(sel.items.len() + 1);
+        if t.data_subject {
+            // For the audit record only: resolvers read response keys, and `#` is
+            // never part of a GraphQL name.
+            parts.push(format!("`{SUBJECT_KEY}`: {v}.`{}`", t.id_field().name));
+        }
         for item in &sel.items {
             let part = match item {
                 NodeItem::Scalar { key, field } => {

@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod api;
+pub mod audit;
 pub mod cursor;
 pub mod cypher;
 pub mod errors;

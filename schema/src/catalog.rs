@@ -132,6 +132,9 @@ pub struct NodeType {
     pub fields: Vec<Field>,
     /// Relationship fields in SDL order.
     pub relations: Vec<Relation>,
+    /// Marked `@dataSubject`: its nodes are people whose data disclosures are
+    /// audited by id and can be listed in access receipts.
+    pub data_subject: bool,
 }
 
 impl NodeType {
@@ -357,6 +360,7 @@ impl<'a> Reader<'a> {
                 description: def.description.as_ref().map(|d| d.node.clone()),
                 fields,
                 relations,
+                data_subject: directive(&def.directives, "dataSubject").is_some(),
             });
         }
         if types.is_empty() {
@@ -659,6 +663,8 @@ mod tests {
             ]
         );
         let resident = c.node("Resident").unwrap();
+        assert!(resident.data_subject);
+        assert!(!c.node("Building").unwrap().data_subject);
         assert_eq!(resident.lookup_field(), "resident");
         assert_eq!(resident.plural, "residents");
         let id_number = resident.field("idNumber").unwrap();

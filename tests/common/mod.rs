@@ -39,6 +39,16 @@ pub fn test_config() -> Config {
     Config::load_from(None, env).expect("test config")
 }
 
+/// [`test_config`] with `auth.open`: every request unrestricted, the query
+/// engine's own view.
+pub fn open_config() -> Config {
+    let mut config = test_config();
+    config.auth.open = true;
+    config
+}
+
+static NEXT_CHAIN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 static SEEDED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 
 /// A running hub.
@@ -53,9 +63,7 @@ impl TestHub {
     /// Starts an open hub (every request unrestricted: the query engine's view) on
     /// the test Neo4j, seeding the test city once if needed.
     pub async fn start() -> TestHub {
-        let mut config = test_config();
-        config.auth.open = true;
-        Self::start_with(config).await
+        Self::start_with(open_config()).await
     }
 
     /// Starts a hub with `config`, seeding the test city once if needed.

@@ -1,0 +1,293 @@
+//! The audit log in Neo4j: hash-chained `AuditRecord` nodes, each linked to the
+//! residents whose data it disclosed (`DISCLOSED`), written with group commit.
+//!
+//! A writer task per hub instance takes the records requests hand it (up to a
+//! batch at a time), locks the chain's `AuditHead` node, chains the batch onto it
+//! (`seq`, `prevHash`, `hash`), writes it and moves the head, all in one
+//! transaction, then answers every waiter. Replicas sharing a chain queue on the
+//! head's lock. If the write fails, every waiter gets the error — the hub then
+//! returns no data — and nothing of the batch is kept, so the chain has no gaps.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use mandate_resolvers::audit::{AuditError, AuditRecord, AuditSink, GENESIS};
+use serde_json::{json, Map, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Neo4jStore;
+
+const BATCH: usize = 256;
+
+type Pending = (AuditRecord, oneshot::Sender<Result<(), String>>);
+
+/// The group-commit writer; cheap to clone.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<Pending>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for AuditWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditWriter").finish_non_exhaustive()
+    }
+}
+
+impl AuditWriter {
+    /// Starts the writer task for `chain`.
+    pub fn start(store: Neo4jStore, chain: String, timeout: Duration) -> AuditWriter {
+        let (tx, rx) = mpsc::channel::<Pending>(4096);
+        tokio::spawn(run(store, chain, rx));
+        AuditWriter { tx, timeout }
+    }
+}
+
+impl AuditSink for AuditWriter {
+    fn append(&self, record: AuditRecord) -> BoxFuture<'_, Result<(), AuditError>> {
+        Box::pin(async move {
+            let (done, wait) = oneshot::channel();
+            self.tx
+                .send((record, done))
+                .await
+                .map_err(|_| AuditError::NotWritten("audit writer stopped".into()))?;
+            match tokio::time::timeout(self.timeout, wait).await {
+                Ok(Ok(Ok(()))) => Ok(()),
+                Ok(Ok(Err(e))) => Err(AuditError::NotWritten(e)),
+                Ok(Err(_)) => Err(AuditError::NotWritten(
+                    "audit writer dropped the record".into(),
+                )),
+                Err(_) => Err(AuditError::NotWritten("audit write timed out".into())),
+            }
+        })
+    }
+}
+
+/// Takes the chain's head node with a write lock (held until commit, so replicas
+/// writing the same chain queue here rather than collide).
+const LOCK_HEAD: &str = "OPTIONAL MATCH (last:AuditRecord {chain: $chain})
+WITH last ORDER BY last.seq DESC LIMIT 1
+MERGE (h:AuditHead {chain: $chain})
+ON CREATE SET h.seq = coalesce(last.seq, 0), h.hash = coalesce(last.hash, 'genesis')
+SET h.lockedAt = timestamp()
+RETURN h.seq AS seq, h.hash AS hash";
+
+const WRITE: &str = "UNWIND $rows AS row
+CREATE (a:AuditRecord)
+SET a = row.props
+WITH a, row
+CALL (a, row) {
+  UNWIND row.props.residents AS rid
+  MATCH (r:Resident {id: rid})
+  CREATE (a)-[:DISCLOSED]->(r)
+}
+WITH count(*) AS written
+MATCH (h:AuditHead {chain: $chain})
+SET h.seq = $seq, h.hash = $hash";
+
+async fn run(store: Neo4jStore, chain: String, mut rx: mpsc::Receiver<Pending>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let records: Vec<AuditRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
+        let result = write_batch(&store, &chain, records).await;
+        if let Err(e) = &result {
+            tracing::error!(audit.chain = %chain, records = batch.len(), detail = %e, "audit write failed");
+        }
+        for (_, done) in batch {
+            let _ = done.send(result.clone());
+        }
+    }
+}
+
+async fn write_batch(
+    store: &Neo4jStore,
+    chain: &str,
+    mut records: Vec<AuditRecord>,
+) -> Result<(), String> {
+    let mut params = Map::new();
+    params.insert("chain".into(), Value::String(chain.to_string()));
+    let chain = chain.to_string();
+    store
+        .read_then_write(LOCK_HEAD, params, move |rows| {
+            let head = rows.first().ok_or("no chain head")?;
+            let mut seq = head["seq"].as_u64().unwrap_or(0);
+            let mut prev = head["hash"].as_str().unwrap_or(GENESIS).to_string();
+            let mut out = Vec::with_capacity(records.len());
+            for record in &mut records {
+                seq += 1;
+                record.chain = chain.clone();
+                record.seq = seq;
+                record.prev_hash = prev.clone();
+                record.hash = record.compute_hash();
+                prev = record.hash.clone();
+                let props = serde_json::to_value(&*record).map_err(|e| e.to_string())?;
+                out.push(json!({ "props": props }));
+            }
+            let mut params = Map::new();
+            params.insert("rows".into(), Value::Array(out));
+            params.insert("chain".into(), Value::String(chain));
+            params.insert("seq".into(), json!(seq));
+            params.insert("hash".into(), Value::String(prev));
+            Ok((WRITE.to_string(), params))
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The outcome of verifying the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Records checked per chain.
+    pub chains: BTreeMap<String, u64>,
+    /// Problems found, each naming the chain and seq; empty when intact.
+    pub problems: Vec<String>,
+}
+
+/// Re-reads every chain (or just `chain`) in order and checks sequence, links and
+/// hashes: an edited, removed or inserted record shows as a problem.
+///
+/// # Errors
+/// If Neo4j is unreachable.
+pub async fn verify(
+    store: &Neo4jStore,
+    chain: Option<&str>,
+) -> Result<Verification, mandate_resolvers::StoreError> {
+    let mut params = Map::new();
+    params.insert(
+        "chain".into(),
+        chain.map_or(Value::Null, |c| Value::String(c.to_string())),
+    );
+    let rows = store
+        .rows(
+            "MATCH (a:AuditRecord) WHERE $chain IS NULL OR a.chain = $chain
+             RETURN properties(a) AS a ORDER BY a.chain, a.seq",
+            params,
+        )
+        .await?;
+    let mut chains: BTreeMap<String, u64> = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut last: Option<(String, u64, String)> = None;
+    for row in rows {
+        let props = &row["a"];
+        let record: AuditRecord = match serde_json::from_value(props.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!(
+                    "chain {} seq {}: unreadable record ({e})",
+                    props["chain"], props["seq"]
+                ));
+                continue;
+            }
+        };
+        let (expected_seq, expected_prev) = match &last {
+            Some((c, s, h)) if *c == record.chain => (s + 1, h.clone()),
+            _ => (1, GENESIS.to_string()),
+        };
+        let at = format!("chain {} seq {}", record.chain, record.seq);
+        if record.seq != expected_seq {
+            problems.push(format!(
+                "{at}: expected seq {expected_seq} (a record is missing or inserted)"
+            ));
+        }
+        if record.prev_hash != expected_prev {
+            problems.push(format!("{at}: does not link to the previous record"));
+        }
+        if record.compute_hash() != record.hash {
+            problems.push(format!("{at}: content does not match its hash (edited)"));
+        }
+        *chains.entry(record.chain.clone()).or_default() += 1;
+        last = Some((record.chain, record.seq, record.hash));
+    }
+    // The head remembers the chain's end: records cut off the tail show here.
+    let mut params = Map::new();
+    params.insert(
+        "chain".into(),
+        chain.map_or(Value::Null, |c| Value::String(c.to_string())),
+    );
+    let heads = store
+        .rows(
+            "MATCH (h:AuditHead) WHERE $chain IS NULL OR h.chain = $chain
+             OPTIONAL MATCH (a:AuditRecord {chain: h.chain, seq: h.seq})
+             RETURN h.chain AS chain, h.seq AS seq, h.hash AS hash, a.hash AS last",
+            params,
+        )
+        .await?;
+    for h in heads {
+        let seq = h["seq"].as_u64().unwrap_or(0);
+        if seq == 0 {
+            continue;
+        }
+        if h["last"] != h["hash"] {
+            problems.push(format!(
+                "chain {} seq {seq}: the chain's last record is missing or differs from its head",
+                h["chain"].as_str().unwrap_or_default()
+            ));
+        }
+    }
+    Ok(Verification { chains, problems })
+}
+
+/// One entry of a resident's access receipt: who read their data, when, why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    /// When.
+    pub time: String,
+    /// Which agency.
+    pub agency: String,
+    /// Which officer or system.
+    pub officer: String,
+    /// Stated purpose.
+    pub purpose: String,
+    /// Stated case number.
+    pub case_number: String,
+    /// Fields read in that request.
+    pub fields: Vec<String>,
+}
+
+/// Who read resident `id`'s data, newest first (at most `limit`).
+///
+/// # Errors
+/// If Neo4j is unreachable.
+pub async fn receipts(
+    store: &Neo4jStore,
+    id: &str,
+    limit: usize,
+) -> Result<Vec<Receipt>, mandate_resolvers::StoreError> {
+    let mut params = Map::new();
+    params.insert("id".into(), Value::String(id.to_string()));
+    params.insert("limit".into(), json!(limit));
+    let rows = store
+        .rows(
+            "MATCH (:Resident {id: $id})<-[:DISCLOSED]-(a:AuditRecord)
+             RETURN a.time AS time, a.agency AS agency, a.officer AS officer, a.purpose AS purpose,
+                    a.caseNumber AS caseNumber, a.fields AS fields
+             ORDER BY a.time DESC, a.seq DESC LIMIT $limit",
+            params,
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Receipt {
+            time: r["time"].as_str().unwrap_or_default().to_string(),
+            agency: r["agency"].as_str().unwrap_or_default().to_string(),
+            officer: r["officer"].as_str().unwrap_or_default().to_string(),
+            purpose: r["purpose"].as_str().unwrap_or_default().to_string(),
+            case_number: r["caseNumber"].as_str().unwrap_or_default().to_string(),
+            fields: r["fields"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect())
+}
