@@ -17,7 +17,7 @@ const TEST_GRID_CENTRE: &str = "D-GRID_MANAGEMENT-T1";
 const TEST_GRID: &str = "G00002";
 
 /// API keys of the test agencies: (agency, roles) → key.
-const AGENCIES: [(&str, &str); 9] = [
+const AGENCIES: [(&str, &str); 10] = [
     ("D-CIVIL_AFFAIRS", "caseworker"),
     ("D-PUBLIC_SECURITY", "officer"),
     ("D-HEALTH", "health_officer"),
@@ -27,6 +27,7 @@ const AGENCIES: [(&str, &str); 9] = [
     ("D-GRID_MANAGEMENT-S01", "grid_worker"),
     (TEST_GRID_CENTRE, "grid_worker"),
     ("D-PUBLIC_SECURITY", "detective"),
+    ("D-STREET_OFFICE-S01", "service_clerk"),
 ];
 
 const JWT_SECRET: &str = "test-only-hs256-secret-at-least-32-bytes!";
@@ -709,4 +710,65 @@ async fn replicas_share_a_chain_without_gaps() {
         .unwrap();
     assert_eq!(v.problems, Vec::<String>::new());
     assert_eq!(v.chains[&chain], 20);
+}
+
+#[tokio::test]
+async fn residents_learn_who_read_their_data() {
+    let hub = start().await;
+    // Civil affairs reads one resident's data for a case; housing reads others.
+    let target = "R00000470";
+    let q = format!("{{ resident(id: \"{target}\") {{ name idNumber }} }}");
+    let read = data(&hub, CA, "subsidy_review", &q).await;
+    assert!(read["resident"]["name"].is_string(), "{read}");
+    let clerk = ("D-STREET_OFFICE-S01", "service_clerk");
+    let receipts = data(
+        &hub,
+        clerk,
+        "resident_inquiry",
+        &format!("{{ accessReceipts(residentId: \"{target}\", first: 50) {{ time agency officer purpose caseNumber fields }} }}"),
+    )
+    .await;
+    let list = receipts["accessReceipts"].as_array().unwrap();
+    let ours = list
+        .iter()
+        .find(|r| r["agency"] == "D-CIVIL_AFFAIRS" && r["purpose"] == "subsidy_review")
+        .unwrap_or_else(|| panic!("civil affairs' read is listed: {receipts}"));
+    assert_eq!(ours["caseNumber"], "CASE-2026-0001");
+    let fields = ours["fields"].to_string();
+    assert!(
+        fields.contains("Resident.idNumber:masked") && fields.contains("Resident.name"),
+        "{fields}"
+    );
+    assert!(
+        !receipts
+            .to_string()
+            .contains(read["resident"]["name"].as_str().unwrap()),
+        "no values in receipts"
+    );
+    // Only the resident-service role has the field; others do not even see it.
+    let body = ask(
+        &hub,
+        CA,
+        "subsidy_review",
+        &format!("{{ accessReceipts(residentId: \"{target}\") {{ agency }} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
+    // The clerk sees no resident data at all.
+    let body = ask(
+        &hub,
+        clerk,
+        "resident_inquiry",
+        "{ residents(first: 1) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "GRAPHQL_VALIDATION_FAILED"
+    );
 }

@@ -62,7 +62,6 @@ async fn hub_recovers_when_neo4j_returns() {
     let mut config = common::test_config();
     config.neo4j.uri = format!("bolt://127.0.0.1:{PORT}");
     config.neo4j.password = PASSWORD.into();
-    config.neo4j.query_timeout_ms = 3000;
     config.auth.open = true;
     let hub = mandate::Hub::new(config).await.unwrap();
     mandate_connectors::seed::seed(

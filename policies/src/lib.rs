@@ -34,6 +34,9 @@ pub const MASKS: [(&str, Mask); 5] = [
     ("redact", Mask::Redact),
 ];
 
+/// The object granting access receipts: who read a resident's data.
+pub const RECEIPTS: &str = "AccessReceipt";
+
 /// Why policies could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -485,9 +488,11 @@ impl Policies {
             fp.update(g.as_bytes());
             fp.update([0]);
         }
+        let receipts = self.allowed(key, RECEIPTS, "read", "-")?;
         Ok(AccessPlan {
             fingerprint: hex(&fp.finalize()[..12]),
             types,
+            receipts,
         })
     }
 }
@@ -516,6 +521,13 @@ fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
     check_name(&i.purpose)?;
     if i.basis.is_empty() {
         return Err("every item names its legal basis".to_string());
+    }
+    if i.object == RECEIPTS {
+        return if i.action == "read" && i.condition == "-" {
+            Ok(())
+        } else {
+            Err(format!("`{RECEIPTS}` takes `read` with condition `-`"))
+        };
     }
     let parts: Vec<&str> = i.object.split('.').collect();
     let t = catalog

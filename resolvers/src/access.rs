@@ -68,6 +68,10 @@ pub struct AccessPlan {
     pub fingerprint: String,
     /// Per node type name; a type absent here is invisible.
     pub types: BTreeMap<String, TypeAccess>,
+    /// Whether the agency may list who read a resident's data (access receipts,
+    /// the resident's right to know under PIPL art. 44).
+    #[serde(default)]
+    pub receipts: bool,
 }
 
 impl AccessPlan {
@@ -104,6 +108,7 @@ impl AccessPlan {
         AccessPlan {
             fingerprint: "allow-all".to_string(),
             types,
+            receipts: true,
         }
     }
 

@@ -211,6 +211,22 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
             }
         }
     }
+    if plan.receipts {
+        query = query.field(receipts_field(engine.clone()));
+    }
+    let has_roots = catalog
+        .types
+        .iter()
+        .any(|t| plan.type_access(&t.name).is_some_and(|a| a.root))
+        || plan.receipts;
+    if !has_roots {
+        query = query.field(
+            Field::new("nothingGranted", TypeRef::named(TypeRef::BOOLEAN), |_| {
+                FieldFuture::new(async { Ok(None::<FieldValue>) })
+            })
+            .description("Your mandate grants no data for this purpose; always null."),
+        );
+    }
     let shape = engine.shape;
     let mut schema = Schema::build("Query", None, None)
         .limit_depth(shape.max_depth)
@@ -227,6 +243,9 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
                 .item(EnumItem::new("ASC"))
                 .item(EnumItem::new("DESC")),
         );
+    if plan.receipts {
+        schema = schema.register(access_receipt());
+    }
     if catalog.types.iter().any(|t| {
         plan.type_access(&t.name).is_some() && t.fields.iter().any(|f| f.kind == ScalarKind::Date)
     }) {
@@ -265,6 +284,78 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
         schema = schema.register(e);
     }
     schema.finish()
+}
+
+/// Who read a resident's data: newest first, from the audit log's DISCLOSED links.
+const RECEIPTS_CYPHER: &str = "RETURN COLLECT { MATCH (:Resident {id: $p0})<-[:DISCLOSED]-(a:AuditRecord) \
+WITH a ORDER BY a.time DESC, a.seq DESC LIMIT $p1 \
+RETURN {time: a.time, agency: a.agency, officer: a.officer, purpose: a.purpose, caseNumber: a.caseNumber, fields: a.fields} } AS data";
+
+fn access_receipt() -> Object {
+    let text = |name: &str| scalar_field(name, TypeRef::named_nn(TypeRef::STRING), None);
+    Object::new("AccessReceipt")
+        .description("One disclosure of a resident's data: who read it, when, for what.")
+        .field(text("time").description("When, RFC 3339 UTC."))
+        .field(text("agency"))
+        .field(text("officer"))
+        .field(text("purpose").description("The stated purpose (事由)."))
+        .field(text("caseNumber"))
+        .field(
+            scalar_field("fields", TypeRef::named_nn_list_nn(TypeRef::STRING), None)
+                .description("The fields read in that request (`Type.field`, masked ones marked)."),
+        )
+}
+
+fn receipts_field(engine: Arc<Engine>) -> Field {
+    Field::new(
+        "accessReceipts",
+        TypeRef::named_nn_list_nn("AccessReceipt"),
+        move |ctx| {
+            let engine = engine.clone();
+            FieldFuture::new(async move {
+                let id = ctx.args.try_get("residentId")?.string()?.to_string();
+                let first = match ctx.args.get("first") {
+                    Some(v) => v.i64()?,
+                    None => 50,
+                };
+                if first < 0 || first as u64 > engine.limits.max_page_size as u64 {
+                    return Err(HubError::new(
+                        crate::errors::Code::PageSizeExceeded,
+                        format!("`first` is between 0 and {}", engine.limits.max_page_size),
+                    )
+                    .into_graphql());
+                }
+                let mut params = serde_json::Map::new();
+                params.insert("p0".into(), Value::String(id.clone()));
+                params.insert("p1".into(), Value::from(first));
+                let query = crate::store::CypherQuery {
+                    text: RECEIPTS_CYPHER.to_string(),
+                    params,
+                };
+                let data = engine
+                    .store
+                    .run(&query)
+                    .await
+                    .map_err(|e| e.into_hub_error().into_graphql())?;
+                if let Ok(disclosure) = ctx.data::<Arc<crate::audit::Disclosure>>() {
+                    disclosure.note_receipts(&id);
+                }
+                let items = match data {
+                    Value::Array(items) => items,
+                    _ => Vec::new(),
+                };
+                Ok(Some(FieldValue::list(
+                    items.into_iter().map(FieldValue::owned_any),
+                )))
+            })
+        },
+    )
+    .argument(InputValue::new(
+        "residentId",
+        TypeRef::named_nn(TypeRef::ID),
+    ))
+    .argument(InputValue::new("first", TypeRef::named(TypeRef::INT)))
+    .description("Who read this resident's data, newest first (PIPL art. 44, right to know).")
 }
 
 fn page_info() -> Object {

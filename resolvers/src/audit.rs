@@ -52,6 +52,16 @@ impl Disclosure {
         }
     }
 
+    /// Records that the access receipts of resident `id` were read.
+    pub fn note_receipts(&self, id: &str) {
+        if let Ok(mut f) = self.fields.lock() {
+            f.insert("AccessReceipt".to_string());
+        }
+        if let Ok(mut s) = self.subjects.lock() {
+            s.insert(id.to_string());
+        }
+    }
+
     /// Fields read, as `Type.field` (masked ones as `Type.field:masked`).
     pub fn fields(&self) -> Vec<String> {
         self.fields
