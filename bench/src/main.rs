@@ -30,14 +30,43 @@ enum Workload {
     Point,
     /// A filtered, sorted page of 50 residents of one grid.
     GridList,
+    /// A sorted page of 50 residents with no filter: for an agency whose mandate is
+    /// one grid, the row scope alone selects them (compare with grid-list's floor).
+    ScopedList,
 }
 
 #[derive(Debug, Subcommand)]
 enum Target {
+    /// Run one write statement (fixtures for a benchmark, e.g. a test department).
+    Exec {
+        #[arg(long, default_value = "bolt://127.0.0.1:7687")]
+        neo4j: String,
+        #[arg(long, default_value = "mandate-dev-password")]
+        password: String,
+        /// The Cypher statement.
+        cypher: String,
+    },
+    /// Cost of policy decisions: plan compilation (cold) and the per-request path
+    /// (authenticate, purpose check, plan cache hit) — no GraphQL, no query.
+    Policy {
+        #[arg(long, default_value = "bolt://127.0.0.1:7687")]
+        neo4j: String,
+        #[arg(long, default_value = "mandate-dev-password")]
+        password: String,
+        /// Iterations of the per-request path.
+        #[arg(long, default_value_t = 200_000)]
+        iterations: u32,
+    },
     /// Through the hub's GraphQL endpoint.
     Hub {
         #[arg(long, default_value = "http://127.0.0.1:8080/graphql")]
         url: String,
+        /// Ask as an agency: its API key (sent as x-api-key)...
+        #[arg(long)]
+        api_key: Option<String>,
+        /// ...and the purpose stated (x-mandate-purpose; the case is `BENCH`).
+        #[arg(long, default_value = "")]
+        purpose: String,
         #[command(flatten)]
         load: Load,
     },
@@ -76,6 +105,7 @@ fn graphql(w: Workload) -> &'static str {
     match w {
         Workload::Nested => "query($id: ID!) { resident(id: $id) { id name household { id memberCount building { address yearBuilt grid { id name } } } } }",
         Workload::Point => "query($id: ID!) { resident(id: $id) { id name birthDate sex hukouType } }",
+        Workload::ScopedList => "{ residents(first: 50, orderBy: [{field: BIRTH_DATE}]) { edges { node { id name birthDate } } } }",
         Workload::GridList => "query($g: ID!) { residents(first: 50, orderBy: [{field: BIRTH_DATE}], where: {household: {where: {building: {where: {grid: {where: {id: {eq: $g}}}}}}}}) { edges { node { id name birthDate } } } }",
     }
 }
@@ -84,7 +114,7 @@ fn cypher(w: Workload) -> &'static str {
     match w {
         Workload::Nested => "MATCH (r:Resident {id: $id}) OPTIONAL MATCH (r)-[:MEMBER_OF]->(h:Household) OPTIONAL MATCH (h)-[:RESIDES_IN]->(b:Building) OPTIONAL MATCH (b)-[:IN_GRID]->(g:Grid) RETURN {id: r.id, name: r.name, household: {id: h.id, memberCount: h.memberCount, building: {address: b.address, yearBuilt: b.yearBuilt, grid: {id: g.id, name: g.name}}}} AS data",
         Workload::Point => "MATCH (r:Resident {id: $id}) RETURN {id: r.id, name: r.name, birthDate: toString(r.birthDate), sex: r.sex, hukouType: r.hukouType} AS data",
-        Workload::GridList => "MATCH (:Grid {id: $g})<-[:IN_GRID]-(:Building)<-[:RESIDES_IN]-(:Household)<-[:MEMBER_OF]-(r:Resident) WITH r ORDER BY r.birthDate, r.id LIMIT 50 RETURN collect({id: r.id, name: r.name, birthDate: toString(r.birthDate)}) AS data",
+        Workload::GridList | Workload::ScopedList => "MATCH (:Grid {id: $g})<-[:IN_GRID]-(:Building)<-[:RESIDES_IN]-(:Household)<-[:MEMBER_OF]-(r:Resident) WITH r ORDER BY r.birthDate, r.id LIMIT 50 RETURN collect({id: r.id, name: r.name, birthDate: toString(r.birthDate)}) AS data",
     }
 }
 
@@ -155,19 +185,58 @@ where
 async fn main() {
     let cli = Cli::parse();
     match cli.target {
-        Target::Hub { url, load } => {
+        Target::Exec {
+            neo4j,
+            password,
+            cypher,
+        } => {
+            let store = Neo4jStore::new(&Neo4jSettings {
+                uri: neo4j,
+                user: "neo4j".into(),
+                password,
+                database: None,
+                max_connections: 1,
+                query_timeout: Duration::from_secs(60),
+                connect_timeout: Duration::from_secs(2),
+            });
+            match store {
+                Ok(s) => {
+                    if let Err(e) = s.execute(&cypher, Map::new()).await {
+                        eprintln!("mandate-bench: {e}");
+                    }
+                }
+                Err(e) => eprintln!("mandate-bench: {e}"),
+            }
+        }
+        Target::Policy {
+            neo4j,
+            password,
+            iterations,
+        } => policy_bench(neo4j, password, iterations).await,
+        Target::Hub {
+            url,
+            api_key,
+            purpose,
+            load,
+        } => {
             let client = reqwest::Client::new();
             let query = graphql(load.workload);
             let (lat, errors, elapsed) = run(&load, move |vars| {
                 let client = client.clone();
                 let url = url.clone();
+                let api_key = api_key.clone();
+                let purpose = purpose.clone();
                 async move {
-                    match client
+                    let mut req = client
                         .post(&url)
-                        .json(&json!({"query": query, "variables": vars}))
-                        .send()
-                        .await
-                    {
+                        .json(&json!({"query": query, "variables": vars}));
+                    if let Some(key) = api_key {
+                        req = req
+                            .header("x-api-key", key)
+                            .header("x-mandate-purpose", purpose)
+                            .header("x-mandate-case", "BENCH");
+                    }
+                    match req.send().await {
                         Ok(resp) => match resp.json::<Value>().await {
                             Ok(body) => body.get("errors").is_none(),
                             Err(_) => false,
@@ -218,4 +287,157 @@ async fn main() {
             report("floor", &load, lat, errors, elapsed);
         }
     }
+}
+
+const AGENCIES: [(&str, &str, &str, &str); 7] = [
+    (
+        "D-CIVIL_AFFAIRS",
+        "CIVIL_AFFAIRS",
+        "caseworker",
+        "subsidy_review",
+    ),
+    (
+        "D-PUBLIC_SECURITY",
+        "PUBLIC_SECURITY",
+        "officer",
+        "household_registration",
+    ),
+    (
+        "D-HEALTH",
+        "HEALTH",
+        "health_officer",
+        "elderly_health_service",
+    ),
+    (
+        "D-EDUCATION",
+        "EDUCATION",
+        "enrollment_officer",
+        "school_enrollment",
+    ),
+    ("D-HOUSING", "HOUSING", "inspector", "building_safety"),
+    (
+        "D-HUMAN_RESOURCES",
+        "HUMAN_RESOURCES",
+        "employment_officer",
+        "employment_services",
+    ),
+    (
+        "D-GRID_MANAGEMENT-S01",
+        "GRID_MANAGEMENT",
+        "grid_worker",
+        "grid_inspection",
+    ),
+];
+
+async fn policy_bench(neo4j: String, password: String, iterations: u32) {
+    let catalog = match mandate_schema::hub_catalog() {
+        Ok(c) => c,
+        Err(e) => return eprintln!("mandate-bench: {e}"),
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let started = Instant::now();
+    let policies = match mandate_policies::Policies::load(&dir, &catalog).await {
+        Ok(p) => p,
+        Err(e) => return eprintln!("mandate-bench: {e}"),
+    };
+    println!(
+        "policy load: {:.1} ms ({} items)",
+        started.elapsed().as_secs_f64() * 1000.0,
+        policies.items().len()
+    );
+    for (agency, dept, role, purpose) in AGENCIES {
+        let key = mandate_policies::PlanKey {
+            agency: agency.into(),
+            department: dept.into(),
+            roles: vec![role.into()],
+            purpose: purpose.into(),
+            context: mandate_policies::ScopeContext {
+                jurisdiction: mandate_policies::Jurisdiction::default(),
+                today: "2026-11-29".into(),
+            },
+        };
+        let n = 50;
+        let started = Instant::now();
+        for _ in 0..n {
+            if policies.compile(&key).is_err() {
+                return eprintln!("mandate-bench: compile failed");
+            }
+        }
+        println!(
+            "plan compile (cold, casbin enforce per field) {agency}/{purpose}: {:.0} us",
+            started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+    }
+    // The per-request path on a hub: API key check, purpose check, plan cache hit.
+    let keys = std::env::temp_dir().join(format!("mandate-bench-keys-{}.toml", std::process::id()));
+    let key = "mk_bench_key";
+    let entry = format!(
+        "[[key]]\nid = \"bench\"\nagency = \"D-CIVIL_AFFAIRS\"\nofficer = \"bench\"\nroles = [\"caseworker\"]\nsha256 = \"{}\"\n",
+        mandate::auth::hash_api_key(key)
+    );
+    if std::fs::write(&keys, entry).is_err() {
+        return eprintln!("mandate-bench: cannot write {}", keys.display());
+    }
+    let mut config = mandate::Config::default();
+    config.neo4j.uri = neo4j;
+    config.neo4j.password = password;
+    config.auth.api_keys_file = keys.display().to_string();
+    config.policies.dir = dir.display().to_string();
+    let hub = match mandate::Hub::new(config).await {
+        Ok(h) => h,
+        Err(e) => return eprintln!("mandate-bench: {e}"),
+    };
+    let roles = vec!["caseworker".to_string()];
+    let started = Instant::now();
+    if let Err(e) = hub
+        .agencies
+        .get(
+            &hub.policies,
+            &hub.engine,
+            &hub.store,
+            "D-CIVIL_AFFAIRS",
+            &roles,
+            "subsidy_review",
+        )
+        .await
+    {
+        return eprintln!("mandate-bench: {e:?}");
+    }
+    println!(
+        "first request of an agency (jurisdiction read + compile + schema build): {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let mut headers = poem::http::HeaderMap::new();
+    if let Ok(v) = key.parse() {
+        headers.insert("x-api-key", v);
+    }
+    let started = Instant::now();
+    for _ in 0..iterations {
+        let ok = match hub.auth.authenticate(&headers) {
+            Ok(p) => {
+                hub.policies.names_purpose(&p.agency, "subsidy_review")
+                    && hub
+                        .agencies
+                        .get(
+                            &hub.policies,
+                            &hub.engine,
+                            &hub.store,
+                            &p.agency,
+                            &p.roles,
+                            "subsidy_review",
+                        )
+                        .await
+                        .is_ok()
+            }
+            Err(_) => false,
+        };
+        if !ok {
+            return eprintln!("mandate-bench: decision failed");
+        }
+    }
+    println!(
+        "per-request decision (authenticate + purpose + plan cache hit): {:.2} us over {iterations} requests",
+        started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
+    );
+    let _ = std::fs::remove_file(&keys);
 }

@@ -114,6 +114,10 @@ pub struct PlanKey {
 /// Loaded, checked responsibility lists and their enforcer.
 pub struct Policies {
     enforcer: Enforcer,
+    purposes_by_agency: BTreeMap<String, BTreeSet<String>>,
+    /// (agency, purpose, object) of every item: the matcher compares these three
+    /// exactly, so without such an item `enforce` cannot allow, and is not asked.
+    named: std::collections::HashSet<(String, String, String)>,
     items: Vec<Item>,
     inherits: Vec<Inherit>,
     version: String,
@@ -298,8 +302,21 @@ impl Policies {
                 .await
                 .map_err(|e| PolicyError::Casbin(e.to_string()))?;
         }
+        let mut purposes_by_agency: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for i in &items {
+            purposes_by_agency
+                .entry(i.agency.clone())
+                .or_default()
+                .insert(i.purpose.clone());
+        }
+        let named = items
+            .iter()
+            .map(|i| (i.agency.clone(), i.purpose.clone(), i.object.clone()))
+            .collect();
         Ok(Policies {
             enforcer,
+            purposes_by_agency,
+            named,
             items,
             inherits,
             version: hex(&hash.finalize()[..8]),
@@ -324,6 +341,14 @@ impl Policies {
             .filter(|i| i.agency == agency)
             .map(|i| i.purpose.clone())
             .collect()
+    }
+
+    /// Whether `agency`'s list names `purpose` (the per-request check: a map
+    /// lookup, not a scan of the lists).
+    pub fn names_purpose(&self, agency: &str, purpose: &str) -> bool {
+        self.purposes_by_agency
+            .get(agency)
+            .is_some_and(|p| p.contains(purpose))
     }
 
     /// Agencies that have a list.
@@ -372,6 +397,10 @@ impl Policies {
         action: &str,
         condition: &str,
     ) -> Result<bool, PolicyError> {
+        let triple = (key.agency.clone(), key.purpose.clone(), object.to_string());
+        if !self.named.contains(&triple) {
+            return Ok(false);
+        }
         for role in &key.roles {
             if self.enforce(role, &key.agency, &key.purpose, object, action, condition)? {
                 return Ok(true);
