@@ -65,9 +65,14 @@ impl AuditSink for AuditWriter {
 }
 
 /// Takes the chain's head node with a write lock (held until commit, so replicas
-/// writing the same chain queue here rather than collide).
-const LOCK_HEAD: &str = "OPTIONAL MATCH (last:AuditRecord {chain: $chain})
-WITH last ORDER BY last.seq DESC LIMIT 1
+/// writing the same chain queue here rather than collide). Only a chain without a
+/// head yet (records from before heads existed) looks at its records, once.
+const LOCK_HEAD: &str = "OPTIONAL MATCH (existing:AuditHead {chain: $chain})
+OPTIONAL CALL (existing) {
+  WITH existing WHERE existing IS NULL
+  MATCH (last:AuditRecord {chain: $chain})
+  RETURN last ORDER BY last.seq DESC LIMIT 1
+}
 MERGE (h:AuditHead {chain: $chain})
 ON CREATE SET h.seq = coalesce(last.seq, 0), h.hash = coalesce(last.hash, 'genesis')
 SET h.lockedAt = timestamp()
