@@ -236,6 +236,9 @@ const TRANSIENT: [&str; 3] = ["AUDIT_UNAVAILABLE", "NEO4J_TIMEOUT", "NEO4J_UNAVA
 
 static SECOND_PAGES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 static RETRIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Cases through the federation entry point, and those answering some entity.
+static ENTITY_CASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static ENTITY_HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// [`ask`], asking again (up to five times, backing off) when the hub could not
 /// answer at all: on a loaded two-core machine Neo4j may miss a deadline.
@@ -787,6 +790,12 @@ impl Mandate {
         self.types.get(ty)?.fields.get(field).copied()
     }
 
+    /// Whether `_entities` fetches `ty`: visible (every visible type has root
+    /// fields) with its id readable in full.
+    fn is_entity(&self, ty: &str) -> bool {
+        self.full(ty, "id")
+    }
+
     fn full(&self, ty: &str, field: &str) -> bool {
         self.field(ty, field) == Some(Access::Full)
     }
@@ -1018,6 +1027,14 @@ enum RootKind {
         args: Args,
         conn: ConnSel,
     },
+    /// `_entities(representations:)`: (type, id) per representation, and one
+    /// inline fragment per (type, selection).
+    Entities {
+        reps: Vec<(String, String)>,
+        reps_var: bool,
+        typename: bool,
+        parts: Vec<(String, Vec<Item>)>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -1064,6 +1081,11 @@ fn finalize(q: &mut Query) {
     for (i, root) in q.roots.iter_mut().enumerate() {
         match &mut root.kind {
             RootKind::Lookup { sel, .. } => items(sel, &mut n),
+            RootKind::Entities { parts, .. } => {
+                for (_, sel) in parts {
+                    items(sel, &mut n);
+                }
+            }
             RootKind::List { args, conn } => {
                 if i > 0 {
                     args.after_var = false;
@@ -1080,10 +1102,11 @@ fn root_key(q: &Query, i: usize, city: &City) -> String {
     if q.roots.len() > 1 {
         format!("r{i}")
     } else {
-        let t = city.ty(&q.roots[i].ty);
-        match q.roots[i].kind {
-            RootKind::Lookup { .. } => t.lookup_field(),
-            RootKind::List { .. } => t.plural.clone(),
+        let root = &q.roots[i];
+        match root.kind {
+            RootKind::Lookup { .. } => city.ty(&root.ty).lookup_field(),
+            RootKind::List { .. } => city.ty(&root.ty).plural.clone(),
+            RootKind::Entities { .. } => "_entities".into(),
         }
     }
 }
@@ -1110,13 +1133,12 @@ fn render(q: &Query, city: &City) -> (String, Value) {
     };
     let mut body = String::new();
     for (i, root) in q.roots.iter().enumerate() {
-        let t = city.ty(&root.ty);
         if q.roots.len() > 1 {
             write!(body, "r{i}: ").unwrap();
         }
         match &root.kind {
             RootKind::Lookup { id, id_var, sel } => {
-                body.push_str(&t.lookup_field());
+                body.push_str(&city.ty(&root.ty).lookup_field());
                 if *id_var {
                     let v = r.var("id", "ID!", Value::String(id.clone()));
                     write!(body, "(id: ${v})").unwrap();
@@ -1127,8 +1149,39 @@ fn render(q: &Query, city: &City) -> (String, Value) {
                 let inner = r.items(&root.ty, sel);
                 write!(body, " {{ {inner} }} ").unwrap();
             }
+            RootKind::Entities {
+                reps,
+                reps_var,
+                typename,
+                parts,
+            } => {
+                let json_reps: Vec<Value> = reps
+                    .iter()
+                    .map(|(ty, id)| json!({"__typename": ty, "id": id}))
+                    .collect();
+                if *reps_var {
+                    let v = r.var("reps", "[_Any!]!", Value::Array(json_reps));
+                    write!(body, "_entities(representations: ${v})").unwrap();
+                } else {
+                    let literal: Vec<String> = reps
+                        .iter()
+                        .map(|(ty, id)| format!("{{__typename: {}, id: {}}}", json!(ty), json!(id)))
+                        .collect();
+                    write!(body, "_entities(representations: [{}])", literal.join(", ")).unwrap();
+                }
+                r.dir(&root.dir, &mut body);
+                body.push_str(" { ");
+                if *typename {
+                    body.push_str("__typename ");
+                }
+                for (ty, sel) in parts {
+                    let inner = r.items(ty, sel);
+                    write!(body, "... on {ty} {{ {inner} }} ").unwrap();
+                }
+                body.push_str("} ");
+            }
             RootKind::List { args, conn } => {
-                body.push_str(&t.plural);
+                body.push_str(&city.ty(&root.ty).plural);
                 let a = r.args(&root.ty, args);
                 body.push_str(&a);
                 r.dir(&root.dir, &mut body);
@@ -1535,6 +1588,33 @@ impl Reference<'_> {
                     let after = if args.after_var { after } else { None };
                     self.connection(&root.ty, None, args, &[conn], after).0
                 }
+                RootKind::Entities {
+                    reps,
+                    typename,
+                    parts,
+                    ..
+                } => {
+                    // A type outside the mandate is refused as one that does not exist.
+                    if reps.iter().any(|(ty, _)| !self.m.is_entity(ty)) {
+                        return Expect::Reject("BAD_USER_INPUT");
+                    }
+                    let typename_item = [Item::Typename { dir: None }];
+                    let typename: &[Item] = if *typename { &typename_item } else { &[] };
+                    let entities = reps.iter().map(|(ty, id)| {
+                        if self.city.row(ty, id).is_none() || !self.m.sees(ty, id) {
+                            return Value::Null;
+                        }
+                        let mut sets = vec![typename];
+                        sets.extend(
+                            parts
+                                .iter()
+                                .filter(|(t, _)| t == ty)
+                                .map(|(_, sel)| sel.as_slice()),
+                        );
+                        self.node(ty, id, &sets)
+                    });
+                    Value::Array(entities.collect())
+                }
             };
             data.insert(key, v);
         }
@@ -1557,6 +1637,14 @@ impl Reference<'_> {
 
     fn valid(&self, q: &Query) -> bool {
         q.roots.iter().all(|root| {
+            if let RootKind::Entities { parts, .. } = &root.kind {
+                // `_entities` and `_Any` exist only where some type is an
+                // entity; a fragment may name only members of `_Entity`.
+                return self.m.types.keys().any(|t| self.m.is_entity(t))
+                    && parts
+                        .iter()
+                        .all(|(ty, sel)| self.m.is_entity(ty) && self.valid_items(ty, sel));
+            }
             let Some(_) = self.m.types.get(&root.ty) else {
                 return false;
             };
@@ -1567,6 +1655,7 @@ impl Reference<'_> {
                 RootKind::List { args, conn } => {
                     self.valid_args(&root.ty, args) && self.valid_conn(&root.ty, None, conn)
                 }
+                RootKind::Entities { .. } => unreachable!("checked above"),
             }
         })
     }
@@ -2248,9 +2337,95 @@ impl Gen {
 
     fn query(&self) -> BoxedStrategy<Query> {
         let root = self.root();
-        (root.clone(), proptest::option::weighted(0.1, root))
+        let roots = (root.clone(), proptest::option::weighted(0.1, root))
             .prop_map(|(a, b)| Query {
                 roots: std::iter::once(a).chain(b).collect(),
+            })
+            .boxed();
+        // `_entities` stands alone: async-graphql 7.2 drops, rather than nulls
+        // the data of, a failing non-null root beside others (async-graphql#1746).
+        let entities = self
+            .entities()
+            .prop_map(|e| Query { roots: vec![e] })
+            .boxed();
+        weighted(vec![(90, roots), (10, entities)])
+    }
+
+    /// `_entities` over the mandate's entity types (sometimes any type).
+    fn entities(&self) -> BoxedStrategy<Root> {
+        let all: Vec<String> = self.cat.types.iter().map(|t| t.name.clone()).collect();
+        let entity: Vec<String> = self
+            .visible_types
+            .iter()
+            .filter(|t| Self::list(&self.full, t).iter().any(|f| f == "id"))
+            .cloned()
+            .collect();
+        let ty = |names: &[String]| -> BoxedStrategy<String> {
+            proptest::sample::select(names.to_vec()).boxed()
+        };
+        let s_type = if entity.is_empty() {
+            ty(&all)
+        } else if self.poison == 0 {
+            ty(&entity)
+        } else {
+            weighted(vec![
+                (100 - self.poison, ty(&entity)),
+                (self.poison, ty(&all)),
+            ])
+        };
+        let ids = self.ids.clone();
+        let id_of = move |t: String| {
+            let pools: Vec<(u32, BoxedStrategy<String>)> = ids
+                .choices(&t)
+                .into_iter()
+                .map(|(w, pool)| (w, proptest::sample::select(pool).boxed()))
+                .collect();
+            (Just(t), weighted(pools))
+        };
+        let mut part_types: Vec<BoxedStrategy<(String, Vec<Item>)>> = Vec::new();
+        for t in &all {
+            let t2 = t.clone();
+            part_types.push(
+                self.items(t, 1, true)
+                    .prop_map(move |sel| (t2.clone(), sel))
+                    .boxed(),
+            );
+        }
+        let chosen: Vec<BoxedStrategy<(String, Vec<Item>)>> = all
+            .iter()
+            .zip(&part_types)
+            .filter(|(t, _)| entity.contains(t))
+            .map(|(_, s)| s.clone())
+            .collect();
+        let part = choose(self.poison, chosen, part_types);
+        (
+            proptest::collection::vec(part, 1..=2),
+            proptest::bool::weighted(0.6),
+            proptest::bool::weighted(0.4),
+            s_dir(0.03),
+        )
+            .prop_flat_map(move |(parts, reps_var, typename, dir)| {
+                // Mostly the types the fragments select from, so entities answer.
+                let selected: Vec<String> = parts.iter().map(|(t, _)| t.clone()).collect();
+                let rep_type = weighted(vec![
+                    (3, proptest::sample::select(selected).boxed()),
+                    (1, s_type.clone()),
+                ]);
+                let rep = rep_type.prop_flat_map(id_of.clone()).boxed();
+                (
+                    proptest::collection::vec(rep, 0..=4),
+                    Just((parts, reps_var, typename, dir)),
+                )
+            })
+            .prop_map(|(reps, (parts, reps_var, typename, dir))| Root {
+                ty: String::new(),
+                kind: RootKind::Entities {
+                    reps,
+                    reps_var,
+                    typename,
+                    parts,
+                },
+                dir,
             })
             .boxed()
     }
@@ -2750,24 +2925,36 @@ impl Revalue<'_> {
         for root in &mut q.roots {
             match &mut root.kind {
                 RootKind::Lookup { id, sel, .. } => {
-                    let choices = self.ids.choices(&root.ty);
-                    let total: u32 = choices.iter().map(|(w, _)| w).sum();
-                    let mut at = (self.mix.next() % u64::from(total)) as u32;
-                    for (w, pool) in &choices {
-                        if at < *w {
-                            *id = self.mix.pick(pool).clone();
-                            break;
-                        }
-                        at -= w;
-                    }
+                    *id = self.pick_id(&root.ty);
                     self.items(&root.ty, sel);
                 }
                 RootKind::List { args, conn } => {
                     self.args(&root.ty, args);
                     self.conn(&root.ty, conn);
                 }
+                RootKind::Entities { reps, parts, .. } => {
+                    for (ty, id) in reps {
+                        *id = self.pick_id(ty);
+                    }
+                    for (ty, sel) in parts {
+                        self.items(ty, sel);
+                    }
+                }
             }
         }
+    }
+
+    fn pick_id(&mut self, ty: &str) -> String {
+        let choices = self.ids.choices(ty);
+        let total: u32 = choices.iter().map(|(w, _)| w).sum();
+        let mut at = (self.mix.next() % u64::from(total)) as u32;
+        for (w, pool) in &choices {
+            if at < *w {
+                return self.mix.pick(pool).clone();
+            }
+            at -= w;
+        }
+        unreachable!("weights cover the total")
     }
 
     fn target(&self, ty: &str, rel: &str) -> String {
@@ -2935,6 +3122,15 @@ async fn check_one(env: &Env, combo: &Combo, q: &Query) -> Result<Kind, Mismatch
     };
     if !agrees(&expect, &got) {
         return Err(report(&expect, &got, &vars, ""));
+    }
+    if matches!(q.roots[0].kind, RootKind::Entities { .. }) {
+        ENTITY_CASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let hit = got["data"]["_entities"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|x| !x.is_null()));
+        if hit {
+            ENTITY_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     let kind = match &expect {
         Expect::Reject("PURPOSE_NOT_ALLOWED") => Kind::Rejected,
@@ -3202,12 +3398,14 @@ async fn hub_answers_as_the_reference_evaluator_of_the_lists() {
     clear_chain(&env.hub, &chain).await;
     let get = |k: Kind| counts.get(&k).copied().unwrap_or(0);
     eprintln!(
-        "differential: {done} cases, {} validation-denied, {} with data, {} mismatches ({} purpose-rejected, {} second pages, {} retried after a transient error; {elapsed:.1}s)",
+        "differential: {done} cases, {} validation-denied, {} with data, {} mismatches ({} purpose-rejected, {} second pages, {} through _entities of which {} answered entities, {} retried after a transient error; {elapsed:.1}s)",
         get(Kind::Denied),
         get(Kind::Data),
         failures.len(),
         get(Kind::Rejected),
         SECOND_PAGES.load(std::sync::atomic::Ordering::Relaxed),
+        ENTITY_CASES.load(std::sync::atomic::Ordering::Relaxed),
+        ENTITY_HITS.load(std::sync::atomic::Ordering::Relaxed),
         RETRIES.load(std::sync::atomic::Ordering::Relaxed),
     );
     assert!(

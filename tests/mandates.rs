@@ -772,3 +772,144 @@ async fn residents_learn_who_read_their_data() {
         "GRAPHQL_VALIDATION_FAILED"
     );
 }
+
+/// Residents of the test city inside civil affairs' subsidy-review mandate and
+/// outside it, by id.
+async fn civil_affairs_inside_and_outside(hub: &TestHub) -> (String, String) {
+    let inside = hub
+        .reference_ids(
+            "MATCH (r:Resident)-[:MEMBER_OF]->(:Household) WHERE r.lowIncome RETURN r.id AS id ORDER BY id LIMIT 1",
+            json!({}),
+        )
+        .await;
+    let outside = hub
+        .reference_ids(
+            "MATCH (r:Resident) WHERE NOT (r.lowIncome OR r.elderlyLivingAlone
+               OR EXISTS { MATCH (r)-[:MEMBER_OF]->(:Household)<-[:MEMBER_OF]-(m:Resident) WHERE m.lowIncome })
+             RETURN r.id AS id ORDER BY id LIMIT 1",
+            json!({}),
+        )
+        .await;
+    (inside[0].clone(), outside[0].clone())
+}
+
+const ENTITIES: &str = "query($reps: [_Any!]!) { _entities(representations: $reps) {
+    __typename
+    ... on Resident { id name idNumber household { id memberCount } }
+    ... on Household { id householdNumber }
+} }";
+
+#[tokio::test]
+async fn federation_entities_pass_through_the_same_plan() {
+    let hub = start().await;
+    let (inside, outside) = civil_affairs_inside_and_outside(&hub).await;
+    let lookup = data(
+        &hub,
+        CA,
+        "subsidy_review",
+        &format!("{{ resident(id: \"{inside}\") {{ id name idNumber household {{ id memberCount }} }} }}"),
+    )
+    .await;
+    let household = lookup["resident"]["household"]["id"].clone();
+    let before = hub.cypher_queries().await;
+    let reps = json!([
+        {"__typename": "Resident", "id": inside},
+        {"__typename": "Resident", "id": outside},
+        {"__typename": "Resident", "id": "R99999999"},
+        {"__typename": "Household", "id": household},
+        {"__typename": "Resident", "id": inside},
+    ]);
+    let body = ask(
+        &hub,
+        CA,
+        "subsidy_review",
+        ENTITIES,
+        json!({ "reps": reps }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    // One Cypher query for the whole entity fetch, whatever types it spans.
+    assert_eq!(hub.cypher_queries().await - before, 1);
+    let got = &body["data"]["_entities"];
+    let mut resident = lookup["resident"].clone();
+    resident["__typename"] = json!("Resident");
+    // The same answer as the lookup: masked the same, nested the same.
+    assert_eq!(got[0], resident, "{got:#}");
+    assert!(masked_id(got[0]["idNumber"].as_str().unwrap()));
+    // Outside the mandate and nonexistent answer alike: null.
+    assert!(got[1].is_null() && got[2].is_null(), "{got:#}");
+    assert_eq!(got[3]["__typename"], "Household");
+    assert_eq!(got[3]["id"], household);
+    assert!(got[3]["householdNumber"].is_string());
+    assert_eq!(got[4], got[0]);
+    assert_eq!(got.as_array().unwrap().len(), 5);
+
+    // A field outside the mandate is unexecutable through entities too.
+    for q in [
+        "query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Resident { ethnicity } } }",
+        "query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Grid { id } } }",
+        "query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Household { building { grid { id } } } } }",
+    ] {
+        let body = ask(&hub, CA, "subsidy_review", q, json!({ "reps": [] })).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{q}: {body}"
+        );
+    }
+    // A type outside the mandate and one that does not exist: the same answer.
+    async fn as_type(hub: &TestHub, name: &str) -> String {
+        let reps = json!([{"__typename": name, "id": "G00002"}]);
+        let mut body = ask(
+            hub,
+            CA,
+            "subsidy_review",
+            "query($reps: [_Any!]!) { _entities(representations: $reps) { __typename } }",
+            json!({ "reps": reps }),
+        )
+        .await;
+        body["errors"][0]["extensions"]
+            .as_object_mut()
+            .unwrap()
+            .remove("requestId");
+        body.to_string().replace(name, "<type>")
+    }
+    let hidden = as_type(&hub, "Grid").await;
+    assert!(hidden.contains("BAD_USER_INPUT"), "{hidden}");
+    assert_eq!(hidden, as_type(&hub, "Spaceship").await);
+
+    // The agency's federation SDL is its own schema: entity keys, no hidden names.
+    let sdl = data(&hub, CA, "subsidy_review", "{ _service { sdl } }").await;
+    let sdl = sdl["_service"]["sdl"].as_str().unwrap();
+    assert!(sdl.contains("type Resident @key(fields: \"id\")"), "{sdl}");
+    for hidden in ["ethnicity", "occupation", "type Grid", "gridWorker"] {
+        assert!(!sdl.contains(hidden), "{hidden} in {sdl}");
+    }
+}
+
+#[tokio::test]
+async fn entity_fetches_are_audited_with_the_residents_they_disclose() {
+    let hub = start_on_chain("entities").await;
+    let (inside, outside) = civil_affairs_inside_and_outside(&hub).await;
+    let reps = json!([
+        {"__typename": "Resident", "id": inside},
+        {"__typename": "Resident", "id": outside},
+    ]);
+    let body = ask(
+        &hub,
+        CA,
+        "subsidy_review",
+        ENTITIES,
+        json!({ "reps": reps }),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let records = chain_records(&hub).await;
+    let last = records.last().unwrap();
+    assert_eq!(last["a"]["decision"], "masked", "{last}");
+    assert_eq!(last["disclosed"], json!([inside]), "{last}");
+    let fields = last["a"]["fields"].to_string();
+    assert!(
+        fields.contains("Resident.idNumber:masked") && fields.contains("Household.memberCount"),
+        "{fields}"
+    );
+}

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use mandate_schema::Catalog;
+use mandate_schema::{Catalog, NodeType};
 
 use crate::ir::Filter;
 
@@ -120,6 +120,16 @@ impl AccessPlan {
     /// The access to field `field` of type `ty`, if readable.
     pub fn field(&self, ty: &str, field: &str) -> Option<FieldAccess> {
         self.types.get(ty)?.fields.get(field).copied()
+    }
+
+    /// Whether nodes of `t` may be fetched by id — by its lookup root field or the
+    /// federation entry point `_entities`: the type has root fields and its id is
+    /// readable in full.
+    pub fn is_entity(&self, t: &NodeType) -> bool {
+        self.types.get(&t.name).is_some_and(|a| a.root)
+            && self
+                .field(&t.name, &t.id_field().name)
+                .is_some_and(FieldAccess::is_full)
     }
 
     /// Whether relationship `rel` of `ty` is readable and its target type visible.

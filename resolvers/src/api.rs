@@ -228,7 +228,14 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
         );
     }
     let shape = engine.shape;
+    let entities = (engine.clone(), plan.clone());
     let mut schema = Schema::build("Query", None, None)
+        .enable_federation()
+        .entity_resolver(move |ctx| {
+            let (engine, plan) = entities.clone();
+            FieldFuture::new(async move { crate::federation::resolve(ctx, engine, plan).await })
+        })
+        .extension(crate::federation::EntityGaps)
         .limit_depth(shape.max_depth)
         .limit_complexity(shape.max_complexity)
         .limit_directives(shape.max_directives)
@@ -472,6 +479,10 @@ impl Builder<'_> {
         let mut obj = Object::new(&t.name);
         if let Some(d) = &t.description {
             obj = obj.description(d);
+        }
+        if self.plan.is_entity(t) {
+            // A federation entity: `_entities` fetches it by id, like its lookup.
+            obj = obj.key(t.id_field().name.as_str());
         }
         let mut where_input = InputObject::new(format!("{}Where", t.name))
             .description(format!(
@@ -754,15 +765,15 @@ fn upper_first(s: &str) -> String {
     }
 }
 
-async fn resolve_root(
-    ctx: ResolverContext<'_>,
-    engine: Arc<Engine>,
-    plan: Arc<AccessPlan>,
-) -> async_graphql::Result<Option<FieldValue<'_>>> {
+pub(crate) fn walker<'a>(
+    ctx: &ResolverContext<'a>,
+    engine: &'a Engine,
+    plan: &'a AccessPlan,
+) -> Walker<'a> {
     let env = &ctx.ctx.query_env;
-    let walker = Walker {
+    Walker {
         catalog: &engine.catalog,
-        plan: &plan,
+        plan,
         limits: &engine.limits,
         cursors: &engine.cursors,
         doc: Document {
@@ -770,8 +781,15 @@ async fn resolve_root(
             variables: &env.variables,
             definitions: &env.operation.node.variable_definitions,
         },
-    };
-    let root = walker.root(&ctx.ctx.item.node)?;
+    }
+}
+
+async fn resolve_root(
+    ctx: ResolverContext<'_>,
+    engine: Arc<Engine>,
+    plan: Arc<AccessPlan>,
+) -> async_graphql::Result<Option<FieldValue<'_>>> {
+    let root = walker(&ctx, &engine, &plan).root(&ctx.ctx.item.node)?;
     let query = crate::cypher::compile(&engine.catalog, &plan, &root)?;
     tracing::debug!(db.system = "neo4j", db.statement = %query.text, "cypher");
     let data = engine

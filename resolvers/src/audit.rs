@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::access::{AccessPlan, FieldAccess};
 use crate::cypher::SUBJECT_KEY;
-use crate::ir::{Connection, Filter, NodeItem, NodeSelection, RootField, RootKind};
+use crate::ir::{Connection, EntityFetch, Filter, NodeItem, NodeSelection, RootField, RootKind};
 
 /// Collected during one request.
 #[derive(Debug, Default)]
@@ -43,6 +43,38 @@ impl Disclosure {
                 w.node(&root.type_name, selection, data);
             }
             RootKind::List(conn) => w.connection(&root.type_name, None, conn, data),
+        }
+        if let Ok(mut f) = self.fields.lock() {
+            f.extend(fields);
+        }
+        if let Ok(mut s) = self.subjects.lock() {
+            s.extend(subjects);
+        }
+    }
+
+    /// Records what an entity fetch read and which subjects `data` (its answer,
+    /// `{Type: [{k, v}]}`) disclosed.
+    pub fn note_entities(
+        &self,
+        catalog: &Catalog,
+        plan: &AccessPlan,
+        fetch: &EntityFetch,
+        data: &Value,
+    ) {
+        let mut fields = BTreeSet::new();
+        let mut subjects = BTreeSet::new();
+        let mut w = Walk {
+            catalog,
+            plan,
+            fields: &mut fields,
+            subjects: &mut subjects,
+        };
+        for group in &fetch.groups {
+            w.field(&group.type_name, "id");
+            let found = data[group.type_name.as_str()].as_array();
+            for node in found.into_iter().flatten() {
+                w.node(&group.type_name, &group.selection, &node["v"]);
+            }
         }
         if let Ok(mut f) = self.fields.lock() {
             f.extend(fields);

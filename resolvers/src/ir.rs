@@ -28,6 +28,28 @@ pub enum RootKind {
     List(Connection),
 }
 
+/// The federation entry point `_entities(representations:)`: nodes by type and
+/// id, each read through the same plan as a lookup of its type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityFetch {
+    /// One group per entity type asked for, in order of first appearance.
+    pub groups: Vec<EntityGroup>,
+    /// The representations in the order given: (type name, id). The answer lists
+    /// one entity (or null) per representation, in this order.
+    pub order: Vec<(String, String)>,
+}
+
+/// The nodes of one type an entity fetch asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityGroup {
+    /// Node type name.
+    pub type_name: String,
+    /// Distinct ids asked for, in order of first appearance.
+    pub ids: Vec<String>,
+    /// What to read of each node: the selection's fragments on this type.
+    pub selection: NodeSelection,
+}
+
 /// Selected items of one node, each under its response key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeSelection {

@@ -18,6 +18,7 @@ pub mod audit;
 pub mod cursor;
 pub mod cypher;
 pub mod errors;
+pub mod federation;
 pub mod ir;
 pub mod selection;
 pub mod store;

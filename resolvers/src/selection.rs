@@ -19,7 +19,8 @@ use crate::access::AccessPlan;
 use crate::cursor::{scope_of, CursorKey};
 use crate::errors::{Code, HubError};
 use crate::ir::{
-    CompareOp, Connection, Filter, NodeItem, NodeSelection, RootField, RootKind, SortKey,
+    CompareOp, Connection, EntityFetch, EntityGroup, Filter, NodeItem, NodeSelection, RootField,
+    RootKind, SortKey,
 };
 
 /// Page-size and input limits.
@@ -121,6 +122,81 @@ impl<'a> Walker<'a> {
         })
     }
 
+    /// The IR of `_entities(representations:)`: every representation names an
+    /// entity type of the plan (one with root fields and its id readable in
+    /// full: the types a lookup reaches) and an id; each type's nodes are read
+    /// with the selection's fragments on that type.
+    pub fn entities(&self, field: &'a Field) -> Result<EntityFetch, HubError> {
+        let args = self.arguments(field)?;
+        let reps = match args.get("representations") {
+            Some(ConstValue::List(items)) => items,
+            _ => return Err(HubError::input("`representations` is a list")),
+        };
+        if reps.len() > self.limits.max_in_values {
+            return Err(HubError::input(format!(
+                "`representations` takes at most {} items",
+                self.limits.max_in_values
+            )));
+        }
+        let mut fetch = EntityFetch {
+            groups: Vec::new(),
+            order: Vec::with_capacity(reps.len()),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (i, rep) in reps.iter().enumerate() {
+            let ConstValue::Object(obj) = rep else {
+                return Err(HubError::input(format!(
+                    "representation {i} is not an object"
+                )));
+            };
+            let Some(ConstValue::String(type_name)) = obj.get("__typename") else {
+                return Err(HubError::input(format!(
+                    "representation {i} has no `__typename`"
+                )));
+            };
+            // Same words whether the type does not exist or is outside the mandate.
+            let t = self
+                .catalog
+                .node(type_name)
+                .filter(|t| self.plan.is_entity(t))
+                .ok_or_else(|| {
+                    HubError::input(format!(
+                        "representation {i}: `{type_name}` is not an entity type of your schema"
+                    ))
+                })?;
+            let id = match obj.get(t.id_field().name.as_str()) {
+                Some(ConstValue::String(s)) => s.clone(),
+                Some(ConstValue::Number(n)) => n.to_string(),
+                _ => {
+                    return Err(HubError::input(format!(
+                        "representation {i} has no `{}`",
+                        t.id_field().name
+                    )))
+                }
+            };
+            let group = match fetch.groups.iter().position(|g| g.type_name == t.name) {
+                Some(g) => &mut fetch.groups[g],
+                None => {
+                    let selection = self.node_selection(t, &field.selection_set.node)?;
+                    fetch.groups.push(EntityGroup {
+                        type_name: t.name.clone(),
+                        ids: Vec::new(),
+                        selection,
+                    });
+                    fetch
+                        .groups
+                        .last_mut()
+                        .ok_or_else(|| HubError::internal("no group"))?
+                }
+            };
+            if seen.insert((t.name.as_str(), id.clone())) {
+                group.ids.push(id.clone());
+            }
+            fetch.order.push((t.name.clone(), id));
+        }
+        Ok(fetch)
+    }
+
     fn arguments(&self, field: &Field) -> Result<HashMap<String, ConstValue>, HubError> {
         field
             .arguments
@@ -168,21 +244,31 @@ impl<'a> Walker<'a> {
     }
 
     /// The fields of a selection set with fragments expanded and skips applied.
-    fn fields(&self, set: &'a SelectionSet) -> Result<Vec<&'a Field>, HubError> {
+    /// On a node (`on` names its type) a fragment applies when its type condition
+    /// is that type — exactly what async-graphql 7.2 executes (it does not apply
+    /// a fragment on the `_Entity` union to the union's members), so the plan
+    /// reads what is answered and no more. On connections and edges validation
+    /// allows no other condition than the type itself.
+    fn fields(&self, set: &'a SelectionSet, on: Option<&str>) -> Result<Vec<&'a Field>, HubError> {
         let mut out = Vec::new();
-        self.collect(set, &mut out, 0)?;
+        self.collect(set, on, &mut out, 0)?;
         Ok(out)
     }
 
     fn collect(
         &self,
         set: &'a SelectionSet,
+        on: Option<&str>,
         out: &mut Vec<&'a Field>,
         depth: usize,
     ) -> Result<(), HubError> {
         if depth > 32 {
             return Err(HubError::new(Code::QueryTooDeep, "fragments nest too deep"));
         }
+        let applies = |condition: Option<&Name>| match (on, condition) {
+            (Some(ty), Some(c)) => c.as_str() == ty,
+            _ => true,
+        };
         for item in &set.items {
             match &item.node {
                 Selection::Field(f) => {
@@ -201,11 +287,14 @@ impl<'a> Walker<'a> {
                         .ok_or_else(|| {
                             HubError::new(Code::GraphqlValidationFailed, "unknown fragment")
                         })?;
-                    self.collect(&frag.node.selection_set.node, out, depth + 1)?;
+                    if applies(Some(&frag.node.type_condition.node.on.node)) {
+                        self.collect(&frag.node.selection_set.node, on, out, depth + 1)?;
+                    }
                 }
                 Selection::InlineFragment(inline) => {
-                    if self.included(&inline.node.directives)? {
-                        self.collect(&inline.node.selection_set.node, out, depth + 1)?;
+                    let condition = inline.node.type_condition.as_ref().map(|c| &c.node.on.node);
+                    if self.included(&inline.node.directives)? && applies(condition) {
+                        self.collect(&inline.node.selection_set.node, on, out, depth + 1)?;
                     }
                 }
             }
@@ -229,7 +318,7 @@ impl<'a> Walker<'a> {
         set: &'a SelectionSet,
         sel: &mut NodeSelection,
     ) -> Result<(), HubError> {
-        for f in self.fields(set)? {
+        for f in self.fields(set, Some(&t.name))? {
             let name = f.name.node.as_str();
             if name == "__typename" {
                 continue;
@@ -344,14 +433,14 @@ impl<'a> Walker<'a> {
             node: NodeSelection::default(),
             edge_props: Vec::new(),
         };
-        for f in self.fields(set)? {
+        for f in self.fields(set, None)? {
             match f.name.node.as_str() {
                 "__typename" => {}
                 "totalCount" => conn.total = true,
                 "pageInfo" => conn.rows = true,
                 "edges" => {
                     conn.rows = true;
-                    for ef in self.fields(&f.selection_set.node)? {
+                    for ef in self.fields(&f.selection_set.node, None)? {
                         let name = ef.name.node.as_str();
                         match name {
                             "__typename" | "cursor" => {}

@@ -38,6 +38,10 @@ fn compile_with(plan: &AccessPlan, query: &str, variables: serde_json::Value) ->
         .items
         .iter()
         .map(|item| match &item.node {
+            Selection::Field(f) if f.node.name.node == "_entities" => {
+                let fetch = walker.entities(&f.node).expect("walks");
+                cypher::compile_entities(&catalog, plan, &fetch).expect("compiles")
+            }
             Selection::Field(f) => {
                 let root = walker.root(&f.node).expect("walks");
                 cypher::compile(&catalog, plan, &root).expect("compiles")
@@ -133,5 +137,38 @@ fn list_anchored_at_a_unique_key_starts_from_it() {
         serde_json::json!({}),
     );
     assert!(q[0].text.contains("MATCH (a"), "{}", q[0].text);
+    insta::assert_yaml_snapshot!(q);
+}
+
+#[test]
+fn federation_entities_are_one_query_of_index_seeks_under_the_plan() {
+    let catalog = mandate_schema::hub_catalog().unwrap();
+    let mut plan = AccessPlan::allow_all(&catalog);
+    plan.fingerprint = "test-plan".into();
+    let resident = plan.types.get_mut("Resident").unwrap();
+    resident
+        .fields
+        .insert("idNumber".into(), FieldAccess::Masked(Mask::KeepEnds));
+    resident.rows = Some(Filter::Compare {
+        field: "lowIncome".into(),
+        op: CompareOp::Eq,
+        value: serde_json::json!(true),
+    });
+    let q = compile_with(
+        &plan,
+        r#"query($r: [_Any!]!) { _entities(representations: $r) {
+            ... on Resident { name idNumber household { id } }
+            ... on Building { address }
+            ... on Household { unit } } }"#,
+        serde_json::json!({"r": [
+            {"__typename": "Resident", "id": "R00000001"},
+            {"__typename": "Building", "id": "B00001"},
+            {"__typename": "Resident", "id": "R00000002"},
+            {"__typename": "Resident", "id": "R00000001"},
+        ]}),
+    );
+    assert_eq!(q.len(), 1);
+    // Household is not asked for: its fragment is not read.
+    assert!(!q[0].text.contains("unit"), "{}", q[0].text);
     insta::assert_yaml_snapshot!(q);
 }
