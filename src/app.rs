@@ -124,7 +124,7 @@ impl Hub {
         let plan = Arc::new(AccessPlan::allow_all(&catalog));
         let schema = mandate_resolvers::build_schema(engine.clone(), plan)
             .map_err(|e| HubBuildError::Graphql(e.to_string()))?;
-        let auth = Authenticator::load(&config.auth)?;
+        let auth = Authenticator::load(&config.auth).await?;
         // A pool of its own, so audit writes never wait behind reads (and are
         // counted apart from them).
         let audit_store = {

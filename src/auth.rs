@@ -6,9 +6,18 @@
 //!   only their SHA-256 ([`hash_api_key`]) in a TOML file named by `auth.api_keys_file`; each
 //!   entry binds one key to an agency, an officer and roles.
 //! * **JWTs**, sent as `Authorization: Bearer <token>`. RS256 and ES256 tokens are verified
-//!   against the public keys of a JWKS file (`auth.jwt.jwks_file`); HS256 with a shared secret
-//!   (`auth.jwt.hs256_secret`) exists for development only. No other algorithm is accepted, and
-//!   the token header's `alg` is checked against that list before any verification code runs.
+//!   against the public keys of a JWKS file (`auth.jwt.jwks_file`), of a JWKS URL
+//!   (`auth.jwt.jwks_url`, the identity provider's in production), or of both; HS256 with a
+//!   shared secret (`auth.jwt.hs256_secret`) exists for development only. No other algorithm is
+//!   accepted, and the token header's `alg` is checked against that list before any
+//!   verification code runs.
+//!
+//! Both JWKS sources go through one parser with the same checks. The file is read once; the URL
+//! is fetched at start-up (a failure stops the start) and again every
+//! `auth.jwt.jwks_refresh_secs` by a background task. The key set is swapped whole
+//! ([`ArcSwap`]), so verification stays synchronous and never waits for the network: a refresh
+//! that fails keeps the last good keys, and a token naming an unknown `kid` is rejected from the
+//! current set while asking the background task for one early refetch (at most one per 30 s).
 //!
 //! It does not decide what a principal may see — that is the policies' job — and it never
 //! falls back to a broader principal: every failure is an [`AuthError`], whose message is safe
@@ -27,7 +36,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
@@ -36,10 +49,12 @@ use mandate_resolvers::Code;
 use poem::http::header::AUTHORIZATION;
 use poem::http::{HeaderMap, HeaderValue};
 use rand::RngCore as _;
+use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
+use tokio::sync::Notify;
 
 /// The header that carries an API key.
 const API_KEY_HEADER: &str = "x-api-key";
@@ -52,6 +67,24 @@ const MAX_LEEWAY_SECS: u64 = 300;
 
 /// Smallest and largest RSA modulus accepted in the JWKS, in bytes (2048 and 8192 bits).
 const RSA_MODULUS_BYTES: std::ops::RangeInclusive<usize> = 256..=1024;
+
+/// Smallest `auth.jwt.jwks_refresh_secs` accepted.
+const MIN_JWKS_REFRESH_SECS: u64 = 10;
+
+/// Deadline for one fetch of `auth.jwt.jwks_url`: connecting, the request and the whole body.
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest JWKS response body read from `auth.jwt.jwks_url`, in bytes.
+const MAX_JWKS_BYTES: usize = 1 << 20;
+
+/// Most redirects followed when fetching `auth.jwt.jwks_url`.
+const MAX_JWKS_REDIRECTS: usize = 3;
+
+/// Least time between two early refetches asked for by tokens with an unknown `kid`.
+const EARLY_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The only hosts `auth.jwt.jwks_url` may reach over plain `http://`.
+const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "[::1]", "localhost"];
 
 /// Authentication settings: the `[auth]` section of the hub's TOML config.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
@@ -75,6 +108,13 @@ pub struct JwtConfig {
     pub hs256_secret: String,
     /// Path to a JWKS JSON file with RS256/ES256 public keys; empty = off.
     pub jwks_file: String,
+    /// URL of a JWKS with RS256/ES256 public keys (the identity provider's), fetched at
+    /// start-up and every `jwks_refresh_secs`; empty = off. Must be `https://`; `http://` is
+    /// allowed only to 127.0.0.1, ::1 or localhost. May be set together with `jwks_file`: keys
+    /// from both are used.
+    pub jwks_url: String,
+    /// Seconds between refetches of `jwks_url` (default 300, at least 10).
+    pub jwks_refresh_secs: u64,
     /// Required `iss`; empty = not checked.
     pub issuer: String,
     /// Required `aud`; empty = not checked (tokens minted for any audience are then accepted,
@@ -89,6 +129,8 @@ impl Default for JwtConfig {
         JwtConfig {
             hs256_secret: String::new(),
             jwks_file: String::new(),
+            jwks_url: String::new(),
+            jwks_refresh_secs: 300,
             issuer: String::new(),
             audience: String::new(),
             leeway_secs: 30,
@@ -107,10 +149,31 @@ impl fmt::Debug for JwtConfig {
         f.debug_struct("JwtConfig")
             .field("hs256_secret", &secret)
             .field("jwks_file", &self.jwks_file)
+            .field("jwks_url", &self.jwks_url)
+            .field("jwks_refresh_secs", &self.jwks_refresh_secs)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway_secs", &self.leeway_secs)
             .finish()
+    }
+}
+
+impl JwtConfig {
+    /// Checks `jwks_url` and `jwks_refresh_secs`; returns the parsed URL, or `None` if the URL
+    /// source is off.
+    ///
+    /// # Errors
+    /// [`AuthConfigError::JwksUrl`] if the URL is not `https://` (or `http://` to a loopback
+    /// host), carries credentials or does not parse; [`AuthConfigError::JwksRefreshTooShort`]
+    /// if the refresh interval is under 10 seconds.
+    pub fn check_jwks_url(&self) -> Result<Option<Url>, AuthConfigError> {
+        if self.jwks_refresh_secs < MIN_JWKS_REFRESH_SECS {
+            return Err(AuthConfigError::JwksRefreshTooShort(self.jwks_refresh_secs));
+        }
+        if self.jwks_url.is_empty() {
+            return Ok(None);
+        }
+        parse_jwks_url(&self.jwks_url).map(Some)
     }
 }
 
@@ -238,18 +301,22 @@ pub enum AuthConfigError {
         /// What is wrong.
         problem: String,
     },
-    /// The JWKS file is not valid JSON or not a key set.
-    #[error("the JWKS file `{path}` is malformed: {message}")]
+    /// The JWKS (from the file or the URL) is not valid JSON or not a key set.
+    #[error("the {what} `{path}` is malformed: {message}")]
     JwksFile {
-        /// The path as configured.
+        /// Where it came from: "JWKS file" or "JWKS served at".
+        what: &'static str,
+        /// The path or URL as configured.
         path: String,
         /// What is wrong, with its line and column where known.
         message: String,
     },
-    /// One key of the JWKS file is unusable.
-    #[error("the JWKS file `{path}`, key #{index} (kid `{kid}`): {problem}")]
+    /// One key of the JWKS (from the file or the URL) is unusable.
+    #[error("the {what} `{path}`, key #{index} (kid `{kid}`): {problem}")]
     JwksKey {
-        /// The path as configured.
+        /// Where it came from: "JWKS file" or "JWKS served at".
+        what: &'static str,
+        /// The path or URL as configured.
         path: String,
         /// The key's position in `keys`, from 1.
         index: usize,
@@ -264,18 +331,64 @@ pub enum AuthConfigError {
     /// `auth.jwt.leeway_secs` is larger than allowed.
     #[error("`auth.jwt.leeway_secs` is {0}; at most {MAX_LEEWAY_SECS} is allowed")]
     LeewayTooLarge(u64),
+    /// `auth.jwt.jwks_url` is not a URL keys may be fetched from.
+    #[error("`auth.jwt.jwks_url` `{url}` is not allowed: {problem}")]
+    JwksUrl {
+        /// The URL as configured (without any credentials it carried).
+        url: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// `auth.jwt.jwks_refresh_secs` is shorter than allowed.
+    #[error("`auth.jwt.jwks_refresh_secs` is {0}; at least {MIN_JWKS_REFRESH_SECS} is required")]
+    JwksRefreshTooShort(u64),
+    /// The JWKS cannot be fetched from `auth.jwt.jwks_url` (network, HTTP status, size).
+    #[error("cannot fetch the JWKS from `{url}`: {reason}")]
+    JwksFetch {
+        /// The URL as configured.
+        url: String,
+        /// Why, on one line.
+        reason: String,
+    },
 }
 
-/// Verifies request credentials against the keys loaded at start-up.
+/// Verifies request credentials against the keys loaded at start-up (and, for
+/// `auth.jwt.jwks_url`, refreshed in the background).
 pub struct Authenticator {
     /// API key entries by the SHA-256 of the key.
     api_keys: HashMap<[u8; 32], ApiKeyEntry>,
     /// The HS256 development key, if configured.
     hs256: Option<DecodingKey>,
-    /// Public keys from the JWKS file.
-    jwks: Vec<JwksKey>,
+    /// Public keys from the JWKS file and URL.
+    jwks: Arc<JwksKeys>,
+    /// The background refetch of `auth.jwt.jwks_url`; stopped when this is dropped.
+    refresher: Option<tokio::task::AbortHandle>,
     /// `iss`/`aud`/time checks shared by all algorithms (its `algorithms` is set per token).
     validation: Validation,
+}
+
+/// The JWKS keys in use, swapped whole when the URL's keys are refreshed.
+struct JwksKeys {
+    /// The file's keys, then the URL's (less any whose `kid` the file already has).
+    current: ArcSwap<Vec<JwksKey>>,
+    /// Where the URL's keys come from, if `auth.jwt.jwks_url` is set.
+    remote: Option<RemoteJwks>,
+}
+
+/// The `auth.jwt.jwks_url` source.
+struct RemoteJwks {
+    /// The URL, checked by [`parse_jwks_url`].
+    url: Url,
+    /// Client with the fetch timeout and redirect policy.
+    client: reqwest::Client,
+    /// The file's keys, put first in every new set.
+    file_keys: Vec<JwksKey>,
+    /// Wakes the background task for an early refetch.
+    wake: Notify,
+    /// Origin of `next_early_ms`.
+    started: Instant,
+    /// Milliseconds since `started` before which no early refetch is asked for.
+    next_early_ms: AtomicU64,
 }
 
 /// One API key entry, as loaded.
@@ -288,7 +401,8 @@ struct ApiKeyEntry {
     principal: Principal,
 }
 
-/// One public key from the JWKS file.
+/// One public key from the JWKS file or URL.
+#[derive(Clone)]
 struct JwksKey {
     kid: Option<String>,
     alg: Algorithm,
@@ -301,7 +415,11 @@ impl fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("api_keys", &self.api_keys.len())
             .field("hs256", &self.hs256.is_some())
-            .field("jwks_keys", &self.jwks.len())
+            .field("jwks_keys", &self.jwks.current.load().len())
+            .field(
+                "jwks_url",
+                &self.jwks.remote.as_ref().map(|r| r.url.as_str()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -313,16 +431,23 @@ enum Credential<'a> {
 }
 
 impl Authenticator {
-    /// Loads keys and JWKS once. Errors name the file and what is wrong.
+    /// Loads the API keys and the JWKS file, and fetches the JWKS URL (within 5 seconds).
+    /// Errors name the file or URL and what is wrong.
+    ///
+    /// With `auth.jwt.jwks_url` set, this spawns the task that refetches it every
+    /// `auth.jwt.jwks_refresh_secs` (so it must run inside a tokio runtime); the task stops when
+    /// the authenticator is dropped.
     ///
     /// # Errors
-    /// If a configured file cannot be read or holds an unusable entry, if the HS256 secret is
-    /// shorter than 32 bytes, or if the leeway is over 300 seconds.
-    pub fn load(cfg: &AuthConfig) -> Result<Authenticator, AuthConfigError> {
+    /// If a configured file cannot be read or holds an unusable entry, if the JWKS URL is not
+    /// allowed, cannot be fetched or serves an unusable key set, if the HS256 secret is shorter
+    /// than 32 bytes, if the leeway is over 300 seconds, or if the refresh interval is under 10.
+    pub async fn load(cfg: &AuthConfig) -> Result<Authenticator, AuthConfigError> {
         let jwt = &cfg.jwt;
         if jwt.leeway_secs > MAX_LEEWAY_SECS {
             return Err(AuthConfigError::LeewayTooLarge(jwt.leeway_secs));
         }
+        let jwks_url = jwt.check_jwks_url()?;
         let api_keys = if cfg.api_keys_file.is_empty() {
             HashMap::new()
         } else {
@@ -339,11 +464,32 @@ impl Authenticator {
             tracing::warn!("HS256 shared-secret tokens are enabled; this is for development only");
             Some(key)
         };
-        let jwks = if jwt.jwks_file.is_empty() {
+        let file_keys = if jwt.jwks_file.is_empty() {
             Vec::new()
         } else {
-            load_jwks(&jwt.jwks_file)?
+            load_jwks_file(&jwt.jwks_file)?
         };
+        let (jwks, refresher) = match jwks_url {
+            None => {
+                let jwks = JwksKeys {
+                    current: ArcSwap::from_pointee(file_keys),
+                    remote: None,
+                };
+                (Arc::new(jwks), None)
+            }
+            Some(url) => {
+                let remote = RemoteJwks::new(url, file_keys)?;
+                let keys = remote.combine(remote.fetch().await?);
+                let jwks = Arc::new(JwksKeys {
+                    current: ArcSwap::from_pointee(keys),
+                    remote: Some(remote),
+                });
+                let every = Duration::from_secs(jwt.jwks_refresh_secs);
+                let task = tokio::spawn(refresh_jwks_every(jwks.clone(), every));
+                (jwks, Some(task.abort_handle()))
+            }
+        };
+        let jwks_keys = jwks.current.load().len();
 
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = jwt.leeway_secs;
@@ -366,7 +512,7 @@ impl Authenticator {
         }
         validation.set_required_spec_claims(&required);
 
-        let jwt_on = hs256.is_some() || !jwks.is_empty();
+        let jwt_on = hs256.is_some() || jwks_keys > 0;
         if jwt_on && jwt.audience.is_empty() {
             tracing::warn!("JWT audience is not checked; set auth.jwt.audience");
         }
@@ -375,7 +521,8 @@ impl Authenticator {
         }
         tracing::info!(
             api_keys = api_keys.len(),
-            jwks_keys = jwks.len(),
+            jwks_keys,
+            jwks.url = jwks.remote.as_ref().map_or("", |r| r.url.as_str()),
             hs256 = hs256.is_some(),
             issuer_checked = !jwt.issuer.is_empty(),
             audience_checked = !jwt.audience.is_empty(),
@@ -385,8 +532,19 @@ impl Authenticator {
             api_keys,
             hs256,
             jwks,
+            refresher,
             validation,
         })
+    }
+
+    /// Refetches `auth.jwt.jwks_url` now, as the background task does: on success the URL's
+    /// keys are replaced; on failure the current keys stay and a warning is logged. Returns the
+    /// number of JWKS keys in use afterwards (without a URL nothing is fetched).
+    ///
+    /// # Errors
+    /// Why the refetch failed (the current keys are then still in use).
+    pub async fn refresh_jwks(&self) -> Result<usize, AuthConfigError> {
+        self.jwks.refresh().await
     }
 
     /// Verifies the request's credential.
@@ -489,11 +647,17 @@ impl Authenticator {
                 "its header has `crit` extensions this hub does not understand",
             ));
         }
+        // One snapshot of the JWKS keys for the whole check; a refresh meanwhile swaps in a
+        // new set without disturbing this one.
+        let jwks = self.jwks.current.load();
         let algorithm = match alg {
             "HS256" if self.hs256.is_some() => Algorithm::HS256,
-            "RS256" if self.jwks.iter().any(|k| k.alg == Algorithm::RS256) => Algorithm::RS256,
-            "ES256" if self.jwks.iter().any(|k| k.alg == Algorithm::ES256) => Algorithm::ES256,
+            "RS256" if jwks.iter().any(|k| k.alg == Algorithm::RS256) => Algorithm::RS256,
+            "ES256" if jwks.iter().any(|k| k.alg == Algorithm::ES256) => Algorithm::ES256,
             _ => {
+                if let ("RS256" | "ES256", Some(kid)) = (alg, kid) {
+                    self.jwks.note_kid(&jwks, kid);
+                }
                 tracing::debug!(alg = loggable(alg), "token algorithm not allowed");
                 return Err(AuthError::AlgorithmNotAllowed);
             }
@@ -503,7 +667,11 @@ impl Authenticator {
         //    JWKS keys are only ever used with their own algorithm (no algorithm confusion).
         let key = match algorithm {
             Algorithm::HS256 => self.hs256.as_ref().ok_or(AuthError::AlgorithmNotAllowed)?,
-            _ => self.select_jwks_key(algorithm, kid)?,
+            _ => select_jwks_key(&jwks, algorithm, kid).inspect_err(|_| {
+                if let Some(kid) = kid {
+                    self.jwks.note_kid(&jwks, kid);
+                }
+            })?,
         };
 
         // 3. Verify signature, exp, nbf, iss, aud.
@@ -515,25 +683,35 @@ impl Authenticator {
         // 4. The hub's own claims.
         principal_from_claims(&data.claims)
     }
+}
 
-    fn select_jwks_key(
-        &self,
-        alg: Algorithm,
-        kid: Option<&str>,
-    ) -> Result<&DecodingKey, AuthError> {
-        let mut candidates = self.jwks.iter().filter(|k| k.alg == alg);
-        match kid {
-            Some(kid) => candidates
-                .find(|k| k.kid.as_deref() == Some(kid))
-                .map(|k| &k.key)
-                .ok_or_else(|| AuthError::bad_token("its `kid` names no key this hub trusts")),
-            None => match (candidates.next(), candidates.next()) {
-                (Some(only), None) => Ok(&only.key),
-                _ => Err(AuthError::bad_token(
-                    "it has no `kid` and more than one key could verify it",
-                )),
-            },
+/// Stops the background JWKS refetch.
+impl Drop for Authenticator {
+    fn drop(&mut self) {
+        if let Some(task) = &self.refresher {
+            task.abort();
         }
+    }
+}
+
+/// Picks the one key of `keys` that may verify a token with `alg` and `kid`.
+fn select_jwks_key<'k>(
+    keys: &'k [JwksKey],
+    alg: Algorithm,
+    kid: Option<&str>,
+) -> Result<&'k DecodingKey, AuthError> {
+    let mut candidates = keys.iter().filter(|k| k.alg == alg);
+    match kid {
+        Some(kid) => candidates
+            .find(|k| k.kid.as_deref() == Some(kid))
+            .map(|k| &k.key)
+            .ok_or_else(|| AuthError::bad_token("its `kid` names no key this hub trusts")),
+        None => match (candidates.next(), candidates.next()) {
+            (Some(only), None) => Ok(&only.key),
+            _ => Err(AuthError::bad_token(
+                "it has no `kid` and more than one key could verify it",
+            )),
+        },
     }
 }
 
@@ -838,29 +1016,75 @@ fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// The JWKS file: `{"keys": [...]}`.
+/// A JWKS document: `{"keys": [...]}`.
 #[derive(Deserialize)]
 struct JwksFile {
     keys: Vec<Map<String, Value>>,
 }
 
-fn load_jwks(path: &str) -> Result<Vec<JwksKey>, AuthConfigError> {
+/// Where a JWKS text came from, for its error messages.
+#[derive(Debug, Clone, Copy)]
+enum JwksOrigin<'a> {
+    /// `auth.jwt.jwks_file`: the path.
+    File(&'a str),
+    /// `auth.jwt.jwks_url`: the URL.
+    Url(&'a str),
+}
+
+impl<'a> JwksOrigin<'a> {
+    /// The `what` of the error variants.
+    fn what(self) -> &'static str {
+        match self {
+            JwksOrigin::File(_) => "JWKS file",
+            JwksOrigin::Url(_) => "JWKS served at",
+        }
+    }
+
+    /// The path or URL.
+    fn location(self) -> &'a str {
+        match self {
+            JwksOrigin::File(path) | JwksOrigin::Url(path) => path,
+        }
+    }
+
+    /// The configuration key that turns this source off.
+    fn config_key(self) -> &'static str {
+        match self {
+            JwksOrigin::File(_) => "auth.jwt.jwks_file",
+            JwksOrigin::Url(_) => "auth.jwt.jwks_url",
+        }
+    }
+}
+
+fn load_jwks_file(path: &str) -> Result<Vec<JwksKey>, AuthConfigError> {
     let text = read_file("JWKS file", path)?;
-    let file: JwksFile = serde_json::from_str(&text).map_err(|e| AuthConfigError::JwksFile {
+    parse_jwks(JwksOrigin::File(path), &text)
+}
+
+/// Parses and checks a JWKS document, from the file or the URL: the same rules for both.
+fn parse_jwks(origin: JwksOrigin<'_>, text: &str) -> Result<Vec<JwksKey>, AuthConfigError> {
+    let what = origin.what();
+    let path = origin.location();
+    let file: JwksFile = serde_json::from_str(text).map_err(|e| AuthConfigError::JwksFile {
+        what,
         path: path.to_owned(),
         message: e.to_string(),
     })?;
     if file.keys.is_empty() {
         return Err(AuthConfigError::JwksFile {
+            what,
             path: path.to_owned(),
-            message: "`keys` is empty; to turn JWKS off, leave `auth.jwt.jwks_file` empty"
-                .to_owned(),
+            message: format!(
+                "`keys` is empty; to turn JWKS off, leave `{}` empty",
+                origin.config_key()
+            ),
         });
     }
     let mut keys: Vec<JwksKey> = Vec::with_capacity(file.keys.len());
     let mut kids: HashSet<String> = HashSet::new();
     for (position, jwk) in file.keys.iter().enumerate() {
         let fail = |kid: Option<&str>, problem: &str| AuthConfigError::JwksKey {
+            what,
             path: path.to_owned(),
             index: position + 1,
             kid: kid.unwrap_or("-").to_owned(),
@@ -976,6 +1200,277 @@ fn parse_jwk(jwk: &Map<String, Value>) -> Result<(Algorithm, DecodingKey), Strin
 }
 
 // ---------------------------------------------------------------------------------------------
+// The JWKS URL
+// ---------------------------------------------------------------------------------------------
+
+/// Checks `auth.jwt.jwks_url`: `https://`, or `http://` to 127.0.0.1, ::1 or localhost; no
+/// credentials in it (they would end up in logs).
+fn parse_jwks_url(text: &str) -> Result<Url, AuthConfigError> {
+    let fail = |problem: &'static str| AuthConfigError::JwksUrl {
+        url: shown_url(text),
+        problem,
+    };
+    let url = Url::parse(text).map_err(|_| fail("it is not an absolute URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(fail(
+            "it carries credentials; a JWKS is public, serve it without them",
+        ));
+    }
+    match url.scheme() {
+        "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(url),
+        "http" if is_loopback_http(&url) => Ok(url),
+        "http" => Err(fail(
+            "plain `http://` is allowed only to 127.0.0.1, ::1 or localhost; use `https://`",
+        )),
+        "https" => Err(fail("it has no host")),
+        _ => Err(fail("it must be an `https://` URL")),
+    }
+}
+
+/// A rejected `auth.jwt.jwks_url` as error messages show it: without user and password, and
+/// wholly redacted if it has an `@` that is not part of a parsed host URL.
+fn shown_url(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(mut url) if url.has_host() => {
+            if url.set_username("").is_ok() && url.set_password(None).is_ok() {
+                url.to_string()
+            } else {
+                "[redacted]".to_owned()
+            }
+        }
+        _ if text.contains('@') => "[redacted]".to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
+/// An `http://` URL to 127.0.0.1, ::1 or localhost.
+fn is_loopback_http(url: &Url) -> bool {
+    url.scheme() == "http"
+        && url
+            .host_str()
+            .is_some_and(|host| LOOPBACK_HOSTS.contains(&host))
+}
+
+/// Whether a fetch that started at `first` may follow a redirect to `next`: to `https://`,
+/// or to loopback `http://` when it started at loopback `http://`. Never to anything else.
+fn redirect_allowed(first: Option<&Url>, next: &Url) -> bool {
+    let credentials = !next.username().is_empty() || next.password().is_some();
+    !credentials
+        && (next.scheme() == "https"
+            || (is_loopback_http(next) && first.is_some_and(is_loopback_http)))
+}
+
+/// The redirect policy of the JWKS client: at most 3, each as [`redirect_allowed`].
+fn jwks_redirect(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    if attempt.previous().len() > MAX_JWKS_REDIRECTS {
+        attempt.error("too many redirects")
+    } else if redirect_allowed(attempt.previous().first(), attempt.url()) {
+        attempt.follow()
+    } else {
+        attempt.error("refused a redirect to a URL that is not https://")
+    }
+}
+
+/// `error` and its sources on one line, for a fetch failure's reason.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text.replace(['\n', '\r'], " ")
+}
+
+impl RemoteJwks {
+    /// The source for `url` (already checked), with the file's keys to put first.
+    fn new(url: Url, file_keys: Vec<JwksKey>) -> Result<RemoteJwks, AuthConfigError> {
+        let client = reqwest::Client::builder()
+            .timeout(JWKS_FETCH_TIMEOUT)
+            .connect_timeout(JWKS_FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::custom(jwks_redirect))
+            .user_agent(concat!("mandate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AuthConfigError::JwksFetch {
+                url: url.to_string(),
+                reason: error_chain(&e),
+            })?;
+        Ok(RemoteJwks {
+            url,
+            client,
+            file_keys,
+            wake: Notify::new(),
+            started: Instant::now(),
+            next_early_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Fetches the URL (within 5 s, at most 1 MiB) and parses it like the file.
+    async fn fetch(&self) -> Result<Vec<JwksKey>, AuthConfigError> {
+        let url = self.url.as_str();
+        let fail = |reason: String| AuthConfigError::JwksFetch {
+            url: url.to_owned(),
+            reason,
+        };
+        let mut response = self
+            .client
+            .get(self.url.clone())
+            .header(
+                reqwest::header::ACCEPT,
+                "application/jwk-set+json, application/json",
+            )
+            .send()
+            .await
+            .map_err(|e| fail(error_chain(&e.without_url())))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(fail(format!("the server answered HTTP {status}")));
+        }
+        let too_large = || {
+            fail(format!(
+                "the response is larger than {MAX_JWKS_BYTES} bytes"
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_JWKS_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| fail(error_chain(&e.without_url())))?
+        {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| fail("the response is not UTF-8 text".to_owned()))?;
+        parse_jwks(JwksOrigin::Url(url), text)
+    }
+
+    /// The file's keys, then `url_keys` less any whose `kid` a file key has: on a clash the
+    /// file, which the operator pinned, wins.
+    fn combine(&self, url_keys: Vec<JwksKey>) -> Vec<JwksKey> {
+        let mut keys = self.file_keys.clone();
+        for key in url_keys {
+            if let Some(kid) = key.kid.as_deref() {
+                if self.file_keys.iter().any(|k| k.kid.as_deref() == Some(kid)) {
+                    tracing::warn!(
+                        jwks.url = %self.url,
+                        kid = loggable(kid),
+                        "JWKS URL key skipped: the JWKS file has a key with the same kid"
+                    );
+                    continue;
+                }
+            }
+            keys.push(key);
+        }
+        keys
+    }
+
+    /// Wakes the background task for a refetch, unless one was asked for in the last 30 s.
+    /// Cheap and lock-free: called on the request path.
+    fn ask_early_refetch(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next_early_ms.load(Ordering::Relaxed);
+        if now < next {
+            return;
+        }
+        let pause = u64::try_from(EARLY_REFETCH_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        let claimed = self
+            .next_early_ms
+            .compare_exchange(
+                next,
+                now.saturating_add(pause),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        if claimed {
+            tracing::debug!(jwks.url = %self.url, "JWKS refetch asked for: unknown kid");
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl JwksKeys {
+    /// Asks for an early refetch if `kid` names no key of `keys` (the caller's snapshot) and a
+    /// JWKS URL is configured. The token itself is judged against `keys`.
+    fn note_kid(&self, keys: &[JwksKey], kid: &str) {
+        if let Some(remote) = &self.remote {
+            if !keys.iter().any(|k| k.kid.as_deref() == Some(kid)) {
+                remote.ask_early_refetch();
+            }
+        }
+    }
+
+    /// Refetches the URL; on success swaps in the new set, on failure keeps the current one
+    /// and logs a warning. Returns the number of keys in use.
+    async fn refresh(&self) -> Result<usize, AuthConfigError> {
+        let Some(remote) = &self.remote else {
+            return Ok(self.current.load().len());
+        };
+        match remote.fetch().await {
+            Ok(url_keys) => {
+                let keys = remote.combine(url_keys);
+                let count = keys.len();
+                let same_kids = {
+                    let old = self.current.load();
+                    old.len() == count
+                        && old
+                            .iter()
+                            .zip(&keys)
+                            .all(|(a, b)| a.kid == b.kid && a.alg == b.alg)
+                };
+                self.current.store(Arc::new(keys));
+                if same_kids {
+                    tracing::debug!(jwks.url = %remote.url, jwks_keys = count, "JWKS refreshed");
+                } else {
+                    tracing::info!(jwks.url = %remote.url, jwks_keys = count, "JWKS keys replaced");
+                }
+                Ok(count)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    jwks.url = %remote.url,
+                    reason = %error,
+                    "JWKS refresh failed; keeping the last good keys"
+                );
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The background task: refetches the JWKS URL every `every`, or early when a token named an
+/// unknown `kid`. Runs until aborted (when its [`Authenticator`] is dropped).
+async fn refresh_jwks_every(jwks: Arc<JwksKeys>, every: Duration) {
+    let Some(remote) = jwks.remote.as_ref() else {
+        return;
+    };
+    loop {
+        let early = tokio::select! {
+            () = tokio::time::sleep(every) => false,
+            () = remote.wake.notified() => true,
+        };
+        if early {
+            tracing::info!(jwks.url = %remote.url, "JWKS refetch early: a token named an unknown kid");
+        }
+        // A failure is logged by `refresh` and keeps the last good keys.
+        let _ = jwks.refresh().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Key tools
 // ---------------------------------------------------------------------------------------------
 
@@ -1078,7 +1573,7 @@ mod tests {
     }
 
     /// An authenticator with HS256, the standard JWKS, issuer and audience.
-    fn jwt_auth(scratch: &Scratch) -> Authenticator {
+    async fn jwt_auth(scratch: &Scratch) -> Authenticator {
         let jwks = scratch.write("jwks.json", &standard_jwks().to_string());
         Authenticator::load(&AuthConfig {
             open: false,
@@ -1089,8 +1584,10 @@ mod tests {
                 issuer: ISSUER.to_owned(),
                 audience: AUDIENCE.to_owned(),
                 leeway_secs: 30,
+                ..JwtConfig::default()
             },
         })
+        .await
         .expect("load")
     }
 
@@ -1154,7 +1651,7 @@ mod tests {
 
     // --- API keys -------------------------------------------------------------------------
 
-    fn keys_file(scratch: &Scratch, key: &str) -> Authenticator {
+    async fn keys_file(scratch: &Scratch, key: &str) -> Authenticator {
         let text = format!(
             r#"
 [[key]]
@@ -1179,14 +1676,15 @@ sha256 = "{}"
             api_keys_file: path,
             ..AuthConfig::default()
         })
+        .await
         .expect("load keys")
     }
 
-    #[test]
-    fn api_key_is_accepted_in_either_header() {
+    #[tokio::test]
+    async fn api_key_is_accepted_in_either_header() {
         let scratch = Scratch::new();
         let key = generate_api_key();
-        let auth = keys_file(&scratch, &key);
+        let auth = keys_file(&scratch, &key).await;
         let expected = Principal {
             agency: "D-CIVIL_AFFAIRS".to_owned(),
             officer: "system:subsidy-review".to_owned(),
@@ -1203,11 +1701,11 @@ sha256 = "{}"
         assert_eq!(police.map(|p| p.agency).ok().as_deref(), Some("D-POLICE"));
     }
 
-    #[test]
-    fn unknown_api_key_is_rejected() {
+    #[tokio::test]
+    async fn unknown_api_key_is_rejected() {
         let scratch = Scratch::new();
         let key = generate_api_key();
-        let auth = keys_file(&scratch, &key);
+        let auth = keys_file(&scratch, &key).await;
         let mut near_miss = key.clone();
         near_miss.push('x');
         for presented in [near_miss.as_str(), &key[..key.len() - 1], "mk_nope"] {
@@ -1222,9 +1720,11 @@ sha256 = "{}"
         assert!(matches!(error, Err(AuthError::UnknownKey)));
     }
 
-    #[test]
-    fn api_keys_disabled_means_every_key_is_unknown() {
-        let auth = Authenticator::load(&AuthConfig::default()).expect("load");
+    #[tokio::test]
+    async fn api_keys_disabled_means_every_key_is_unknown() {
+        let auth = Authenticator::load(&AuthConfig::default())
+            .await
+            .expect("load");
         let error = auth.authenticate(&headers(&[("x-api-key", "mk_anything")]));
         assert!(matches!(error, Err(AuthError::UnknownKey)));
     }
@@ -1265,10 +1765,10 @@ sha256 = "{}"
 
     // --- Headers --------------------------------------------------------------------------
 
-    #[test]
-    fn no_credential_is_missing() {
+    #[tokio::test]
+    async fn no_credential_is_missing() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let error = auth
             .authenticate(&headers(&[("accept", "application/json")]))
             .unwrap_err();
@@ -1276,11 +1776,11 @@ sha256 = "{}"
         assert_eq!(error.code(), Code::Unauthenticated);
     }
 
-    #[test]
-    fn two_credentials_are_malformed() {
+    #[tokio::test]
+    async fn two_credentials_are_malformed() {
         let scratch = Scratch::new();
         let key = generate_api_key();
-        let auth = keys_file(&scratch, &key);
+        let auth = keys_file(&scratch, &key).await;
         let token = hs256(&claims());
         let cases = [
             headers(&[
@@ -1305,11 +1805,11 @@ sha256 = "{}"
         }
     }
 
-    #[test]
-    fn unreadable_headers_are_malformed() {
+    #[tokio::test]
+    async fn unreadable_headers_are_malformed() {
         let scratch = Scratch::new();
         let key = generate_api_key();
-        let auth = keys_file(&scratch, &key);
+        let auth = keys_file(&scratch, &key).await;
         let mut non_ascii = HeaderMap::new();
         non_ascii.insert(
             API_KEY_HEADER,
@@ -1342,10 +1842,10 @@ sha256 = "{}"
 
     // --- JWT: HS256 -----------------------------------------------------------------------
 
-    #[test]
-    fn hs256_token_is_accepted() {
+    #[tokio::test]
+    async fn hs256_token_is_accepted() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let principal = bearer(&auth, &hs256(&claims())).expect("valid token");
         assert_eq!(
             principal,
@@ -1361,10 +1861,10 @@ sha256 = "{}"
         assert_eq!(no_roles.map(|p| p.roles).ok(), Some(Vec::new()));
     }
 
-    #[test]
-    fn expired_token_is_token_expired() {
+    #[tokio::test]
+    async fn expired_token_is_token_expired() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let now = get_current_timestamp();
         let error = bearer(&auth, &hs256(&with(claims(), "exp", json!(now - 120)))).unwrap_err();
         assert!(matches!(error, AuthError::Expired), "{error:?}");
@@ -1380,10 +1880,10 @@ sha256 = "{}"
         );
     }
 
-    #[test]
-    fn not_yet_valid_token_is_rejected() {
+    #[tokio::test]
+    async fn not_yet_valid_token_is_rejected() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let future = json!(get_current_timestamp() + 600);
         let error = bearer(&auth, &hs256(&with(claims(), "nbf", future))).unwrap_err();
         assert!(
@@ -1394,10 +1894,10 @@ sha256 = "{}"
         assert!(bearer(&auth, &hs256(&with(claims(), "nbf", past))).is_ok());
     }
 
-    #[test]
-    fn alg_none_is_not_allowed() {
+    #[tokio::test]
+    async fn alg_none_is_not_allowed() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let payload = b64(&claims());
         for alg in ["none", "None", "NONE", "nOnE"] {
             let header = b64(&json!({ "alg": alg, "typ": "JWT" }));
@@ -1413,10 +1913,10 @@ sha256 = "{}"
         }
     }
 
-    #[test]
-    fn other_algorithms_are_not_allowed() {
+    #[tokio::test]
+    async fn other_algorithms_are_not_allowed() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let hs512 = sign(
             Algorithm::HS512,
             None,
@@ -1441,8 +1941,8 @@ sha256 = "{}"
         ));
     }
 
-    #[test]
-    fn hs256_without_a_configured_secret_is_rejected() {
+    #[tokio::test]
+    async fn hs256_without_a_configured_secret_is_rejected() {
         let scratch = Scratch::new();
         let jwks = scratch.write("jwks.json", &standard_jwks().to_string());
         let cfg = AuthConfig {
@@ -1452,21 +1952,23 @@ sha256 = "{}"
             },
             ..AuthConfig::default()
         };
-        let auth = Authenticator::load(&cfg).expect("load");
+        let auth = Authenticator::load(&cfg).await.expect("load");
         let error = bearer(&auth, &hs256(&claims())).unwrap_err();
         assert!(matches!(error, AuthError::AlgorithmNotAllowed), "{error:?}");
         // Nothing configured at all: still rejected, never accepted.
-        let nothing = Authenticator::load(&AuthConfig::default()).expect("load");
+        let nothing = Authenticator::load(&AuthConfig::default())
+            .await
+            .expect("load");
         assert!(matches!(
             bearer(&nothing, &hs256(&claims())),
             Err(AuthError::AlgorithmNotAllowed)
         ));
     }
 
-    #[test]
-    fn hs256_with_the_wrong_secret_is_bad_token() {
+    #[tokio::test]
+    async fn hs256_with_the_wrong_secret_is_bad_token() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let other = secret_key(b"another-secret-that-is-32-bytes-long!!");
         let error = bearer(&auth, &sign(Algorithm::HS256, None, &claims(), &other)).unwrap_err();
         assert!(
@@ -1483,8 +1985,8 @@ sha256 = "{}"
         assert!(matches!(error, AuthError::BadToken(_)), "{error:?}");
     }
 
-    #[test]
-    fn hs256_signed_with_the_rsa_public_key_is_rejected() {
+    #[tokio::test]
+    async fn hs256_signed_with_the_rsa_public_key_is_rejected() {
         // The classic algorithm confusion: HMAC keyed with the verifier's public key bytes.
         let scratch = Scratch::new();
         let public_pem = fixture("rsa-public.pem");
@@ -1508,7 +2010,7 @@ sha256 = "{}"
             },
             ..AuthConfig::default()
         };
-        let jwks_only = Authenticator::load(&cfg).expect("load");
+        let jwks_only = Authenticator::load(&cfg).await.expect("load");
         for token in &forged {
             assert!(matches!(
                 bearer(&jwks_only, token),
@@ -1516,7 +2018,7 @@ sha256 = "{}"
             ));
         }
         // JWKS and an HS256 secret: HS256 is checked against the secret only.
-        let both = jwt_auth(&scratch);
+        let both = jwt_auth(&scratch).await;
         for token in &forged {
             let error = bearer(&both, token).unwrap_err();
             assert!(matches!(error, AuthError::BadToken(_)), "{error:?}");
@@ -1525,10 +2027,10 @@ sha256 = "{}"
 
     // --- JWT: RS256 / ES256 via JWKS ------------------------------------------------------
 
-    #[test]
-    fn rs256_and_es256_tokens_verify_against_the_jwks() {
+    #[tokio::test]
+    async fn rs256_and_es256_tokens_verify_against_the_jwks() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let rs = bearer(
             &auth,
             &sign(Algorithm::RS256, Some("rsa-1"), &claims(), &rsa_key()),
@@ -1547,8 +2049,8 @@ sha256 = "{}"
         assert!(bearer(&auth, &sign(Algorithm::ES256, None, &claims(), &ec_key())).is_ok());
     }
 
-    #[test]
-    fn token_without_kid_is_rejected_when_the_key_is_ambiguous() {
+    #[tokio::test]
+    async fn token_without_kid_is_rejected_when_the_key_is_ambiguous() {
         let scratch = Scratch::new();
         let jwks = json!({ "keys": [
             public_jwk(&rsa_key(), Algorithm::RS256, Some("rsa-1")),
@@ -1562,7 +2064,7 @@ sha256 = "{}"
             },
             ..AuthConfig::default()
         };
-        let auth = Authenticator::load(&cfg).expect("load");
+        let auth = Authenticator::load(&cfg).await.expect("load");
         let error =
             bearer(&auth, &sign(Algorithm::RS256, None, &claims(), &rsa_key())).unwrap_err();
         assert!(
@@ -1573,10 +2075,10 @@ sha256 = "{}"
         assert!(bearer(&auth, &by_kid).is_ok());
     }
 
-    #[test]
-    fn wrong_kid_or_wrong_key_is_bad_token() {
+    #[tokio::test]
+    async fn wrong_kid_or_wrong_key_is_bad_token() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let unknown = sign(Algorithm::RS256, Some("rsa-9"), &claims(), &rsa_key());
         let error = bearer(&auth, &unknown).unwrap_err();
         assert!(
@@ -1595,10 +2097,10 @@ sha256 = "{}"
         );
     }
 
-    #[test]
-    fn issuer_and_audience_are_checked_when_configured() {
+    #[tokio::test]
+    async fn issuer_and_audience_are_checked_when_configured() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let rs = |c: &Value| sign(Algorithm::RS256, Some("rsa-1"), c, &rsa_key());
         let cases = [
             (
@@ -1620,10 +2122,10 @@ sha256 = "{}"
         assert!(bearer(&auth, &rs(&list)).is_ok());
     }
 
-    #[test]
-    fn missing_or_mistyped_claims_are_bad_token() {
+    #[tokio::test]
+    async fn missing_or_mistyped_claims_are_bad_token() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let error = bearer(&auth, &hs256(&with(claims(), "agency", Value::Null))).unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -1651,10 +2153,10 @@ sha256 = "{}"
         }
     }
 
-    #[test]
-    fn garbage_tokens_are_bad_token() {
+    #[tokio::test]
+    async fn garbage_tokens_are_bad_token() {
         let scratch = Scratch::new();
-        let auth = jwt_auth(&scratch);
+        let auth = jwt_auth(&scratch).await;
         let header = b64(&json!({ "alg": "HS256" }));
         let cases = [
             "abc".to_owned(),
@@ -1713,7 +2215,7 @@ sha256 = "{}"
         assert_eq!(value["method"], json!("api_key"));
     }
 
-    fn load_keys_error(text: &str) -> (String, String) {
+    async fn load_keys_error(text: &str) -> (String, String) {
         let scratch = Scratch::new();
         let path = scratch.write("keys.toml", text);
         let error = Authenticator::load(&AuthConfig {
@@ -1721,6 +2223,7 @@ sha256 = "{}"
             api_keys_file: path.clone(),
             ..AuthConfig::default()
         })
+        .await
         .expect_err("must fail");
         (path, error.to_string())
     }
@@ -1731,8 +2234,8 @@ sha256 = "{}"
         )
     }
 
-    #[test]
-    fn malformed_keys_files_are_errors_naming_file_and_entry() {
+    #[tokio::test]
+    async fn malformed_keys_files_are_errors_naming_file_and_entry() {
         let good = hash_api_key("k1");
         let cases = [
             ("[[key]\nid = 1\n".to_owned(), "line 1"),
@@ -1761,21 +2264,22 @@ sha256 = "{}"
             (String::new(), "no [[key]] entries"),
         ];
         for (text, needle) in cases {
-            let (path, message) = load_keys_error(&text);
+            let (path, message) = load_keys_error(&text).await;
             assert!(message.contains(&path), "{message}");
             assert!(message.contains(needle), "{needle:?} not in {message}");
             assert!(!message.contains('\n'), "one line: {message}");
         }
     }
 
-    #[test]
-    fn unreadable_files_are_errors_naming_the_file() {
+    #[tokio::test]
+    async fn unreadable_files_are_errors_naming_the_file() {
         let missing = "/nonexistent/mandate/keys.toml";
         let error = Authenticator::load(&AuthConfig {
             open: false,
             api_keys_file: missing.to_owned(),
             ..AuthConfig::default()
         })
+        .await
         .expect_err("must fail");
         assert!(matches!(error, AuthConfigError::Read { .. }));
         assert!(error.to_string().contains(missing), "{error}");
@@ -1787,12 +2291,12 @@ sha256 = "{}"
             },
             ..AuthConfig::default()
         };
-        let error = Authenticator::load(&cfg).expect_err("must fail");
+        let error = Authenticator::load(&cfg).await.expect_err("must fail");
         assert!(error.to_string().contains(jwks), "{error}");
     }
 
-    #[test]
-    fn malformed_jwks_files_are_errors_naming_file_and_key() {
+    #[tokio::test]
+    async fn malformed_jwks_files_are_errors_naming_file_and_key() {
         let rsa = public_jwk(&rsa_key(), Algorithm::RS256, Some("rsa-1"));
         let ec = public_jwk(&ec_key(), Algorithm::ES256, Some("ec-1"));
         let with_member = |jwk: &Value, name: &str, value: Value| with(jwk.clone(), name, value);
@@ -1860,6 +2364,7 @@ sha256 = "{}"
                 ..AuthConfig::default()
             };
             let message = Authenticator::load(&cfg)
+                .await
                 .expect_err("must fail")
                 .to_string();
             assert!(message.contains(&path), "{message}");
@@ -1867,8 +2372,8 @@ sha256 = "{}"
         }
     }
 
-    #[test]
-    fn weak_secret_and_large_leeway_are_config_errors() {
+    #[tokio::test]
+    async fn weak_secret_and_large_leeway_are_config_errors() {
         let short = AuthConfig {
             jwt: JwtConfig {
                 hs256_secret: "short".to_owned(),
@@ -1877,7 +2382,7 @@ sha256 = "{}"
             ..AuthConfig::default()
         };
         assert!(matches!(
-            Authenticator::load(&short),
+            Authenticator::load(&short).await,
             Err(AuthConfigError::WeakHs256Secret)
         ));
         let leeway = AuthConfig {
@@ -1888,8 +2393,436 @@ sha256 = "{}"
             ..AuthConfig::default()
         };
         assert!(matches!(
-            Authenticator::load(&leeway),
+            Authenticator::load(&leeway).await,
             Err(AuthConfigError::LeewayTooLarge(_))
         ));
+    }
+
+    // --- JWKS URL -------------------------------------------------------------------------
+
+    #[test]
+    fn jwks_url_must_be_https_or_loopback_http() {
+        for ok in [
+            "https://idp.example.gov/.well-known/jwks.json",
+            "https://idp.example.gov:8443/keys?tenant=city",
+            "HTTPS://IdP.Example.Gov/jwks",
+            "http://127.0.0.1:8080/jwks.json",
+            "http://localhost/jwks",
+            "http://[::1]:9000/jwks",
+        ] {
+            let cfg = JwtConfig {
+                jwks_url: ok.to_owned(),
+                ..JwtConfig::default()
+            };
+            assert!(cfg.check_jwks_url().is_ok_and(|u| u.is_some()), "{ok}");
+        }
+        let cases = [
+            (
+                "http://idp.example.gov/jwks.json",
+                "only to 127.0.0.1, ::1 or localhost",
+            ),
+            ("http://127.0.0.2/jwks.json", "only to 127.0.0.1"),
+            ("http://10.0.0.1/jwks", "only to 127.0.0.1"),
+            ("http://localhost.example.gov/jwks", "only to 127.0.0.1"),
+            ("ftp://idp.example.gov/jwks", "`https://` URL"),
+            ("file:///etc/mandate/jwks.json", "`https://` URL"),
+            ("idp.example.gov/jwks.json", "not an absolute URL"),
+            ("not a url", "not an absolute URL"),
+            ("https://reader:hunter2@idp.example.gov/jwks", "credentials"),
+            ("http://reader:hunter2@127.0.0.1/jwks", "credentials"),
+            ("reader:hunter2@idp", "`https://` URL"),
+            ("https://reader:hunter2@", "not an absolute URL"),
+        ];
+        for (url, needle) in cases {
+            let cfg = JwtConfig {
+                jwks_url: url.to_owned(),
+                ..JwtConfig::default()
+            };
+            let error = cfg.check_jwks_url().expect_err(url);
+            assert!(
+                matches!(error, AuthConfigError::JwksUrl { .. }),
+                "{error:?}"
+            );
+            let message = error.to_string();
+            assert!(message.contains("`auth.jwt.jwks_url`"), "{message}");
+            assert!(message.contains(needle), "{needle:?} not in {message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+        // Off by default; the refresh interval has a floor.
+        assert!(JwtConfig::default()
+            .check_jwks_url()
+            .is_ok_and(|u| u.is_none()));
+        let every = |secs: u64| JwtConfig {
+            jwks_url: "https://idp.example.gov/jwks".to_owned(),
+            jwks_refresh_secs: secs,
+            ..JwtConfig::default()
+        };
+        let error = every(9).check_jwks_url().expect_err("too short");
+        assert!(matches!(error, AuthConfigError::JwksRefreshTooShort(9)));
+        assert!(error.to_string().contains("`auth.jwt.jwks_refresh_secs`"));
+        assert!(every(10).check_jwks_url().is_ok());
+    }
+
+    #[test]
+    fn redirects_are_followed_only_to_https_or_between_loopback_urls() {
+        let url = |text: &str| Url::parse(text).expect("url");
+        let https = url("https://idp.example.gov/jwks");
+        let loopback = url("http://127.0.0.1:8080/jwks");
+        let allowed = [
+            (&https, "https://keys.example.gov/jwks"),
+            (&loopback, "https://keys.example.gov/jwks"),
+            (&loopback, "http://localhost:9000/jwks"),
+        ];
+        for (first, next) in allowed {
+            assert!(
+                redirect_allowed(Some(first), &url(next)),
+                "{first} -> {next}"
+            );
+        }
+        let refused = [
+            (&https, "http://keys.example.gov/jwks"),
+            (&https, "http://127.0.0.1/jwks"),
+            (&loopback, "http://keys.example.gov/jwks"),
+            (&https, "ftp://keys.example.gov/jwks"),
+            (&https, "https://a:b@keys.example.gov/jwks"),
+        ];
+        for (first, next) in refused {
+            assert!(
+                !redirect_allowed(Some(first), &url(next)),
+                "{first} -> {next}"
+            );
+        }
+    }
+
+    /// What the test JWKS server answers.
+    #[derive(Clone)]
+    enum Served {
+        /// This body, with a Content-Length.
+        Json(String),
+        /// This body in 64 KiB chunks, without a Content-Length.
+        Chunked(String),
+        /// An empty answer with this status.
+        Status(u16),
+        /// A 302 to this location.
+        Redirect(String),
+    }
+
+    /// A real HTTP server on 127.0.0.1 answering `/jwks.json` with what it is told to serve.
+    struct JwksServer {
+        url: String,
+        served: Arc<std::sync::Mutex<Served>>,
+        hits: Arc<AtomicUsize>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl JwksServer {
+        async fn start(initial: Served) -> JwksServer {
+            use poem::listener::{Acceptor as _, Listener as _, TcpListener};
+            let served = Arc::new(std::sync::Mutex::new(initial));
+            let hits = Arc::new(AtomicUsize::new(0));
+            let (now_served, counter) = (served.clone(), hits.clone());
+            let answer = poem::endpoint::make_sync(move |_request| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let served = now_served.lock().expect("lock").clone();
+                match served {
+                    Served::Json(text) => poem::Response::builder()
+                        .content_type("application/json")
+                        .body(text),
+                    Served::Chunked(text) => {
+                        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = text
+                            .into_bytes()
+                            .chunks(64 * 1024)
+                            .map(|c| Ok(c.to_vec()))
+                            .collect();
+                        poem::Response::builder()
+                            .content_type("application/json")
+                            .body(poem::Body::from_bytes_stream(futures::stream::iter(chunks)))
+                    }
+                    Served::Status(code) => poem::Response::builder()
+                        .status(poem::http::StatusCode::from_u16(code).expect("status"))
+                        .finish(),
+                    Served::Redirect(to) => poem::Response::builder()
+                        .status(poem::http::StatusCode::FOUND)
+                        .header(poem::http::header::LOCATION, to)
+                        .finish(),
+                }
+            });
+            let app = poem::Route::new().at("/jwks.json", answer);
+            let acceptor = TcpListener::bind("127.0.0.1:0")
+                .into_acceptor()
+                .await
+                .expect("bind");
+            let addr = acceptor
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().copied())
+                .expect("local address");
+            let task = tokio::spawn(async move {
+                let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+            });
+            JwksServer {
+                url: format!("http://{addr}/jwks.json"),
+                served,
+                hits,
+                task,
+            }
+        }
+
+        fn serve(&self, what: Served) {
+            *self.served.lock().expect("lock") = what;
+        }
+
+        fn hits(&self) -> usize {
+            self.hits.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Drop for JwksServer {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    /// JWT settings with `url` as the only JWKS source; refreshes are triggered by the tests.
+    fn url_config(url: &str) -> AuthConfig {
+        AuthConfig {
+            jwt: JwtConfig {
+                jwks_url: url.to_owned(),
+                jwks_refresh_secs: 3600,
+                issuer: ISSUER.to_owned(),
+                audience: AUDIENCE.to_owned(),
+                ..JwtConfig::default()
+            },
+            ..AuthConfig::default()
+        }
+    }
+
+    fn rsa_jwks(key: &EncodingKey, kid: &str) -> String {
+        json!({ "keys": [public_jwk(key, Algorithm::RS256, Some(kid))] }).to_string()
+    }
+
+    #[tokio::test]
+    async fn jwks_url_keys_verify_and_a_refresh_rotates_them() {
+        let server = JwksServer::start(Served::Json(rsa_jwks(&rsa_key(), "rsa-1"))).await;
+        let auth = Authenticator::load(&url_config(&server.url))
+            .await
+            .expect("load");
+        let old = sign(Algorithm::RS256, Some("rsa-1"), &claims(), &rsa_key());
+        let new = sign(Algorithm::RS256, Some("rsa-2"), &claims(), &rsa_other_key());
+        let verified = bearer(&auth, &old).map(|p| p.officer);
+        assert_eq!(verified.ok().as_deref(), Some("officer-17"));
+        // Only RS256 keys are published: ES256 is not an accepted algorithm.
+        let es = sign(Algorithm::ES256, Some("ec-1"), &claims(), &ec_key());
+        assert!(matches!(
+            bearer(&auth, &es),
+            Err(AuthError::AlgorithmNotAllowed)
+        ));
+
+        // The identity provider rotates: only the other key is published now.
+        server.serve(Served::Json(rsa_jwks(&rsa_other_key(), "rsa-2")));
+        assert_eq!(auth.refresh_jwks().await.expect("refresh"), 1);
+        let verified = bearer(&auth, &new).map(|p| p.agency);
+        assert_eq!(verified.ok().as_deref(), Some("D-CIVIL_AFFAIRS"));
+        let error = bearer(&auth, &old).unwrap_err();
+        assert!(
+            matches!(&error, AuthError::BadToken(r) if r.contains("kid")),
+            "{error:?}"
+        );
+        assert_eq!(error.code(), Code::Unauthenticated);
+        // The removed key verifies nothing, with or without a `kid`.
+        let no_kid = sign(Algorithm::RS256, None, &claims(), &rsa_key());
+        assert!(matches!(
+            bearer(&auth, &no_kid),
+            Err(AuthError::BadToken(_))
+        ));
+        let relabelled = sign(Algorithm::RS256, Some("rsa-2"), &claims(), &rsa_key());
+        assert!(matches!(
+            bearer(&auth, &relabelled),
+            Err(AuthError::BadToken(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_is_rejected_now_and_refetched_once_in_the_background() {
+        let server = JwksServer::start(Served::Json(rsa_jwks(&rsa_key(), "rsa-1"))).await;
+        let auth = Authenticator::load(&url_config(&server.url))
+            .await
+            .expect("load");
+        assert_eq!(server.hits(), 1);
+        server.serve(Served::Json(rsa_jwks(&rsa_other_key(), "rsa-2")));
+        let new = sign(Algorithm::RS256, Some("rsa-2"), &claims(), &rsa_other_key());
+        // Answered from the current set: the new kid is not known yet.
+        let error = bearer(&auth, &new).unwrap_err();
+        assert!(
+            matches!(&error, AuthError::BadToken(r) if r.contains("kid")),
+            "{error:?}"
+        );
+        assert_eq!(error.code(), Code::Unauthenticated);
+        // The background task refetches, and then the new key verifies.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while bearer(&auth, &new).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the early refetch did not happen"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(server.hits(), 2, "one early refetch, however many requests");
+        // Within 30 s, more unknown kids ask for no further fetch.
+        for kid in ["rsa-9", "rsa-10", "ec-7"] {
+            let alg = if kid.starts_with("ec") {
+                Algorithm::ES256
+            } else {
+                Algorithm::RS256
+            };
+            let key = if kid.starts_with("ec") {
+                ec_key()
+            } else {
+                rsa_key()
+            };
+            for _ in 0..20 {
+                assert!(bearer(&auth, &sign(alg, Some(kid), &claims(), &key)).is_err());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(server.hits(), 2, "early refetches are rate-limited");
+    }
+
+    #[tokio::test]
+    async fn failed_refreshes_keep_the_last_good_keys() {
+        let server = JwksServer::start(Served::Json(rsa_jwks(&rsa_key(), "rsa-1"))).await;
+        let auth = Authenticator::load(&url_config(&server.url))
+            .await
+            .expect("load");
+        let token = sign(Algorithm::RS256, Some("rsa-1"), &claims(), &rsa_key());
+        assert!(bearer(&auth, &token).is_ok());
+        let jwk = public_jwk(&rsa_key(), Algorithm::RS256, Some("rsa-1"));
+        let padded = format!("{{\"keys\": [{jwk}]{}}}", " ".repeat(MAX_JWKS_BYTES));
+        let failures = [
+            (Served::Json("<html>oops</html>".to_owned()), "is malformed"),
+            (Served::Json("{\"keys\": []}".to_owned()), "`keys` is empty"),
+            (
+                Served::Json(
+                    json!({ "keys": [with(jwk.clone(), "d", json!("AAAA"))] }).to_string(),
+                ),
+                "key #1 (kid `rsa-1`): it holds private key material",
+            ),
+            (
+                Served::Json(
+                    json!({ "keys": [with(jwk.clone(), "kty", json!("oct"))] }).to_string(),
+                ),
+                "`kty` oct",
+            ),
+            (Served::Status(500), "HTTP 500"),
+            (Served::Status(404), "HTTP 404"),
+            (Served::Json(padded.clone()), "larger than 1048576 bytes"),
+            (Served::Chunked(padded), "larger than 1048576 bytes"),
+            (
+                Served::Redirect("http://example.invalid/jwks.json".to_owned()),
+                "redirect",
+            ),
+        ];
+        for (served, needle) in failures {
+            server.serve(served);
+            let error = auth.refresh_jwks().await.expect_err(needle);
+            let message = error.to_string();
+            assert!(message.contains(&server.url), "{message}");
+            assert!(message.contains(needle), "{needle:?} not in {message}");
+            assert!(!message.contains('\n'), "one line: {message}");
+            assert!(
+                bearer(&auth, &token).is_ok(),
+                "the last good keys are kept after {needle:?}"
+            );
+        }
+        // A good answer afterwards is taken.
+        server.serve(Served::Chunked(rsa_jwks(&rsa_other_key(), "rsa-2")));
+        assert_eq!(auth.refresh_jwks().await.expect("refresh"), 1);
+        assert!(bearer(&auth, &token).is_err());
+    }
+
+    #[tokio::test]
+    async fn unusable_jwks_url_at_start_up_is_an_error_naming_it() {
+        // Nothing listens on this port any more.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let url = format!("http://127.0.0.1:{port}/jwks.json");
+        let error = Authenticator::load(&url_config(&url))
+            .await
+            .expect_err("must fail");
+        assert!(
+            matches!(&error, AuthConfigError::JwksFetch { url: u, .. } if *u == url),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("cannot fetch the JWKS from `{url}`: ")),
+            "{message}"
+        );
+        assert!(message.contains("connect"), "{message}");
+
+        let server = JwksServer::start(Served::Status(503)).await;
+        let cases = [
+            (Served::Status(503), "HTTP 503"),
+            (Served::Json("garbage".to_owned()), "is malformed"),
+            (
+                Served::Json("{\"keys\": []}".to_owned()),
+                "leave `auth.jwt.jwks_url` empty",
+            ),
+            (
+                Served::Redirect("http://example.invalid/jwks.json".to_owned()),
+                "redirect",
+            ),
+        ];
+        for (served, needle) in cases {
+            server.serve(served);
+            let message = Authenticator::load(&url_config(&server.url))
+                .await
+                .expect_err(needle)
+                .to_string();
+            assert!(message.contains(&server.url), "{message}");
+            assert!(message.contains(needle), "{needle:?} not in {message}");
+        }
+        let error = Authenticator::load(&url_config("http://idp.example.gov/jwks.json"))
+            .await
+            .expect_err("plain http elsewhere");
+        assert!(
+            matches!(error, AuthConfigError::JwksUrl { .. }),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_from_the_jwks_file_and_url_are_both_used() {
+        let scratch = Scratch::new();
+        let ec_only = json!({ "keys": [public_jwk(&ec_key(), Algorithm::ES256, Some("ec-1"))] });
+        let server = JwksServer::start(Served::Json(rsa_jwks(&rsa_key(), "rsa-1"))).await;
+        let mut cfg = url_config(&server.url);
+        cfg.jwt.jwks_file = scratch.write("jwks.json", &ec_only.to_string());
+        let auth = Authenticator::load(&cfg).await.expect("load");
+        let rs = sign(Algorithm::RS256, Some("rsa-1"), &claims(), &rsa_key());
+        let es = sign(Algorithm::ES256, Some("ec-1"), &claims(), &ec_key());
+        assert!(bearer(&auth, &rs).is_ok());
+        assert!(bearer(&auth, &es).is_ok());
+        // The URL's keys are replaced on refresh; the file's stay.
+        server.serve(Served::Json(rsa_jwks(&rsa_other_key(), "rsa-2")));
+        assert_eq!(auth.refresh_jwks().await.expect("refresh"), 2);
+        assert!(bearer(&auth, &es).is_ok());
+        assert!(bearer(&auth, &rs).is_err());
+
+        // On a `kid` clash the file's key wins; the URL's is not used.
+        let pinned = json!({ "keys": [public_jwk(&rsa_key(), Algorithm::RS256, Some("rsa-1"))] });
+        cfg.jwt.jwks_file = scratch.write("pinned.json", &pinned.to_string());
+        server.serve(Served::Json(rsa_jwks(&rsa_other_key(), "rsa-1")));
+        let auth = Authenticator::load(&cfg).await.expect("load");
+        assert!(bearer(&auth, &rs).is_ok());
+        let impostor = sign(Algorithm::RS256, Some("rsa-1"), &claims(), &rsa_other_key());
+        let error = bearer(&auth, &impostor).unwrap_err();
+        assert!(
+            matches!(&error, AuthError::BadToken(r) if r.contains("signature")),
+            "{error:?}"
+        );
+        assert!(!format!("{auth:?}").contains("AQAB"));
     }
 }

@@ -292,6 +292,10 @@ impl Config {
         if self.neo4j.query_timeout_ms == 0 || self.neo4j.connect_timeout_ms == 0 {
             return bad("neo4j timeouts must be positive");
         }
+        self.auth
+            .jwt
+            .check_jwks_url()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())
     }
 }
@@ -356,5 +360,53 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn jwks_url_and_refresh_are_checked_and_named() {
+        let cfg = Config::load_from(
+            None,
+            env(&[
+                (
+                    "MANDATE__AUTH__JWT__JWKS_URL",
+                    "https://idp.example.gov/jwks.json",
+                ),
+                ("MANDATE__AUTH__JWT__JWKS_REFRESH_SECS", "60"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.auth.jwt.jwks_url, "https://idp.example.gov/jwks.json");
+        assert_eq!(cfg.auth.jwt.jwks_refresh_secs, 60);
+        assert_eq!(
+            Config::load_from(None, env(&[]))
+                .unwrap()
+                .auth
+                .jwt
+                .jwks_refresh_secs,
+            300
+        );
+        let err = Config::load_from(
+            None,
+            env(&[(
+                "MANDATE__AUTH__JWT__JWKS_URL",
+                "http://idp.example.gov/jwks.json",
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("auth.jwt.jwks_url"), "{err}");
+        let err = Config::load_from(
+            None,
+            env(&[
+                (
+                    "MANDATE__AUTH__JWT__JWKS_URL",
+                    "https://idp.example.gov/jwks.json",
+                ),
+                ("MANDATE__AUTH__JWT__JWKS_REFRESH_SECS", "9"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("auth.jwt.jwks_refresh_secs"), "{err}");
     }
 }
