@@ -56,6 +56,13 @@ impl AgencyApis {
         self.entries.lock().map(|e| e.len()).unwrap_or(0)
     }
 
+    /// Drops every cached API (after the lists changed).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -8,10 +8,12 @@
 //! GET      /metrics         Prometheus text: requests, Cypher queries
 //! ```
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use async_graphql::dynamic::Schema;
 use mandate_connectors::{Neo4jSettings, Neo4jStore};
 use mandate_resolvers::{AccessPlan, Engine, Limits, ShapeLimits};
@@ -41,6 +43,10 @@ pub struct Metrics {
     pub graphql_requests: AtomicU64,
     /// GraphQL responses that carried errors.
     pub graphql_errors: AtomicU64,
+    /// Changed lists put in force.
+    pub policy_reloads: AtomicU64,
+    /// Changed lists that did not load (the lists in force stayed).
+    pub policy_reload_failures: AtomicU64,
 }
 
 /// Everything the handlers share.
@@ -58,8 +64,8 @@ pub struct Hub {
     pub schema: Schema,
     /// Verifies credentials.
     pub auth: Authenticator,
-    /// The responsibility lists.
-    pub policies: Arc<Policies>,
+    /// The responsibility lists in force; swapped whole when they change on disk.
+    policies: ArcSwap<Policies>,
     /// Compiled per-agency APIs.
     pub agencies: AgencyApis,
     /// Where every request's audit record goes.
@@ -142,11 +148,13 @@ impl Hub {
         );
         let audit: Arc<dyn AuditSink> = Arc::new(audit_writer);
         let policies =
-            Arc::new(Policies::load(std::path::Path::new(&config.policies.dir), &catalog).await?);
+            ArcSwap::from_pointee(Policies::load(Path::new(&config.policies.dir), &catalog).await?);
+        let policies_loaded = policies.load();
         if config.auth.open {
             tracing::warn!("auth.open is set: every request is served unrestricted, without credentials or audit of a mandate; development only");
         }
-        tracing::info!(policy.version = %policies.version(), agencies = policies.agencies().len(), "responsibility lists loaded");
+        tracing::info!(policy.version = %policies_loaded.version(), agencies = policies_loaded.agencies().len(), "responsibility lists loaded");
+        drop(policies_loaded);
         let agencies = AgencyApis::new(
             Duration::from_secs(config.policies.plan_ttl_secs),
             1024,
@@ -180,6 +188,88 @@ impl Hub {
                 .at("/graphiql/assets/:file", get(assets::graphiql_asset));
         }
         route.data(self.clone()).with(RequestIds)
+    }
+}
+
+impl Hub {
+    /// The responsibility lists in force.
+    pub fn policies(&self) -> Arc<Policies> {
+        self.policies.load_full()
+    }
+
+    /// Reads the lists again and, if they changed and load, puts them in force
+    /// and drops the plans compiled from the old ones. Returns the new version,
+    /// or `None` when nothing changed.
+    ///
+    /// # Errors
+    /// [`PolicyError`](mandate_policies::PolicyError) naming the file and line;
+    /// the lists in force stay.
+    pub async fn reload_policies(&self) -> Result<Option<String>, mandate_policies::PolicyError> {
+        let loaded = Policies::load(Path::new(&self.config.policies.dir), &self.catalog).await;
+        let next = match loaded {
+            Ok(next) => next,
+            Err(e) => {
+                self.metrics
+                    .policy_reload_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, policy.version = %self.policies.load().version(), "changed responsibility lists do not load; the lists in force stay");
+                return Err(e);
+            }
+        };
+        let previous = self.policies.load();
+        if next.version() == previous.version() {
+            return Ok(None);
+        }
+        let version = next.version().to_string();
+        tracing::info!(policy.version = %version, policy.previous = %previous.version(), agencies = next.agencies().len(), "responsibility lists reloaded");
+        drop(previous);
+        self.policies.store(Arc::new(next));
+        self.agencies.clear();
+        self.metrics.policy_reloads.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(version))
+    }
+}
+
+/// Reloads the lists every `policies.reload_secs` and on SIGHUP, while the hub lives.
+pub(crate) async fn watch_policies(hub: std::sync::Weak<Hub>) {
+    let every = match hub.upgrade() {
+        Some(h) => h.config.policies.reload_secs,
+        None => return,
+    };
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut ticks = (every > 0).then(|| {
+        let mut t = tokio::time::interval(Duration::from_secs(every));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    loop {
+        let tick = async {
+            match ticks.as_mut() {
+                Some(t) => {
+                    t.tick().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(unix)]
+        let hup = async {
+            match hangup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hup = std::future::pending::<()>();
+        tokio::select! {
+            () = tick => {}
+            () = hup => {}
+        }
+        let Some(hub) = hub.upgrade() else { return };
+        // Errors are logged and counted inside; the lists in force stay.
+        let _ = hub.reload_policies().await;
     }
 }
 
@@ -293,11 +383,8 @@ async fn admit(
         }
     }
     let stated = stated_purpose(req.headers(), &request.extensions.0)?;
-    if !hub
-        .policies
-        .purposes(&principal.agency)
-        .contains(&stated.purpose)
-    {
+    let policies = hub.policies();
+    if !policies.names_purpose(&principal.agency, &stated.purpose) {
         return Err(HubError::new(
             Code::PurposeNotAllowed,
             "this purpose is not in your agency's responsibility list",
@@ -306,7 +393,7 @@ async fn admit(
     let api = hub
         .agencies
         .get(
-            &hub.policies,
+            &policies,
             &hub.engine,
             &hub.store,
             &principal.agency,
@@ -559,12 +646,24 @@ fn metrics(hub: Data<&Arc<Hub>>) -> Response {
          mandate_audit_statements_total {}\n\
          # HELP mandate_agency_plans_cached Compiled per-agency plans in the cache.\n\
          # TYPE mandate_agency_plans_cached gauge\n\
-         mandate_agency_plans_cached {}\n",
+         mandate_agency_plans_cached {}\n\
+         # HELP mandate_policy_reloads_total Changed responsibility lists put in force.\n\
+         # TYPE mandate_policy_reloads_total counter\n\
+         mandate_policy_reloads_total {}\n\
+         # HELP mandate_policy_reload_failures_total Changed responsibility lists that did not load.\n\
+         # TYPE mandate_policy_reload_failures_total counter\n\
+         mandate_policy_reload_failures_total {}\n\
+         # HELP mandate_policy_version_info The responsibility lists in force.\n\
+         # TYPE mandate_policy_version_info gauge\n\
+         mandate_policy_version_info{{version=\"{}\"}} 1\n",
         m.graphql_requests.load(Ordering::Relaxed),
         m.graphql_errors.load(Ordering::Relaxed),
         hub.store.queries_sent(),
         hub.audit_store.queries_sent(),
         hub.agencies.len(),
+        m.policy_reloads.load(Ordering::Relaxed),
+        m.policy_reload_failures.load(Ordering::Relaxed),
+        hub.policies.load().version(),
     );
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")

@@ -63,6 +63,10 @@ pub struct PoliciesConfig {
     pub dir: String,
     /// Seconds a compiled plan (and the jurisdiction it was compiled with) is reused.
     pub plan_ttl_secs: u64,
+    /// Seconds between checks of `dir` for changed lists; a change that loads is
+    /// put in force at once (cached plans of the old version are dropped), one
+    /// that does not is logged and the lists in force stay. 0 = only on SIGHUP.
+    pub reload_secs: u64,
     /// Fixes "today" (`YYYY-MM-DD`) for age-based scopes; empty = the real date
     /// (UTC+8). For tests and reproducible demos only.
     pub today: String,
@@ -73,6 +77,7 @@ impl Default for PoliciesConfig {
         PoliciesConfig {
             dir: "policies".to_string(),
             plan_ttl_secs: 300,
+            reload_secs: 5,
             today: String::new(),
         }
     }

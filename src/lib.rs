@@ -35,6 +35,7 @@ pub async fn serve(
         .ok_or_else(|| std::io::Error::other("no local address"))?;
     let _ = bound.send(addr);
     let grace = std::time::Duration::from_secs(hub.config.server.shutdown_grace_secs);
+    tokio::spawn(app::watch_policies(std::sync::Arc::downgrade(&hub)));
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(hub.endpoint(), shutdown, Some(grace))
         .await

@@ -913,3 +913,87 @@ async fn entity_fetches_are_audited_with_the_residents_they_disclose() {
         "{fields}"
     );
 }
+
+/// The `/metrics` value of `name`.
+async fn metric(hub: &TestHub, name: &str) -> u64 {
+    let text = hub
+        .client
+        .get(hub.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from {text}"))
+}
+
+#[tokio::test]
+async fn changed_lists_are_put_in_force_and_broken_ones_are_not() {
+    // A policies folder of this test's own, watched every second.
+    let dir = std::env::temp_dir().join(format!("mandate-reload-{}", std::process::id()));
+    let lists = dir.join("lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    let (fixture, keys) = fixtures();
+    std::fs::copy(fixture.join("model.conf"), dir.join("model.conf")).unwrap();
+    for entry in std::fs::read_dir(fixture.join("lists")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, lists.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.policies.dir = dir.display().to_string();
+    config.policies.today = TODAY.into();
+    config.policies.reload_secs = 1;
+    let hub = TestHub::start_with(config).await;
+    let (inside, _) = civil_affairs_inside_and_outside(&hub).await;
+    let q = format!("{{ resident(id: \"{inside}\") {{ id ethnicity }} }}");
+    let code = |body: &Value| body["errors"][0]["extensions"]["code"].clone();
+    let body = ask(&hub, CA, "subsidy_review", &q, json!({})).await;
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+
+    // Grant the field: the watcher puts the change in force within seconds.
+    let list = lists.join("civil-affairs.csv");
+    let original = std::fs::read_to_string(&list).unwrap();
+    let granted = format!("{original}\np, caseworker, D-CIVIL_AFFAIRS, subsidy_review, Resident.ethnicity, read, -, 《社会救助暂行办法》第11条\n");
+    std::fs::write(&list, &granted).unwrap();
+    let mut answer = Value::Null;
+    for _ in 0..40 {
+        answer = ask(&hub, CA, "subsidy_review", &q, json!({})).await;
+        if answer.get("errors").is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        answer["data"]["resident"]["ethnicity"].is_string(),
+        "{answer}"
+    );
+    assert_eq!(metric(&hub, "mandate_policy_reloads_total").await, 1);
+    let version = hub.hub.policies().version().to_string();
+
+    // A broken change is refused, naming file and line; the lists in force stay.
+    std::fs::write(
+        &list,
+        format!("{granted}p, caseworker, D-CIVIL_AFFAIRS, subsidy_review, Resident.secretField, read, -, x\n"),
+    )
+    .unwrap();
+    let err = hub.hub.reload_policies().await.unwrap_err().to_string();
+    assert!(err.contains("civil-affairs.csv:"), "{err}");
+    assert_eq!(hub.hub.policies().version(), version);
+    let body = ask(&hub, CA, "subsidy_review", &q, json!({})).await;
+    assert!(body["data"]["resident"]["ethnicity"].is_string(), "{body}");
+    assert!(metric(&hub, "mandate_policy_reload_failures_total").await >= 1);
+
+    // Revoking takes the field away again, from schema and execution alike.
+    std::fs::write(&list, &original).unwrap();
+    // (The watcher may have been first: either way the original is in force.)
+    hub.hub.reload_policies().await.unwrap();
+    assert_ne!(hub.hub.policies().version(), version);
+    let body = ask(&hub, CA, "subsidy_review", &q, json!({})).await;
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

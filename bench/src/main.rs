@@ -388,11 +388,12 @@ async fn policy_bench(neo4j: String, password: String, iterations: u32) {
         Err(e) => return eprintln!("mandate-bench: {e}"),
     };
     let roles = vec!["caseworker".to_string()];
+    let policies = hub.policies();
     let started = Instant::now();
     if let Err(e) = hub
         .agencies
         .get(
-            &hub.policies,
+            &policies,
             &hub.engine,
             &hub.store,
             "D-CIVIL_AFFAIRS",
@@ -415,11 +416,12 @@ async fn policy_bench(neo4j: String, password: String, iterations: u32) {
     for _ in 0..iterations {
         let ok = match hub.auth.authenticate(&headers) {
             Ok(p) => {
-                hub.policies.names_purpose(&p.agency, "subsidy_review")
+                let policies = hub.policies();
+                policies.names_purpose(&p.agency, "subsidy_review")
                     && hub
                         .agencies
                         .get(
-                            &hub.policies,
+                            &policies,
                             &hub.engine,
                             &hub.store,
                             &p.agency,
