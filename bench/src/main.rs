@@ -57,6 +57,22 @@ enum Target {
         #[arg(long, default_value_t = 200_000)]
         iterations: u32,
     },
+    /// The audit log alone: records appended through the hub's writer (group
+    /// commit, chained, durable) with no query around them.
+    Audit {
+        #[arg(long, default_value = "bolt://127.0.0.1:7687")]
+        neo4j: String,
+        #[arg(long, default_value = "mandate-dev-password")]
+        password: String,
+        /// The chain written (its records are left in place).
+        #[arg(long, default_value = "bench-audit")]
+        chain: String,
+        /// Resident ids each record discloses (each a `DISCLOSED` link).
+        #[arg(long, default_value_t = 1)]
+        disclosed: usize,
+        #[command(flatten)]
+        load: Load,
+    },
     /// Through the hub's GraphQL endpoint.
     Hub {
         #[arg(long, default_value = "http://127.0.0.1:8080/graphql")]
@@ -208,6 +224,13 @@ async fn main() {
                 Err(e) => eprintln!("mandate-bench: {e}"),
             }
         }
+        Target::Audit {
+            neo4j,
+            password,
+            chain,
+            disclosed,
+            load,
+        } => audit(neo4j, password, chain, disclosed, load).await,
         Target::Policy {
             neo4j,
             password,
@@ -442,4 +465,58 @@ async fn policy_bench(neo4j: String, password: String, iterations: u32) {
         started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
     );
     let _ = std::fs::remove_file(&keys);
+}
+
+async fn audit(neo4j: String, password: String, chain: String, disclosed: usize, load: Load) {
+    use mandate_resolvers::audit::{AuditRecord, AuditSink};
+    let store = match Neo4jStore::new(&Neo4jSettings {
+        uri: neo4j,
+        user: "neo4j".into(),
+        password,
+        database: None,
+        max_connections: 4,
+        query_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(2),
+    }) {
+        Ok(s) => s,
+        Err(e) => return eprintln!("mandate-bench: {e}"),
+    };
+    let writer = Arc::new(mandate_connectors::audit::AuditWriter::start(
+        store.clone(),
+        chain,
+        Duration::from_secs(5),
+    ));
+    let residents = load.residents;
+    let (latencies, errors, elapsed) = run(&load, move |_| {
+        let writer = writer.clone();
+        async move {
+            let ids = {
+                let mut rng = rand::rng();
+                (0..disclosed)
+                    .map(|_| format!("R{:08}", rng.random_range(1..=residents)))
+                    .collect()
+            };
+            let record = AuditRecord {
+                chain: String::new(),
+                seq: 0,
+                time: "2026-12-01T00:00:00.000Z".into(),
+                request_id: "bench".into(),
+                agency: "D-BENCH".into(),
+                officer: "bench".into(),
+                purpose: "bench".into(),
+                case_number: "BENCH".into(),
+                operation: "0".repeat(64),
+                decision: "allowed".into(),
+                code: String::new(),
+                fields: vec!["Resident.name".into()],
+                residents: ids,
+                prev_hash: String::new(),
+                hash: String::new(),
+            };
+            writer.append(record).await.is_ok()
+        }
+    })
+    .await;
+    report("audit", &load, latencies, errors, elapsed);
+    println!("audit statements sent: {}", store.queries_sent());
 }

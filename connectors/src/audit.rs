@@ -2,11 +2,14 @@
 //! residents whose data it disclosed (`DISCLOSED`), written with group commit.
 //!
 //! A writer task per hub instance takes the records requests hand it (up to a
-//! batch at a time), locks the chain's `AuditHead` node, chains the batch onto it
-//! (`seq`, `prevHash`, `hash`), writes it and moves the head, all in one
-//! transaction, then answers every waiter. Replicas sharing a chain queue on the
-//! head's lock. If the write fails, every waiter gets the error — the hub then
-//! returns no data — and nothing of the batch is kept, so the chain has no gaps.
+//! batch at a time), chains the batch (`seq`, `prevHash`, `hash`) onto the head
+//! it last wrote, and sends one statement that locks the chain's `AuditHead`
+//! node, checks the head is still where the writer left it, writes the records
+//! and moves the head, committed as one transaction; then it answers every
+//! waiter. Replicas sharing a chain queue on the head's lock; a writer that finds
+//! the head moved by another re-reads it and chains the batch again. If the write
+//! fails, every waiter gets the error — the hub then returns no data — and
+//! nothing of the batch is kept, so the chain has no gaps.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -64,10 +67,9 @@ impl AuditSink for AuditWriter {
     }
 }
 
-/// Takes the chain's head node with a write lock (held until commit, so replicas
-/// writing the same chain queue here rather than collide). Only a chain without a
+/// Reads the chain's head, creating it for a new chain. Only a chain without a
 /// head yet (records from before heads existed) looks at its records, once.
-const LOCK_HEAD: &str = "OPTIONAL MATCH (existing:AuditHead {chain: $chain})
+const READ_HEAD: &str = "OPTIONAL MATCH (existing:AuditHead {chain: $chain})
 OPTIONAL CALL (existing) {
   WITH existing WHERE existing IS NULL
   MATCH (last:AuditRecord {chain: $chain})
@@ -75,23 +77,33 @@ OPTIONAL CALL (existing) {
 }
 MERGE (h:AuditHead {chain: $chain})
 ON CREATE SET h.seq = coalesce(last.seq, 0), h.hash = coalesce(last.hash, 'genesis')
-SET h.lockedAt = timestamp()
 RETURN h.seq AS seq, h.hash AS hash";
 
-const WRITE: &str = "UNWIND $rows AS row
+/// Locks the head (the `SET` takes its write lock before the head is read, so
+/// replicas queue here and none reads a head another is moving), and only if
+/// it is where this writer chained the batch from, writes the records with
+/// their `DISCLOSED` links and moves the head. No row back: the head had moved.
+const WRITE: &str = "MATCH (h:AuditHead {chain: $chain})
+SET h.lockedAt = timestamp()
+WITH h WHERE h.seq = $fromSeq AND h.hash = $fromHash
+UNWIND $rows AS row
 CREATE (a:AuditRecord)
 SET a = row.props
-WITH a, row
+WITH h, a, row
 CALL (a, row) {
   UNWIND row.props.residents AS rid
   MATCH (r:Resident {id: rid})
   CREATE (a)-[:DISCLOSED]->(r)
 }
-WITH count(*) AS written
-MATCH (h:AuditHead {chain: $chain})
-SET h.seq = $seq, h.hash = $hash";
+WITH h, count(*) AS written
+SET h.seq = $seq, h.hash = $hash
+RETURN written";
+
+/// Where the chain ends: the last record's `seq` and `hash`.
+type Head = (u64, String);
 
 async fn run(store: Neo4jStore, chain: String, mut rx: mpsc::Receiver<Pending>) {
+    let mut head: Option<Head> = None;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -101,8 +113,10 @@ async fn run(store: Neo4jStore, chain: String, mut rx: mpsc::Receiver<Pending>) 
             }
         }
         let records: Vec<AuditRecord> = batch.iter().map(|(r, _)| r.clone()).collect();
-        let result = write_batch(&store, &chain, records).await;
+        let result = write_batch(&store, &chain, &mut head, records).await;
         if let Err(e) = &result {
+            // Whether it committed is unknown: learn the head again next time.
+            head = None;
             tracing::error!(audit.chain = %chain, records = batch.len(), detail = %e, "audit write failed");
         }
         for (_, done) in batch {
@@ -111,39 +125,63 @@ async fn run(store: Neo4jStore, chain: String, mut rx: mpsc::Receiver<Pending>) 
     }
 }
 
+async fn read_head(store: &Neo4jStore, chain: &str) -> Result<Head, String> {
+    let mut params = Map::new();
+    params.insert("chain".into(), Value::String(chain.to_string()));
+    let rows = store
+        .write_rows(READ_HEAD, params)
+        .await
+        .map_err(|e| e.to_string())?;
+    let row = rows.first().ok_or("no chain head")?;
+    Ok((
+        row["seq"].as_u64().unwrap_or(0),
+        row["hash"].as_str().unwrap_or(GENESIS).to_string(),
+    ))
+}
+
+/// Chains `records` onto `head` and writes them; re-reads the head and tries
+/// again while another writer of the same chain keeps moving it.
 async fn write_batch(
     store: &Neo4jStore,
     chain: &str,
+    head: &mut Option<Head>,
     mut records: Vec<AuditRecord>,
 ) -> Result<(), String> {
-    let mut params = Map::new();
-    params.insert("chain".into(), Value::String(chain.to_string()));
-    let chain = chain.to_string();
-    store
-        .read_then_write(LOCK_HEAD, params, move |rows| {
-            let head = rows.first().ok_or("no chain head")?;
-            let mut seq = head["seq"].as_u64().unwrap_or(0);
-            let mut prev = head["hash"].as_str().unwrap_or(GENESIS).to_string();
-            let mut out = Vec::with_capacity(records.len());
-            for record in &mut records {
-                seq += 1;
-                record.chain = chain.clone();
-                record.seq = seq;
-                record.prev_hash = prev.clone();
-                record.hash = record.compute_hash();
-                prev = record.hash.clone();
-                let props = serde_json::to_value(&*record).map_err(|e| e.to_string())?;
-                out.push(json!({ "props": props }));
-            }
-            let mut params = Map::new();
-            params.insert("rows".into(), Value::Array(out));
-            params.insert("chain".into(), Value::String(chain));
-            params.insert("seq".into(), json!(seq));
-            params.insert("hash".into(), Value::String(prev));
-            Ok((WRITE.to_string(), params))
-        })
-        .await
-        .map_err(|e| e.to_string())
+    for _ in 0..16 {
+        let from = match head.take() {
+            Some(h) => h,
+            None => read_head(store, chain).await?,
+        };
+        let (mut seq, mut prev) = from.clone();
+        let mut rows = Vec::with_capacity(records.len());
+        for record in &mut records {
+            seq += 1;
+            record.chain = chain.to_string();
+            record.seq = seq;
+            record.prev_hash = prev.clone();
+            record.hash = record.compute_hash();
+            prev = record.hash.clone();
+            let props = serde_json::to_value(&*record).map_err(|e| e.to_string())?;
+            rows.push(json!({ "props": props }));
+        }
+        let mut params = Map::new();
+        params.insert("chain".into(), Value::String(chain.to_string()));
+        params.insert("fromSeq".into(), json!(from.0));
+        params.insert("fromHash".into(), Value::String(from.1));
+        params.insert("rows".into(), Value::Array(rows));
+        params.insert("seq".into(), json!(seq));
+        params.insert("hash".into(), Value::String(prev.clone()));
+        let written = store
+            .write_rows(WRITE, params)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !written.is_empty() {
+            *head = Some((seq, prev));
+            return Ok(());
+        }
+        // Another writer moved the head: chain the batch onto where it is now.
+    }
+    Err("the chain head kept moving; batch not written".to_string())
 }
 
 /// The outcome of verifying the audit log.

@@ -146,6 +146,35 @@ impl Neo4jStore {
         }
     }
 
+    /// Runs a write statement in its own transaction (committed before this
+    /// returns) and returns its rows, each as a JSON object of its columns.
+    ///
+    /// # Errors
+    /// As [`GraphStore::run`].
+    pub async fn write_rows(
+        &self,
+        text: &str,
+        params: serde_json::Map<String, Value>,
+    ) -> Result<Vec<Value>, StoreError> {
+        let query = to_query(text, params)?;
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        let run = async {
+            let mut stream = self.graph.execute(query).await.map_err(classify)?;
+            let mut out = Vec::new();
+            while let Some(row) = stream.next().await.map_err(classify)? {
+                let v: Value = row
+                    .to::<Value>()
+                    .map_err(|e| StoreError::Query(format!("cannot read row: {e}")))?;
+                out.push(v);
+            }
+            Ok(out)
+        };
+        match tokio::time::timeout(self.timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
     /// In one transaction: runs `read`, hands its rows to `build`, runs the write
     /// statement `build` returns, and commits. Locks taken by `read` (e.g. by a
     /// `SET`) serialize concurrent callers until the commit.
