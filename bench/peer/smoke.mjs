@@ -166,6 +166,32 @@ for (const [name, extra, order] of [
   check(same(o.residents, []), "DenyHeavy outside: invisible");
 }
 
+// ---- row scope of the other types (not a workload) ------------------------------
+console.log("\n== row scope on every type");
+{
+  const { body } = await gql(
+    `{ householdsConnection { totalCount } buildingsConnection { totalCount } gridsConnection { totalCount edges { node { id } } }
+       communitiesConnection { totalCount edges { node { id grids(limit: 100) { id } } } } }`,
+    {},
+    token,
+  );
+  const [e] = await cypher(
+    `MATCH (g:Grid) WHERE g.id IN $grids
+     OPTIONAL MATCH (g)<-[:IN_GRID]-(b:Building) OPTIONAL MATCH (b)<-[:RESIDES_IN]-(h:Household)
+     RETURN count(DISTINCT h) AS h, count(DISTINCT b) AS b, [(g)-[:PART_OF]->(c:Community) | c.id] AS c`,
+    { grids: GRIDS },
+  );
+  const d = body.data;
+  check(d.householdsConnection.totalCount === e.h.toNumber(), `households: ${d.householdsConnection.totalCount} = Cypher ${e.h}`);
+  check(d.buildingsConnection.totalCount === e.b.toNumber(), `buildings: ${d.buildingsConnection.totalCount} = Cypher ${e.b}`);
+  check(same(d.gridsConnection.edges.map((x) => x.node.id), GRIDS), `grids: only ${GRIDS}`);
+  check(
+    same(d.communitiesConnection.edges.map((x) => x.node.id), e.c) &&
+      same(d.communitiesConnection.edges[0].node.grids.map((g) => g.id), GRIDS),
+    `communities: only ${e.c}, and inside it only the grids in scope`,
+  );
+}
+
 await driver.close();
 console.log(`\n${failures === 0 ? "smoke passed" : `smoke FAILED: ${failures} check(s)`}`);
 process.exit(failures === 0 ? 0 : 1);

@@ -8,6 +8,8 @@
 //!
 //! Each client picks a random resident id of the seeded city per request.
 
+mod compare;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,6 +74,52 @@ enum Target {
         disclosed: usize,
         #[command(flatten)]
         load: Load,
+    },
+    /// Prints how many residents the city holds.
+    Count {
+        #[arg(long, default_value = "bolt://127.0.0.1:7687")]
+        neo4j: String,
+        #[arg(long, default_value = "mandate-dev-password")]
+        password: String,
+    },
+    /// mandate vs the peer (@neo4j/graphql) vs the floor on the same Neo4j,
+    /// after a correctness gate; prints a Markdown table (see bench/run).
+    Compare {
+        #[arg(long, default_value = "http://127.0.0.1:8090/graphql")]
+        hub_url: String,
+        /// The benchmark agency's API key at mandate.
+        #[arg(long)]
+        hub_key: String,
+        #[arg(long, default_value = "http://127.0.0.1:4000/")]
+        peer_url: String,
+        /// A bearer token for the peer.
+        #[arg(long)]
+        peer_token: String,
+        #[arg(long, default_value = "bolt://127.0.0.1:7700")]
+        neo4j: String,
+        #[arg(long, default_value = "mandate-dev-password")]
+        password: String,
+        /// The agency's jurisdiction.
+        #[arg(long, value_delimiter = ',', default_value = "G00001")]
+        grids: Vec<String>,
+        /// Client counts to run each workload at.
+        #[arg(long, value_delimiter = ',', default_value = "1,8")]
+        concurrency: Vec<usize>,
+        /// Seconds per measured run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Workloads (default: all).
+        #[arg(long, value_delimiter = ',')]
+        workloads: Vec<String>,
+        /// Requests per workload in the correctness gate.
+        #[arg(long, default_value_t = 25)]
+        gate_samples: usize,
+        #[arg(long)]
+        hub_pid: Option<u32>,
+        #[arg(long)]
+        peer_pid: Option<u32>,
+        #[arg(long)]
+        neo4j_pid: Option<u32>,
     },
     /// Through the hub's GraphQL endpoint.
     Hub {
@@ -231,6 +279,96 @@ async fn main() {
             disclosed,
             load,
         } => audit(neo4j, password, chain, disclosed, load).await,
+        Target::Count { neo4j, password } => {
+            let count = match compare::floor_store(neo4j, password) {
+                Ok(store) => store
+                    .rows("MATCH (r:Resident) RETURN count(r) AS n", Map::new())
+                    .await
+                    .map_err(|e| e.to_string())
+                    .map(|rows| rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0)),
+                Err(e) => Err(e),
+            };
+            match count {
+                Ok(n) => println!("{n}"),
+                Err(e) => {
+                    eprintln!("mandate-bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Target::Compare {
+            hub_url,
+            hub_key,
+            peer_url,
+            peer_token,
+            neo4j,
+            password,
+            grids,
+            concurrency,
+            seconds,
+            workloads,
+            gate_samples,
+            hub_pid,
+            peer_pid,
+            neo4j_pid,
+        } => {
+            let store = match compare::floor_store(neo4j, password) {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    eprintln!("mandate-bench: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let pools = match compare::Pools::load(&store, &grids).await {
+                Ok(p) => Arc::new(p),
+                Err(e) => {
+                    eprintln!("mandate-bench: {e}");
+                    std::process::exit(1);
+                }
+            };
+            let targets = compare::Targets {
+                hub_url,
+                hub_key,
+                peer_url,
+                peer_token,
+                store,
+                grids,
+                client: reqwest::Client::new(),
+            };
+            match compare::gate(&targets, &pools, gate_samples).await {
+                Ok(n) => eprintln!(
+                    "mandate-bench: correctness gate passed: {n} requests, mandate = peer = floor"
+                ),
+                Err(e) => {
+                    eprintln!("mandate-bench: correctness gate FAILED\n{e}");
+                    std::process::exit(1);
+                }
+            }
+            let pids = compare::Pids {
+                hub: hub_pid,
+                peer: peer_pid,
+                neo4j: neo4j_pid,
+            };
+            let workloads: Vec<String> = if workloads.is_empty() {
+                compare::WORKLOADS.iter().map(|w| w.to_string()).collect()
+            } else {
+                workloads
+            };
+            let mut rows = Vec::new();
+            for w in &workloads {
+                for &c in &concurrency {
+                    let got = compare::measure(&targets, pools.clone(), pids, w, c, seconds).await;
+                    for r in &got {
+                        eprintln!(
+                            "mandate-bench: {w} x{c} {}: {:.0}/s p50 {:.2} ms",
+                            r.target, r.throughput, r.p50
+                        );
+                    }
+                    rows.extend(got);
+                }
+            }
+            print!("{}", compare::table(&rows, &compare::peaks(pids)));
+        }
         Target::Policy {
             neo4j,
             password,
