@@ -104,6 +104,26 @@ impl Hub {
     /// # Errors
     /// See [`HubBuildError`].
     pub async fn new(config: Config) -> Result<Arc<Hub>, HubBuildError> {
+        Self::build(config, None).await
+    }
+
+    /// [`Hub::new`] with another audit sink in place of the Neo4j writer — for
+    /// measuring what the audit write costs (the benchmark harness), never for
+    /// serving: the server binary always builds the hub with [`Hub::new`].
+    ///
+    /// # Errors
+    /// See [`HubBuildError`].
+    pub async fn with_audit_sink(
+        config: Config,
+        sink: Arc<dyn AuditSink>,
+    ) -> Result<Arc<Hub>, HubBuildError> {
+        Self::build(config, Some(sink)).await
+    }
+
+    async fn build(
+        config: Config,
+        sink: Option<Arc<dyn AuditSink>>,
+    ) -> Result<Arc<Hub>, HubBuildError> {
         let catalog = Arc::new(mandate_schema::hub_catalog()?);
         let store = Neo4jStore::new(&neo4j_settings(&config))?;
         let cursors = if config.cursors.secret.is_empty() {
@@ -141,12 +161,14 @@ impl Hub {
             settings.max_connections = 4;
             Neo4jStore::new(&settings)?
         };
-        let audit_writer = AuditWriter::start(
-            audit_store.clone(),
-            config.audit.chain.clone(),
-            Duration::from_millis(config.audit.timeout_ms),
-        );
-        let audit: Arc<dyn AuditSink> = Arc::new(audit_writer);
+        let audit: Arc<dyn AuditSink> = match sink {
+            Some(sink) => sink,
+            None => Arc::new(AuditWriter::start(
+                audit_store.clone(),
+                config.audit.chain.clone(),
+                Duration::from_millis(config.audit.timeout_ms),
+            )),
+        };
         let policies =
             ArcSwap::from_pointee(Policies::load(Path::new(&config.policies.dir), &catalog).await?);
         let policies_loaded = policies.load();

@@ -231,6 +231,8 @@ pub struct Targets {
     pub hub_url: String,
     /// The benchmark agency's API key at mandate.
     pub hub_key: String,
+    /// The same mandate with its audit write replaced by nothing, if served.
+    pub bare_url: Option<String>,
     /// The peer's GraphQL URL.
     pub peer_url: String,
     /// A bearer token for the peer (its JWT carries the grids).
@@ -246,6 +248,8 @@ pub struct Targets {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Target {
     Hub,
+    /// mandate without the audit write (what the audit costs).
+    Bare,
     Peer,
     Floor,
 }
@@ -254,6 +258,7 @@ impl Target {
     fn name(self) -> &'static str {
         match self {
             Target::Hub => "mandate",
+            Target::Bare => "mandate, no audit",
             Target::Peer => "peer",
             Target::Floor => "floor",
         }
@@ -278,17 +283,18 @@ impl Targets {
                     .map(|r| r["data"].clone())
                     .unwrap_or(Value::Null))
             }
-            Target::Hub | Target::Peer => {
-                let (url, query) = if target == Target::Hub {
-                    (&self.hub_url, a.hub_query)
-                } else {
-                    (&self.peer_url, a.peer_query)
+            Target::Hub | Target::Bare | Target::Peer => {
+                let (url, query) = match target {
+                    Target::Hub => (&self.hub_url, a.hub_query),
+                    Target::Bare => (self.bare_url.as_ref().unwrap_or(&self.hub_url), a.hub_query),
+                    _ => (&self.peer_url, a.peer_query),
                 };
+                let mandate = target != Target::Peer;
                 let mut req = self
                     .client
                     .post(url)
                     .json(&json!({"query": query, "variables": a.vars}));
-                req = if target == Target::Hub {
+                req = if mandate {
                     req.header("x-api-key", &self.hub_key)
                         .header("x-mandate-purpose", "grid_inspection")
                         .header("x-mandate-case", "BENCH")
@@ -305,7 +311,7 @@ impl Targets {
                 if let Some(errors) = body.get("errors") {
                     return Err(errors.to_string());
                 }
-                Ok(if target == Target::Hub {
+                Ok(if mandate {
                     canon_hub(query, &body["data"])
                 } else {
                     canon_peer(query, &body["data"])
@@ -322,6 +328,11 @@ pub async fn gate(t: &Targets, pools: &Pools, samples: usize) -> Result<usize, S
         for _ in 0..samples {
             let a = ask(w, pools, &mut rand::rng());
             let hub = t.answer(Target::Hub, &a).await?;
+            if t.bare_url.is_some() && t.answer(Target::Bare, &a).await? != hub {
+                return Err(format!(
+                    "workload {w}: mandate without audit answers differently"
+                ));
+            }
             let peer = t.answer(Target::Peer, &a).await?;
             let floor = t.answer(Target::Floor, &a).await?;
             if hub != floor || peer != floor {
@@ -393,6 +404,8 @@ pub struct Row {
 pub struct Pids {
     /// mandate.
     pub hub: Option<u32>,
+    /// mandate without the audit write.
+    pub bare: Option<u32>,
     /// The peer (node).
     pub peer: Option<u32>,
     /// Neo4j (java).
@@ -409,11 +422,17 @@ pub async fn measure(
     seconds: u64,
 ) -> Vec<Row> {
     let mut rows = Vec::new();
-    for target in [Target::Hub, Target::Peer, Target::Floor] {
+    let mut targets = vec![Target::Hub];
+    if t.bare_url.is_some() {
+        targets.push(Target::Bare);
+    }
+    targets.extend([Target::Peer, Target::Floor]);
+    for target in targets {
         // Warm up (plans, caches, JIT) without measuring.
         let _ = closed_loop(t, pools.clone(), target, workload, concurrency, 2).await;
         let server = match target {
             Target::Hub => pids.hub,
+            Target::Bare => pids.bare,
             Target::Peer => pids.peer,
             Target::Floor => None,
         };
@@ -516,7 +535,9 @@ pub fn table(rows: &[Row], peak: &[(&str, Option<f64>)]) -> String {
         let floor = rows.iter().find(|o| {
             o.workload == r.workload && o.concurrency == r.concurrency && o.target == "floor"
         });
-        let vs_peer = (r.target == "mandate")
+        let vs_peer = r
+            .target
+            .starts_with("mandate")
             .then(|| peer.map(|p| r.throughput / p.throughput.max(0.001)))
             .flatten();
         let vs_floor = (r.target != "floor")
@@ -553,6 +574,7 @@ pub fn table(rows: &[Row], peak: &[(&str, Option<f64>)]) -> String {
 pub fn peaks(pids: Pids) -> Vec<(&'static str, Option<f64>)> {
     vec![
         ("mandate", pids.hub.and_then(peak_rss_mb)),
+        ("mandate, no audit", pids.bare.and_then(peak_rss_mb)),
         ("the peer (node)", pids.peer.and_then(peak_rss_mb)),
         ("Neo4j", pids.neo4j.and_then(peak_rss_mb)),
     ]

@@ -75,6 +75,13 @@ enum Target {
         #[command(flatten)]
         load: Load,
     },
+    /// Serves mandate in-process with the audit write replaced by nothing, to
+    /// measure what the audit costs (compare with `mandate serve`). Takes the
+    /// same configuration (file and environment) as `mandate serve`.
+    ServeWithoutAudit {
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        listen: String,
+    },
     /// Prints how many residents the city holds.
     Count {
         #[arg(long, default_value = "bolt://127.0.0.1:7687")]
@@ -90,6 +97,11 @@ enum Target {
         /// The benchmark agency's API key at mandate.
         #[arg(long)]
         hub_key: String,
+        /// The same mandate served by `serve-without-audit`, to show the audit's cost.
+        #[arg(long)]
+        bare_url: Option<String>,
+        #[arg(long)]
+        bare_pid: Option<u32>,
         #[arg(long, default_value = "http://127.0.0.1:4000/")]
         peer_url: String,
         /// A bearer token for the peer.
@@ -279,6 +291,7 @@ async fn main() {
             disclosed,
             load,
         } => audit(neo4j, password, chain, disclosed, load).await,
+        Target::ServeWithoutAudit { listen } => serve_without_audit(listen).await,
         Target::Count { neo4j, password } => {
             let count = match compare::floor_store(neo4j, password) {
                 Ok(store) => store
@@ -299,6 +312,8 @@ async fn main() {
         Target::Compare {
             hub_url,
             hub_key,
+            bare_url,
+            bare_pid,
             peer_url,
             peer_token,
             neo4j,
@@ -329,6 +344,7 @@ async fn main() {
             let targets = compare::Targets {
                 hub_url,
                 hub_key,
+                bare_url,
                 peer_url,
                 peer_token,
                 store,
@@ -346,6 +362,7 @@ async fn main() {
             }
             let pids = compare::Pids {
                 hub: hub_pid,
+                bare: bare_pid,
                 peer: peer_pid,
                 neo4j: neo4j_pid,
             };
@@ -354,6 +371,9 @@ async fn main() {
             } else {
                 workloads
             };
+            // Warm every server up once (Neo4j's plan cache and JIT, the audit
+            // statement, the peer's V8) so the first workload is not penalized.
+            let _ = compare::measure(&targets, pools.clone(), pids, "mix", 4, 10).await;
             let mut rows = Vec::new();
             for w in &workloads {
                 for &c in &concurrency {
@@ -657,4 +677,35 @@ async fn audit(neo4j: String, password: String, chain: String, disclosed: usize,
     .await;
     report("audit", &load, latencies, errors, elapsed);
     println!("audit statements sent: {}", store.queries_sent());
+}
+
+/// An audit sink that keeps nothing (benchmark only).
+struct Discard;
+
+impl mandate_resolvers::audit::AuditSink for Discard {
+    fn append(
+        &self,
+        _record: mandate_resolvers::audit::AuditRecord,
+    ) -> futures::future::BoxFuture<'_, Result<(), mandate_resolvers::audit::AuditError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+async fn serve_without_audit(listen: String) {
+    let config = match mandate::Config::load(None) {
+        Ok(c) => c,
+        Err(e) => return eprintln!("mandate-bench: {e}"),
+    };
+    let hub = match mandate::Hub::with_audit_sink(config, Arc::new(Discard)).await {
+        Ok(h) => h,
+        Err(e) => return eprintln!("mandate-bench: {e}"),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(mandate::serve(hub, listen, tx, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }));
+    if let Ok(addr) = rx.await {
+        eprintln!("mandate-bench: serving WITHOUT AUDIT at http://{addr}/graphql (benchmark only)");
+    }
+    let _ = server.await;
 }
