@@ -544,11 +544,15 @@ pub fn table(rows: &[Row], peak: &[(&str, Option<f64>)]) -> String {
             .then(|| floor.map(|fl| r.p50 / fl.p50.max(0.001)))
             .flatten();
         out.push_str(&format!(
-            "| {} | {} | {} | {:.0}{} | {:.2} | {:.2} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {}{} | {:.2} | {:.2} | {} | {} | {} | {} | {} |\n",
             r.workload,
             r.concurrency,
             r.target,
-            r.throughput,
+            if r.throughput < 10.0 {
+                format!("{:.1}", r.throughput)
+            } else {
+                format!("{:.0}", r.throughput)
+            },
             if r.errors > 0 {
                 format!(" ({} errors)", r.errors)
             } else {
@@ -592,4 +596,77 @@ pub fn floor_store(uri: String, password: String) -> Result<Neo4jStore, String> 
         connect_timeout: Duration::from_secs(2),
     })
     .map_err(|e| e.to_string())
+}
+
+/// For each workload (lookups with `id`), the Cypher mandate generates for the
+/// benchmark agency and the hand-written floor, with their parameters, as JSON
+/// lines `{workload, target, cypher, params}` (for `bench/profile.py`).
+pub async fn statements(
+    hub: &mandate::Hub,
+    agency: &str,
+    roles: &[String],
+    purpose: &str,
+    pools: &Pools,
+    grids: &[String],
+) -> Result<Vec<Value>, String> {
+    use async_graphql::parser::types::{DocumentOperations, Selection};
+    let api = hub
+        .agencies
+        .get(
+            &hub.policies(),
+            &hub.engine,
+            &hub.store,
+            agency,
+            roles,
+            purpose,
+        )
+        .await
+        .map_err(|e| e.message)?;
+    let resident = pools.residents_in.first().cloned().unwrap_or_default();
+    let household = pools.households_in.first().cloned().unwrap_or_default();
+    let mut out = Vec::new();
+    for w in &WORKLOADS[..7] {
+        let a = ask(w, pools, &mut rand::rng());
+        let id = if *w == "members" {
+            &household
+        } else {
+            &resident
+        };
+        let vars = if a.vars.get("id").is_some() {
+            json!({ "id": id })
+        } else {
+            json!({})
+        };
+        let doc = async_graphql::parser::parse_query(a.hub_query).map_err(|e| e.to_string())?;
+        let op = match &doc.operations {
+            DocumentOperations::Single(op) => op,
+            DocumentOperations::Multiple(ops) => ops.values().next().ok_or("no operation")?,
+        };
+        let variables = async_graphql::Variables::from_json(vars.clone());
+        let walker = mandate_resolvers::selection::Walker {
+            catalog: &hub.engine.catalog,
+            plan: &api.plan,
+            limits: &hub.engine.limits,
+            cursors: &hub.engine.cursors,
+            doc: mandate_resolvers::selection::Document {
+                fragments: &doc.fragments,
+                variables: &variables,
+                definitions: &op.node.variable_definitions,
+            },
+        };
+        for item in &op.node.selection_set.node.items {
+            if let Selection::Field(f) = &item.node {
+                let root = walker.root(&f.node).map_err(|e| e.message)?;
+                let q = mandate_resolvers::cypher::compile(&hub.engine.catalog, &api.plan, &root)
+                    .map_err(|e| e.message)?;
+                out.push(json!({"workload": w, "target": "mandate", "cypher": q.text, "params": q.params}));
+            }
+        }
+        let mut params = vars.as_object().cloned().unwrap_or_default();
+        params.insert("grids".into(), json!(grids));
+        out.push(
+            json!({"workload": w, "target": "floor", "cypher": a.floor_cypher, "params": params}),
+        );
+    }
+    Ok(out)
 }

@@ -82,6 +82,19 @@ enum Target {
         #[arg(long, default_value = "127.0.0.1:8091")]
         listen: String,
     },
+    /// Prints, as JSON lines, the Cypher mandate generates for each comparison
+    /// workload (for the agency of the configuration in the environment) and the
+    /// hand-written floor's, with parameters — input for bench/profile.py.
+    Cypher {
+        #[arg(long, default_value = "D-GRID_MANAGEMENT-T1")]
+        agency: String,
+        #[arg(long, default_value = "grid_worker")]
+        role: String,
+        #[arg(long, default_value = "grid_inspection")]
+        purpose: String,
+        #[arg(long, value_delimiter = ',', default_value = "G00001")]
+        grids: Vec<String>,
+    },
     /// Prints how many residents the city holds.
     Count {
         #[arg(long, default_value = "bolt://127.0.0.1:7687")]
@@ -292,6 +305,31 @@ async fn main() {
             load,
         } => audit(neo4j, password, chain, disclosed, load).await,
         Target::ServeWithoutAudit { listen } => serve_without_audit(listen).await,
+        Target::Cypher {
+            agency,
+            role,
+            purpose,
+            grids,
+        } => {
+            let result = async {
+                let config = mandate::Config::load(None).map_err(|e| e.to_string())?;
+                let hub = mandate::Hub::new(config).await.map_err(|e| e.to_string())?;
+                let pools = compare::Pools::load(&hub.store, &grids).await?;
+                compare::statements(&hub, &agency, &[role], &purpose, &pools, &grids).await
+            }
+            .await;
+            match result {
+                Ok(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                }
+                Err(e) => {
+                    eprintln!("mandate-bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Target::Count { neo4j, password } => {
             let count = match compare::floor_store(neo4j, password) {
                 Ok(store) => store

@@ -213,7 +213,12 @@ impl Extension for ErrorCodesExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        // A default value needs `=` (`$first: Int = 10`): without one there is
+        // nothing to apply, and the query is not parsed twice.
+        let has_defaults = request.query.contains('=');
+        if let Some(Ok(doc)) =
+            has_defaults.then(|| async_graphql::parser::parse_query(&request.query))
+        {
             let op = match (&doc.operations, &request.operation_name) {
                 (DocumentOperations::Single(op), _) => Some(op),
                 (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
