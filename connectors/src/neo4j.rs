@@ -127,23 +127,7 @@ impl Neo4jStore {
         text: &str,
         params: serde_json::Map<String, Value>,
     ) -> Result<Vec<Value>, StoreError> {
-        let query = to_query(text, params)?;
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        let run = async {
-            let mut stream = self.graph.execute_read(query).await.map_err(classify)?;
-            let mut out = Vec::new();
-            while let Some(row) = stream.next().await.map_err(classify)? {
-                let v: Value = row
-                    .to::<Value>()
-                    .map_err(|e| StoreError::Query(format!("cannot read row: {e}")))?;
-                out.push(v);
-            }
-            Ok(out)
-        };
-        match tokio::time::timeout(self.timeout, run).await {
-            Ok(r) => r,
-            Err(_) => Err(StoreError::Timeout),
-        }
+        self.collect(text, params, Access::Read).await
     }
 
     /// Runs a write statement in its own transaction (committed before this
@@ -156,10 +140,23 @@ impl Neo4jStore {
         text: &str,
         params: serde_json::Map<String, Value>,
     ) -> Result<Vec<Value>, StoreError> {
+        self.collect(text, params, Access::Write).await
+    }
+
+    async fn collect(
+        &self,
+        text: &str,
+        params: serde_json::Map<String, Value>,
+        access: Access,
+    ) -> Result<Vec<Value>, StoreError> {
         let query = to_query(text, params)?;
         self.queries.fetch_add(1, Ordering::Relaxed);
         let run = async {
-            let mut stream = self.graph.execute(query).await.map_err(classify)?;
+            let mut stream = match access {
+                Access::Read => self.graph.execute_read(query).await,
+                Access::Write => self.graph.execute(query).await,
+            }
+            .map_err(classify)?;
             let mut out = Vec::new();
             while let Some(row) = stream.next().await.map_err(classify)? {
                 let v: Value = row
@@ -241,6 +238,13 @@ impl GraphStore for Neo4jStore {
     fn run<'a>(&'a self, query: &'a CypherQuery) -> BoxFuture<'a, Result<Value, StoreError>> {
         Box::pin(self.fetch(query))
     }
+}
+
+/// Whether a statement only reads (routed and run read-only) or may write.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    Read,
+    Write,
 }
 
 fn to_query(text: &str, params: serde_json::Map<String, Value>) -> Result<Query, StoreError> {

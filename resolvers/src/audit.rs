@@ -44,6 +44,10 @@ impl Disclosure {
             }
             RootKind::List(conn) => w.connection(&root.type_name, None, conn, data),
         }
+        self.add(fields, subjects);
+    }
+
+    fn add(&self, fields: BTreeSet<String>, subjects: BTreeSet<String>) {
         if let Ok(mut f) = self.fields.lock() {
             f.extend(fields);
         }
@@ -76,12 +80,7 @@ impl Disclosure {
                 w.node(&group.type_name, &group.selection, &node["v"]);
             }
         }
-        if let Ok(mut f) = self.fields.lock() {
-            f.extend(fields);
-        }
-        if let Ok(mut s) = self.subjects.lock() {
-            s.extend(subjects);
-        }
+        self.add(fields, subjects);
     }
 
     /// Records that the access receipts of resident `id` were read.

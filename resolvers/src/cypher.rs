@@ -34,12 +34,7 @@ pub fn compile(
     plan: &AccessPlan,
     root: &RootField,
 ) -> Result<CypherQuery, HubError> {
-    let mut c = Compiler {
-        catalog,
-        plan,
-        params: Map::new(),
-        vars: 0,
-    };
+    let mut c = Compiler::new(catalog, plan);
     let t = c.node(&root.type_name)?;
     let expr = match &root.kind {
         RootKind::Lookup { id, selection } => {
@@ -76,12 +71,7 @@ pub fn compile_entities(
     plan: &AccessPlan,
     fetch: &EntityFetch,
 ) -> Result<CypherQuery, HubError> {
-    let mut c = Compiler {
-        catalog,
-        plan,
-        params: Map::new(),
-        vars: 0,
-    };
+    let mut c = Compiler::new(catalog, plan);
     let mut parts = Vec::with_capacity(fetch.groups.len());
     for group in &fetch.groups {
         let t = c.node(&group.type_name)?;
@@ -117,6 +107,15 @@ struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
+    fn new(catalog: &'a Catalog, plan: &'a AccessPlan) -> Self {
+        Compiler {
+            catalog,
+            plan,
+            params: Map::new(),
+            vars: 0,
+        }
+    }
+
     fn node(&self, name: &str) -> Result<&'a NodeType, HubError> {
         self.catalog
             .node(name)
