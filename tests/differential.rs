@@ -161,37 +161,14 @@ fn fixtures() -> &'static (PathBuf, PathBuf) {
     DIR.get_or_init(|| {
         let root =
             std::env::temp_dir().join(format!("mandate-differential-{}", std::process::id()));
-        let policies = root.join("policies");
-        std::fs::create_dir_all(policies.join("lists")).unwrap();
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
-        std::fs::copy(src.join("model.conf"), policies.join("model.conf")).unwrap();
-        for entry in std::fs::read_dir(src.join("lists")).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, policies.join("lists").join(path.file_name().unwrap())).unwrap();
-        }
-        let s01 = std::fs::read_to_string(src.join("lists/grid-management-s01.csv")).unwrap();
-        std::fs::write(
-            policies.join("lists/grid-management-t1.csv"),
-            s01.replace("D-GRID_MANAGEMENT-S01", TEST_GRID_CENTRE),
-        )
-        .unwrap();
+        let policies = common::policies_with_test_centre(&root, TEST_GRID_CENTRE);
         std::fs::write(policies.join("lists/test-probe.csv"), PROBE_LIST).unwrap();
-        let mut keys = String::new();
-        for (i, (agency, roles)) in PRINCIPALS.iter().enumerate() {
-            let roles = roles
-                .iter()
-                .map(|r| format!("\"{r}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            writeln!(
-                keys,
-                "[[key]]\nid = \"diff-{i}\"\nagency = \"{agency}\"\nofficer = \"system:diff-{i}\"\nroles = [{roles}]\nsha256 = \"{}\"\n",
-                mandate::auth::hash_api_key(&key_of(i))
-            )
-            .unwrap();
-        }
-        let keys_file = root.join("keys.toml");
-        std::fs::write(&keys_file, keys).unwrap();
+        let entries: Vec<_> = PRINCIPALS
+            .iter()
+            .enumerate()
+            .map(|(i, (agency, roles))| (*agency, roles.to_vec(), key_of(i)))
+            .collect();
+        let keys_file = common::keys_file(&root, "diff", &entries);
         (policies, keys_file)
     })
 }

@@ -41,29 +41,12 @@ fn fixtures() -> &'static (PathBuf, PathBuf) {
     static DIR: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = std::env::temp_dir().join(format!("mandate-mandates-{}", std::process::id()));
-        let policies = root.join("policies");
-        std::fs::create_dir_all(policies.join("lists")).unwrap();
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies");
-        std::fs::copy(src.join("model.conf"), policies.join("model.conf")).unwrap();
-        for entry in std::fs::read_dir(src.join("lists")).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, policies.join("lists").join(path.file_name().unwrap())).unwrap();
-        }
-        let s01 = std::fs::read_to_string(src.join("lists/grid-management-s01.csv")).unwrap();
-        std::fs::write(
-            policies.join("lists/grid-management-t1.csv"),
-            s01.replace("D-GRID_MANAGEMENT-S01", TEST_GRID_CENTRE),
-        )
-        .unwrap();
-        let mut keys = String::new();
-        for (i, (agency, role)) in AGENCIES.iter().enumerate() {
-            keys.push_str(&format!(
-                "[[key]]\nid = \"test-{i}\"\nagency = \"{agency}\"\nofficer = \"system:test-{i}\"\nroles = [\"{role}\"]\nsha256 = \"{}\"\n\n",
-                mandate::auth::hash_api_key(&key_of(agency, role))
-            ));
-        }
-        let keys_file = root.join("keys.toml");
-        std::fs::write(&keys_file, keys).unwrap();
+        let policies = common::policies_with_test_centre(&root, TEST_GRID_CENTRE);
+        let entries: Vec<_> = AGENCIES
+            .iter()
+            .map(|(agency, role)| (*agency, vec![*role], key_of(agency, role)))
+            .collect();
+        let keys_file = common::keys_file(&root, "test", &entries);
         (policies, keys_file)
     })
 }
@@ -936,13 +919,8 @@ async fn changed_lists_are_put_in_force_and_broken_ones_are_not() {
     // A policies folder of this test's own, watched every second.
     let dir = std::env::temp_dir().join(format!("mandate-reload-{}", std::process::id()));
     let lists = dir.join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
     let (fixture, keys) = fixtures();
-    std::fs::copy(fixture.join("model.conf"), dir.join("model.conf")).unwrap();
-    for entry in std::fs::read_dir(fixture.join("lists")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, lists.join(path.file_name().unwrap())).unwrap();
-    }
+    common::copy_policies(fixture, &dir);
     let mut config = common::test_config();
     config.auth.api_keys_file = keys.display().to_string();
     config.policies.dir = dir.display().to_string();

@@ -29,25 +29,25 @@ pub struct Disclosure {
 impl Disclosure {
     /// Records what `root` read and which subjects `data` (its answer) disclosed.
     pub fn note(&self, catalog: &Catalog, plan: &AccessPlan, root: &RootField, data: &Value) {
-        let mut fields = BTreeSet::new();
-        let mut subjects = BTreeSet::new();
-        let mut w = Walk {
-            catalog,
-            plan,
-            fields: &mut fields,
-            subjects: &mut subjects,
-        };
-        match &root.kind {
+        self.walk(catalog, plan, |w| match &root.kind {
             RootKind::Lookup { selection, .. } => {
                 w.field(&root.type_name, "id");
                 w.node(&root.type_name, selection, data);
             }
             RootKind::List(conn) => w.connection(&root.type_name, None, conn, data),
-        }
-        self.add(fields, subjects);
+        });
     }
 
-    fn add(&self, fields: BTreeSet<String>, subjects: BTreeSet<String>) {
+    /// Runs `f` over a fresh walk and adds what it found.
+    fn walk(&self, catalog: &Catalog, plan: &AccessPlan, f: impl FnOnce(&mut Walk<'_>)) {
+        let mut fields = BTreeSet::new();
+        let mut subjects = BTreeSet::new();
+        f(&mut Walk {
+            catalog,
+            plan,
+            fields: &mut fields,
+            subjects: &mut subjects,
+        });
         if let Ok(mut f) = self.fields.lock() {
             f.extend(fields);
         }
@@ -65,22 +65,15 @@ impl Disclosure {
         fetch: &EntityFetch,
         data: &Value,
     ) {
-        let mut fields = BTreeSet::new();
-        let mut subjects = BTreeSet::new();
-        let mut w = Walk {
-            catalog,
-            plan,
-            fields: &mut fields,
-            subjects: &mut subjects,
-        };
-        for group in &fetch.groups {
-            w.field(&group.type_name, "id");
-            let found = data[group.type_name.as_str()].as_array();
-            for node in found.into_iter().flatten() {
-                w.node(&group.type_name, &group.selection, &node["v"]);
+        self.walk(catalog, plan, |w| {
+            for group in &fetch.groups {
+                w.field(&group.type_name, "id");
+                let found = data[group.type_name.as_str()].as_array();
+                for node in found.into_iter().flatten() {
+                    w.node(&group.type_name, &group.selection, &node["v"]);
+                }
             }
-        }
-        self.add(fields, subjects);
+        });
     }
 
     /// Records that the access receipts of resident `id` were read.

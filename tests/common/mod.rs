@@ -211,3 +211,54 @@ pub fn edge_ids(conn: &Value) -> Vec<String> {
         .map(|e| e["node"]["id"].as_str().expect("node id").to_string())
         .collect()
 }
+
+/// A copy of the checked-in policies folder under `root`, plus a list for the
+/// one-grid test centre `centre` (the S01 centre's lines under its name).
+pub fn policies_with_test_centre(root: &std::path::Path, centre: &str) -> std::path::PathBuf {
+    let policies = root.join("policies");
+    copy_policies(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        &policies,
+    );
+    let s01 = std::fs::read_to_string(policies.join("lists/grid-management-s01.csv")).unwrap();
+    std::fs::write(
+        policies.join("lists/grid-management-t1.csv"),
+        s01.replace("D-GRID_MANAGEMENT-S01", centre),
+    )
+    .unwrap();
+    policies
+}
+
+/// Copies a policies folder (`model.conf` and `lists/*`) from `from` to `to`.
+pub fn copy_policies(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to.join("lists")).unwrap();
+    std::fs::copy(from.join("model.conf"), to.join("model.conf")).unwrap();
+    for entry in std::fs::read_dir(from.join("lists")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, to.join("lists").join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+/// Writes an API keys file under `root`: one entry per (agency, roles, key), with
+/// ids and officers `<prefix>-<i>` and `system:<prefix>-<i>`.
+pub fn keys_file(
+    root: &std::path::Path,
+    prefix: &str,
+    entries: &[(&str, Vec<&str>, String)],
+) -> std::path::PathBuf {
+    let mut keys = String::new();
+    for (i, (agency, roles, key)) in entries.iter().enumerate() {
+        let roles = roles
+            .iter()
+            .map(|r| format!("\"{r}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        keys.push_str(&format!(
+            "[[key]]\nid = \"{prefix}-{i}\"\nagency = \"{agency}\"\nofficer = \"system:{prefix}-{i}\"\nroles = [{roles}]\nsha256 = \"{}\"\n\n",
+            mandate::auth::hash_api_key(key)
+        ));
+    }
+    let path = root.join("keys.toml");
+    std::fs::write(&path, keys).unwrap();
+    path
+}
