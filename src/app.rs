@@ -31,6 +31,7 @@ use crate::auth::{Authenticator, Principal};
 use crate::config::Config;
 use crate::graphql::{self, Decoded};
 use mandate_connectors::audit::AuditWriter;
+use mandate_connectors::journal::{AuditJournal, JournalSettings};
 use mandate_policies::Policies;
 use mandate_resolvers::audit::{AuditRecord, AuditSink, Disclosure};
 use mandate_resolvers::{Code, HubError};
@@ -95,6 +96,9 @@ pub enum HubBuildError {
     /// The responsibility lists do not load.
     #[error(transparent)]
     Policies(#[from] mandate_policies::PolicyError),
+    /// The audit journal cannot be opened or is damaged.
+    #[error(transparent)]
+    Journal(#[from] mandate_connectors::journal::JournalError),
 }
 
 impl Hub {
@@ -163,11 +167,21 @@ impl Hub {
         };
         let audit: Arc<dyn AuditSink> = match sink {
             Some(sink) => sink,
-            None => Arc::new(AuditWriter::start(
+            None if config.audit.journal.is_empty() => Arc::new(AuditWriter::start(
                 audit_store.clone(),
                 config.audit.chain.clone(),
                 Duration::from_millis(config.audit.timeout_ms),
             )),
+            None => Arc::new(AuditJournal::open(
+                audit_store.clone(),
+                JournalSettings {
+                    path: config.audit.journal.clone().into(),
+                    chain: config.audit.chain.clone(),
+                    timeout: Duration::from_millis(config.audit.timeout_ms),
+                    max_backlog: config.audit.journal_max_backlog,
+                    compact_bytes: config.audit.journal_max_mb.saturating_mul(1 << 20),
+                },
+            )?),
         };
         let policies =
             ArcSwap::from_pointee(Policies::load(Path::new(&config.policies.dir), &catalog).await?);
@@ -574,7 +588,8 @@ async fn graphql_handler(req: &Request, body: poem::Body, hub: Data<&Arc<Hub>>) 
     let disclosure = Arc::new(Disclosure::default());
     let mut request = request
         .data(RequestId(request_id.clone()))
-        .data(disclosure.clone());
+        .data(disclosure.clone())
+        .data(hub.audit.clone());
     if let Some(asker) = &asker {
         request = request.data(asker.clone());
     }
@@ -666,6 +681,9 @@ fn metrics(hub: Data<&Arc<Hub>>) -> Response {
          # HELP mandate_audit_statements_total Statements sent to the audit log (batched records).\n\
          # TYPE mandate_audit_statements_total counter\n\
          mandate_audit_statements_total {}\n\
+         # HELP mandate_audit_unshipped_records Audit records journaled but not yet in Neo4j.\n\
+         # TYPE mandate_audit_unshipped_records gauge\n\
+         mandate_audit_unshipped_records {}\n\
          # HELP mandate_agency_plans_cached Compiled per-agency plans in the cache.\n\
          # TYPE mandate_agency_plans_cached gauge\n\
          mandate_agency_plans_cached {}\n\
@@ -682,6 +700,7 @@ fn metrics(hub: Data<&Arc<Hub>>) -> Response {
         m.graphql_errors.load(Ordering::Relaxed),
         hub.store.queries_sent(),
         hub.audit_store.queries_sent(),
+        hub.audit.unshipped(),
         hub.agencies.len(),
         m.policy_reloads.load(Ordering::Relaxed),
         m.policy_reload_failures.load(Ordering::Relaxed),

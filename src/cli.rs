@@ -1,6 +1,6 @@
 //! The command line: `serve`, `seed`, `migrate`, `sdl`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -93,6 +93,10 @@ pub enum AuditAction {
         /// Only this chain.
         #[arg(long)]
         chain: Option<String>,
+        /// Also check this audit journal (default: `audit.journal`) and that the
+        /// chain in Neo4j is a prefix of it.
+        #[arg(long)]
+        journal: Option<String>,
     },
 }
 
@@ -185,12 +189,27 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             Ok(())
         }
         Command::Audit {
-            action: AuditAction::Verify { chain },
+            action: AuditAction::Verify { chain, journal },
         } => {
-            let store = store(&config)?;
-            let v = mandate_connectors::audit::verify(&store, chain.as_deref())
+            let mut settings = neo4j_settings(&config);
+            if !config.audit.neo4j_uri.is_empty() {
+                settings.uri = config.audit.neo4j_uri.clone();
+            }
+            let store = Neo4jStore::new(&settings).map_err(|e| e.to_string())?;
+            let mut v = mandate_connectors::audit::verify(&store, chain.as_deref())
                 .await
                 .map_err(|e| format!("cannot read the audit log: {e}"))?;
+            let journal = journal.unwrap_or_else(|| config.audit.journal.clone());
+            if !journal.is_empty() {
+                let chain = chain.unwrap_or_else(|| config.audit.chain.clone());
+                match mandate_connectors::journal::verify(&store, Path::new(&journal), &chain).await
+                {
+                    Ok(unshipped) => {
+                        println!("journal {journal}: {unshipped} records not yet in Neo4j")
+                    }
+                    Err(p) => v.problems.push(p),
+                }
+            }
             for (chain, n) in &v.chains {
                 println!("chain {chain}: {n} records");
             }

@@ -43,6 +43,16 @@ pub struct AuditConfig {
     /// Bolt URI of the Neo4j holding the audit log; empty = the data Neo4j.
     /// Same user and password.
     pub neo4j_uri: String,
+    /// A local journal file through which records reach Neo4j: a request's
+    /// record is durable once synced there, and shipped behind it. Empty = each
+    /// record is committed to Neo4j before the data is released. One file per
+    /// hub instance and chain.
+    pub journal: String,
+    /// Journaled records not yet in Neo4j beyond which requests are refused
+    /// (`AUDIT_UNAVAILABLE`) until Neo4j takes them again.
+    pub journal_max_backlog: usize,
+    /// MiB past which a fully shipped journal is emptied.
+    pub journal_max_mb: u64,
 }
 
 impl Default for AuditConfig {
@@ -51,6 +61,9 @@ impl Default for AuditConfig {
             chain: "hub-1".to_string(),
             timeout_ms: 5_000,
             neo4j_uri: String::new(),
+            journal: String::new(),
+            journal_max_backlog: 100_000,
+            journal_max_mb: 64,
         }
     }
 }

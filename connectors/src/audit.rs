@@ -100,7 +100,7 @@ SET h.seq = $seq, h.hash = $hash
 RETURN written";
 
 /// Where the chain ends: the last record's `seq` and `hash`.
-type Head = (u64, String);
+pub(crate) type Head = (u64, String);
 
 async fn run(store: Neo4jStore, chain: String, mut rx: mpsc::Receiver<Pending>) {
     let mut head: Option<Head> = None;
@@ -125,7 +125,7 @@ async fn run(store: Neo4jStore, chain: String, mut rx: mpsc::Receiver<Pending>) 
     }
 }
 
-async fn read_head(store: &Neo4jStore, chain: &str) -> Result<Head, String> {
+pub(crate) async fn read_head(store: &Neo4jStore, chain: &str) -> Result<Head, String> {
     let mut params = Map::new();
     params.insert("chain".into(), Value::String(chain.to_string()));
     let rows = store
@@ -152,36 +152,60 @@ async fn write_batch(
             Some(h) => h,
             None => read_head(store, chain).await?,
         };
-        let (mut seq, mut prev) = from.clone();
-        let mut rows = Vec::with_capacity(records.len());
-        for record in &mut records {
-            seq += 1;
-            record.chain = chain.to_string();
-            record.seq = seq;
-            record.prev_hash = prev.clone();
-            record.hash = record.compute_hash();
-            prev = record.hash.clone();
-            let props = serde_json::to_value(&*record).map_err(|e| e.to_string())?;
-            rows.push(json!({ "props": props }));
-        }
-        let mut params = Map::new();
-        params.insert("chain".into(), Value::String(chain.to_string()));
-        params.insert("fromSeq".into(), json!(from.0));
-        params.insert("fromHash".into(), Value::String(from.1));
-        params.insert("rows".into(), Value::Array(rows));
-        params.insert("seq".into(), json!(seq));
-        params.insert("hash".into(), Value::String(prev.clone()));
-        let written = store
-            .write_rows(WRITE, params)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !written.is_empty() {
-            *head = Some((seq, prev));
+        let to = seal(chain, &from, &mut records);
+        if write_sealed(store, chain, &from, &records).await? {
+            *head = Some(to);
             return Ok(());
         }
         // Another writer moved the head: chain the batch onto where it is now.
     }
     Err("the chain head kept moving; batch not written".to_string())
+}
+
+/// Fills `chain`, `seq`, `prev_hash` and `hash` of `records`, chaining them onto
+/// `from`; returns the new end of the chain.
+pub(crate) fn seal(chain: &str, from: &Head, records: &mut [AuditRecord]) -> Head {
+    let (mut seq, mut prev) = from.clone();
+    for record in records.iter_mut() {
+        seq += 1;
+        record.chain = chain.to_string();
+        record.seq = seq;
+        record.prev_hash = prev;
+        record.hash = record.compute_hash();
+        prev = record.hash.clone();
+    }
+    (seq, prev)
+}
+
+/// Writes records already sealed onto `from` and moves the head past them, in
+/// one statement. `Ok(false)`: the head was not at `from` (another writer moved
+/// it) and nothing was written.
+pub(crate) async fn write_sealed(
+    store: &Neo4jStore,
+    chain: &str,
+    from: &Head,
+    records: &[AuditRecord],
+) -> Result<bool, String> {
+    let Some(last) = records.last() else {
+        return Ok(true);
+    };
+    let mut rows = Vec::with_capacity(records.len());
+    for record in records {
+        let props = serde_json::to_value(record).map_err(|e| e.to_string())?;
+        rows.push(json!({ "props": props }));
+    }
+    let mut params = Map::new();
+    params.insert("chain".into(), Value::String(chain.to_string()));
+    params.insert("fromSeq".into(), json!(from.0));
+    params.insert("fromHash".into(), Value::String(from.1.clone()));
+    params.insert("rows".into(), Value::Array(rows));
+    params.insert("seq".into(), json!(last.seq));
+    params.insert("hash".into(), Value::String(last.hash.clone()));
+    let written = store
+        .write_rows(WRITE, params)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(!written.is_empty())
 }
 
 /// The outcome of verifying the audit log.

@@ -2,10 +2,13 @@
 //!
 //! - [`neo4j`]: the neo4rs-backed [`mandate_resolvers::GraphStore`];
 //! - [`ddl`]: constraints and indexes derived from the catalog;
+//! - [`audit`] and [`journal`]: the audit log in Neo4j, written directly or
+//!   through a local journal;
 //! - [`seed`]: the deterministic synthetic demo city and its batched writer.
 
 pub mod audit;
 pub mod ddl;
+pub mod journal;
 pub mod neo4j;
 pub mod seed;
 

@@ -332,6 +332,17 @@ fn receipts_field(engine: Arc<Engine>) -> Field {
                     )
                     .into_graphql());
                 }
+                // Every read acknowledged before this one is in the log.
+                if let Ok(sink) = ctx.data::<Arc<dyn crate::audit::AuditSink>>() {
+                    sink.settle().await.map_err(|e| {
+                        tracing::error!(detail = %e, "access receipts not read: the audit log is behind");
+                        HubError::new(
+                            crate::errors::Code::AuditUnavailable,
+                            "the audit log is unavailable; no data is returned",
+                        )
+                        .into_graphql()
+                    })?;
+                }
                 let mut params = serde_json::Map::new();
                 params.insert("p0".into(), Value::String(id.clone()));
                 params.insert("p1".into(), Value::from(first));

@@ -285,4 +285,18 @@ pub trait AuditSink: Send + Sync + 'static {
     /// Appends `record` (its `chain`, `seq`, `prev_hash` and `hash` are filled
     /// here) and resolves once it is durably written.
     fn append(&self, record: AuditRecord) -> BoxFuture<'_, Result<(), AuditError>>;
+
+    /// Resolves once every record appended so far can be read back from the
+    /// audit log's store (for a sink that writes through a local journal: once
+    /// they are shipped). Readers of the log — access receipts — wait here, so
+    /// they see every read acknowledged before them.
+    fn settle(&self) -> BoxFuture<'_, Result<(), AuditError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Records durably written but not yet readable in the store (a journal's
+    /// backlog); 0 for a sink that writes straight to it.
+    fn unshipped(&self) -> u64 {
+        0
+    }
 }
