@@ -233,6 +233,8 @@ pub struct Targets {
     pub hub_key: String,
     /// The same mandate with its audit write replaced by nothing, if served.
     pub bare_url: Option<String>,
+    /// The same mandate with its audit written straight to Neo4j, if served.
+    pub direct_url: Option<String>,
     /// The peer's GraphQL URL.
     pub peer_url: String,
     /// A bearer token for the peer (its JWT carries the grids).
@@ -248,6 +250,8 @@ pub struct Targets {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Target {
     Hub,
+    /// mandate committing each audit record to Neo4j (no journal).
+    Direct,
     /// mandate without the audit write (what the audit costs).
     Bare,
     Peer,
@@ -258,6 +262,7 @@ impl Target {
     fn name(self) -> &'static str {
         match self {
             Target::Hub => "mandate",
+            Target::Direct => "mandate, audit to Neo4j",
             Target::Bare => "mandate, no audit",
             Target::Peer => "peer",
             Target::Floor => "floor",
@@ -283,9 +288,13 @@ impl Targets {
                     .map(|r| r["data"].clone())
                     .unwrap_or(Value::Null))
             }
-            Target::Hub | Target::Bare | Target::Peer => {
+            Target::Hub | Target::Direct | Target::Bare | Target::Peer => {
                 let (url, query) = match target {
                     Target::Hub => (&self.hub_url, a.hub_query),
+                    Target::Direct => (
+                        self.direct_url.as_ref().unwrap_or(&self.hub_url),
+                        a.hub_query,
+                    ),
                     Target::Bare => (self.bare_url.as_ref().unwrap_or(&self.hub_url), a.hub_query),
                     _ => (&self.peer_url, a.peer_query),
                 };
@@ -328,6 +337,11 @@ pub async fn gate(t: &Targets, pools: &Pools, samples: usize) -> Result<usize, S
         for _ in 0..samples {
             let a = ask(w, pools, &mut rand::rng());
             let hub = t.answer(Target::Hub, &a).await?;
+            if t.direct_url.is_some() && t.answer(Target::Direct, &a).await? != hub {
+                return Err(format!(
+                    "workload {w}: mandate with its audit straight to Neo4j answers differently"
+                ));
+            }
             if t.bare_url.is_some() && t.answer(Target::Bare, &a).await? != hub {
                 return Err(format!(
                     "workload {w}: mandate without audit answers differently"
@@ -406,6 +420,8 @@ pub struct Pids {
     pub hub: Option<u32>,
     /// mandate without the audit write.
     pub bare: Option<u32>,
+    /// mandate with its audit straight to Neo4j.
+    pub direct: Option<u32>,
     /// The peer (node).
     pub peer: Option<u32>,
     /// Neo4j (java).
@@ -423,6 +439,9 @@ pub async fn measure(
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     let mut targets = vec![Target::Hub];
+    if t.direct_url.is_some() {
+        targets.push(Target::Direct);
+    }
     if t.bare_url.is_some() {
         targets.push(Target::Bare);
     }
@@ -432,6 +451,7 @@ pub async fn measure(
         let _ = closed_loop(t, pools.clone(), target, workload, concurrency, 2).await;
         let server = match target {
             Target::Hub => pids.hub,
+            Target::Direct => pids.direct,
             Target::Bare => pids.bare,
             Target::Peer => pids.peer,
             Target::Floor => None,
@@ -578,6 +598,7 @@ pub fn table(rows: &[Row], peak: &[(&str, Option<f64>)]) -> String {
 pub fn peaks(pids: Pids) -> Vec<(&'static str, Option<f64>)> {
     vec![
         ("mandate", pids.hub.and_then(peak_rss_mb)),
+        ("mandate, audit to Neo4j", pids.direct.and_then(peak_rss_mb)),
         ("mandate, no audit", pids.bare.and_then(peak_rss_mb)),
         ("the peer (node)", pids.peer.and_then(peak_rss_mb)),
         ("Neo4j", pids.neo4j.and_then(peak_rss_mb)),

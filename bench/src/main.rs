@@ -72,6 +72,10 @@ enum Target {
         /// Resident ids each record discloses (each a `DISCLOSED` link).
         #[arg(long, default_value_t = 1)]
         disclosed: usize,
+        /// Append through this journal file (synced per batch, shipped to Neo4j
+        /// behind) instead of committing each batch to Neo4j.
+        #[arg(long)]
+        journal: Option<std::path::PathBuf>,
         #[command(flatten)]
         load: Load,
     },
@@ -115,6 +119,12 @@ enum Target {
         bare_url: Option<String>,
         #[arg(long)]
         bare_pid: Option<u32>,
+        /// The same mandate writing each audit record straight to Neo4j (no
+        /// journal), to compare the two audit paths.
+        #[arg(long)]
+        direct_url: Option<String>,
+        #[arg(long)]
+        direct_pid: Option<u32>,
         #[arg(long, default_value = "http://127.0.0.1:4000/")]
         peer_url: String,
         /// A bearer token for the peer.
@@ -302,8 +312,9 @@ async fn main() {
             password,
             chain,
             disclosed,
+            journal,
             load,
-        } => audit(neo4j, password, chain, disclosed, load).await,
+        } => audit(neo4j, password, chain, disclosed, journal, load).await,
         Target::ServeWithoutAudit { listen } => serve_without_audit(listen).await,
         Target::Cypher {
             agency,
@@ -352,6 +363,8 @@ async fn main() {
             hub_key,
             bare_url,
             bare_pid,
+            direct_url,
+            direct_pid,
             peer_url,
             peer_token,
             neo4j,
@@ -383,6 +396,7 @@ async fn main() {
                 hub_url,
                 hub_key,
                 bare_url,
+                direct_url,
                 peer_url,
                 peer_token,
                 store,
@@ -401,6 +415,7 @@ async fn main() {
             let pids = compare::Pids {
                 hub: hub_pid,
                 bare: bare_pid,
+                direct: direct_pid,
                 peer: peer_pid,
                 neo4j: neo4j_pid,
             };
@@ -663,7 +678,14 @@ async fn policy_bench(neo4j: String, password: String, iterations: u32) {
     let _ = std::fs::remove_file(&keys);
 }
 
-async fn audit(neo4j: String, password: String, chain: String, disclosed: usize, load: Load) {
+async fn audit(
+    neo4j: String,
+    password: String,
+    chain: String,
+    disclosed: usize,
+    journal: Option<std::path::PathBuf>,
+    load: Load,
+) {
     use mandate_resolvers::audit::{AuditRecord, AuditSink};
     let store = match Neo4jStore::new(&Neo4jSettings {
         uri: neo4j,
@@ -677,11 +699,27 @@ async fn audit(neo4j: String, password: String, chain: String, disclosed: usize,
         Ok(s) => s,
         Err(e) => return eprintln!("mandate-bench: {e}"),
     };
-    let writer = Arc::new(mandate_connectors::audit::AuditWriter::start(
-        store.clone(),
-        chain,
-        Duration::from_secs(5),
-    ));
+    let writer: Arc<dyn AuditSink> = match journal {
+        None => Arc::new(mandate_connectors::audit::AuditWriter::start(
+            store.clone(),
+            chain,
+            Duration::from_secs(5),
+        )),
+        Some(path) => {
+            let settings = mandate_connectors::journal::JournalSettings {
+                path,
+                chain,
+                timeout: Duration::from_secs(5),
+                max_backlog: 1_000_000,
+                compact_bytes: 64 << 20,
+            };
+            match mandate_connectors::journal::AuditJournal::open(store.clone(), settings) {
+                Ok(j) => Arc::new(j),
+                Err(e) => return eprintln!("mandate-bench: {e}"),
+            }
+        }
+    };
+    let settle = writer.clone();
     let residents = load.residents;
     let (latencies, errors, elapsed) = run(&load, move |_| {
         let writer = writer.clone();
@@ -714,6 +752,16 @@ async fn audit(neo4j: String, password: String, chain: String, disclosed: usize,
     })
     .await;
     report("audit", &load, latencies, errors, elapsed);
+    // With a journal: how long Neo4j takes to hold everything acknowledged.
+    let started = std::time::Instant::now();
+    let backlog = settle.unshipped();
+    match settle.settle().await {
+        Ok(()) => println!(
+            "shipped to Neo4j {:.1} ms after the last acknowledgement ({backlog} records were waiting)",
+            started.elapsed().as_secs_f64() * 1000.0
+        ),
+        Err(e) => println!("not shipped: {e}"),
+    }
     println!("audit statements sent: {}", store.queries_sent());
 }
 
