@@ -180,6 +180,7 @@ impl Hub {
                     timeout: Duration::from_millis(config.audit.timeout_ms),
                     max_backlog: config.audit.journal_max_backlog,
                     compact_bytes: config.audit.journal_max_mb.saturating_mul(1 << 20),
+                    ship_interval: Duration::from_millis(config.audit.journal_ship_ms),
                 },
             )?),
         };

@@ -53,6 +53,9 @@ pub struct AuditConfig {
     pub journal_max_backlog: usize,
     /// MiB past which a fully shipped journal is emptied.
     pub journal_max_mb: u64,
+    /// Least milliseconds between two shipments of journaled records to Neo4j
+    /// (fewer, larger commits); access receipts may wait up to this long.
+    pub journal_ship_ms: u64,
 }
 
 impl Default for AuditConfig {
@@ -64,6 +67,7 @@ impl Default for AuditConfig {
             journal: String::new(),
             journal_max_backlog: 100_000,
             journal_max_mb: 64,
+            journal_ship_ms: 250,
         }
     }
 }

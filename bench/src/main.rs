@@ -149,6 +149,10 @@ enum Target {
         /// Requests per workload in the correctness gate.
         #[arg(long, default_value_t = 25)]
         gate_samples: usize,
+        /// Seconds of the mixed workload each target gets before anything is
+        /// measured (Neo4j's JIT and caches take a while on one CPU).
+        #[arg(long, default_value_t = 20)]
+        warmup: u64,
         #[arg(long)]
         hub_pid: Option<u32>,
         #[arg(long)]
@@ -374,6 +378,7 @@ async fn main() {
             seconds,
             workloads,
             gate_samples,
+            warmup,
             hub_pid,
             peer_pid,
             neo4j_pid,
@@ -426,7 +431,7 @@ async fn main() {
             };
             // Warm every server up once (Neo4j's plan cache and JIT, the audit
             // statement, the peer's V8) so the first workload is not penalized.
-            let _ = compare::measure(&targets, pools.clone(), pids, "mix", 4, 10).await;
+            let _ = compare::measure(&targets, pools.clone(), pids, "mix", 4, warmup).await;
             let mut rows = Vec::new();
             for w in &workloads {
                 for &c in &concurrency {
@@ -712,6 +717,7 @@ async fn audit(
                 timeout: Duration::from_secs(5),
                 max_backlog: 1_000_000,
                 compact_bytes: 64 << 20,
+                ship_interval: Duration::from_millis(250),
             };
             match mandate_connectors::journal::AuditJournal::open(store.clone(), settings) {
                 Ok(j) => Arc::new(j),

@@ -23,7 +23,8 @@ use crate::Neo4jStore;
 
 const BATCH: usize = 256;
 
-type Pending = (AuditRecord, oneshot::Sender<Result<(), String>>);
+/// A record and where its writer answers.
+pub(crate) type Pending = (AuditRecord, oneshot::Sender<Result<(), String>>);
 
 /// The group-commit writer; cheap to clone.
 #[derive(Clone)]
@@ -49,21 +50,32 @@ impl AuditWriter {
 
 impl AuditSink for AuditWriter {
     fn append(&self, record: AuditRecord) -> BoxFuture<'_, Result<(), AuditError>> {
-        Box::pin(async move {
-            let (done, wait) = oneshot::channel();
-            self.tx
-                .send((record, done))
-                .await
-                .map_err(|_| AuditError::NotWritten("audit writer stopped".into()))?;
-            match tokio::time::timeout(self.timeout, wait).await {
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(e))) => Err(AuditError::NotWritten(e)),
-                Ok(Err(_)) => Err(AuditError::NotWritten(
-                    "audit writer dropped the record".into(),
-                )),
-                Err(_) => Err(AuditError::NotWritten("audit write timed out".into())),
-            }
-        })
+        Box::pin(hand_over(&self.tx, self.timeout, record, "audit writer"))
+    }
+}
+
+/// Hands `record` to a writer task and waits for its answer; the deadline covers
+/// the queue too, so a writer stuck waiting for its store holds no request
+/// past it.
+pub(crate) async fn hand_over(
+    tx: &mpsc::Sender<Pending>,
+    timeout: Duration,
+    record: AuditRecord,
+    writer: &str,
+) -> Result<(), AuditError> {
+    let (done, wait) = oneshot::channel();
+    let written = tokio::time::timeout(timeout, async move {
+        tx.send((record, done))
+            .await
+            .map_err(|_| format!("{writer} stopped"))?;
+        wait.await
+            .map_err(|_| format!("{writer} dropped the record"))?
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(AuditError::NotWritten(e)),
+        Err(_) => Err(AuditError::NotWritten("audit write timed out".into())),
     }
 }
 

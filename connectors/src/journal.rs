@@ -31,9 +31,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use mandate_resolvers::audit::{AuditError, AuditRecord, AuditSink, GENESIS};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
-use crate::audit::{read_head, seal, write_sealed, Head};
+use crate::audit::{hand_over, read_head, seal, write_sealed, Head, Pending};
 use crate::Neo4jStore;
 
 /// Records taken into one journal write (one sync).
@@ -54,6 +54,9 @@ pub struct JournalSettings {
     pub max_backlog: usize,
     /// Size past which a fully shipped journal is emptied.
     pub compact_bytes: u64,
+    /// Least time between two shipping statements (unless a full batch waits):
+    /// Neo4j commits a few large batches rather than one per request.
+    pub ship_interval: Duration,
 }
 
 /// Why a journal cannot be opened or does not continue the chain in Neo4j.
@@ -240,8 +243,6 @@ pub fn reconcile(chain: &str, records: &[AuditRecord], neo4j: &Head) -> Result<R
     })
 }
 
-type Pending = (AuditRecord, oneshot::Sender<Result<(), String>>);
-
 struct Shared {
     /// Journaled, not yet in Neo4j, in chain order.
     queue: Mutex<VecDeque<AuditRecord>>,
@@ -364,21 +365,7 @@ impl AuditJournal {
 
 impl AuditSink for AuditJournal {
     fn append(&self, record: AuditRecord) -> BoxFuture<'_, Result<(), AuditError>> {
-        Box::pin(async move {
-            let (done, wait) = oneshot::channel();
-            self.tx
-                .send((record, done))
-                .await
-                .map_err(|_| AuditError::NotWritten("audit journal stopped".into()))?;
-            match tokio::time::timeout(self.timeout, wait).await {
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(e))) => Err(AuditError::NotWritten(e)),
-                Ok(Err(_)) => Err(AuditError::NotWritten(
-                    "audit journal dropped the record".into(),
-                )),
-                Err(_) => Err(AuditError::NotWritten("audit write timed out".into())),
-            }
-        })
+        Box::pin(hand_over(&self.tx, self.timeout, record, "audit journal"))
     }
 
     fn settle(&self) -> BoxFuture<'_, Result<(), AuditError>> {
@@ -447,7 +434,13 @@ async fn run(
     }
     shared.written.send_replace(reconciled.head.0);
     shared.shipped.send_replace(neo4j.0);
-    tokio::spawn(ship(store, settings.chain.clone(), neo4j, shared.clone()));
+    tokio::spawn(ship(
+        store,
+        settings.chain.clone(),
+        neo4j,
+        settings.ship_interval,
+        shared.clone(),
+    ));
     write(settings, file, size, reconciled.head, rx, shared).await;
 }
 
@@ -561,9 +554,19 @@ fn append(file: &mut File, size: u64, bytes: &[u8], compact: bool) -> Result<u64
 
 /// The shipper: writes journaled records to Neo4j, oldest first, a large batch
 /// per statement.
-async fn ship(store: Neo4jStore, chain: String, mut head: Head, shared: Arc<Shared>) {
+async fn ship(
+    store: Neo4jStore,
+    chain: String,
+    mut head: Head,
+    interval: Duration,
+    shared: Arc<Shared>,
+) {
     let mut written = shared.written.subscribe();
     let mut delay = Duration::from_millis(50);
+    let mut last = tokio::time::Instant::now();
+    // After a failed statement, whether it committed is unknown until the head
+    // in Neo4j has been read again.
+    let mut uncertain = false;
     loop {
         let batch: Vec<AuditRecord> = shared
             .queue
@@ -576,43 +579,62 @@ async fn ship(store: Neo4jStore, chain: String, mut head: Head, shared: Arc<Shar
             }
             continue;
         }
-        let outcome = write_sealed(&store, &chain, &head, &batch).await;
-        let landed = match outcome {
-            Ok(true) => Some(batch.len()),
-            Ok(false) => {
-                shared.break_with(format!(
-                    "chain {chain} in Neo4j moved past record {} without this hub: another writer is on this chain",
-                    head.0
-                ));
-                return;
+        if batch.len() < SHIP_BATCH && last.elapsed() < interval {
+            tokio::time::sleep_until(last + interval).await;
+            continue;
+        }
+        last = tokio::time::Instant::now();
+        let landed = if uncertain {
+            match read_head(&store, &chain).await {
+                Ok(now) if now == head => {
+                    uncertain = false;
+                    0
+                }
+                Ok(now) => match batch.iter().position(|r| r.seq == now.0 && r.hash == now.1) {
+                    Some(i) => {
+                        uncertain = false;
+                        i + 1
+                    }
+                    None => {
+                        shared.break_with(format!(
+                            "chain {chain} in Neo4j is at record {} which this journal did not ship",
+                            now.0
+                        ));
+                        return;
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(audit.chain = %chain, detail = %e, "audit journal: Neo4j not reachable; records wait");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    continue;
+                }
             }
-            Err(e) => {
-                tracing::warn!(audit.chain = %chain, records = batch.len(), detail = %e, "audit journal: shipping to Neo4j failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-                // Whether it committed is unknown: ask where the head is.
-                match read_head(&store, &chain).await {
-                    Ok(now) if now == head => None,
-                    Ok(now) => match batch.iter().position(|r| r.seq == now.0 && r.hash == now.1) {
-                        Some(i) => Some(i + 1),
-                        None => {
-                            shared.break_with(format!(
-                                "chain {chain} in Neo4j is at record {} which this journal did not ship",
-                                now.0
-                            ));
-                            return;
-                        }
-                    },
-                    Err(_) => None,
+        } else {
+            match write_sealed(&store, &chain, &head, &batch).await {
+                Ok(true) => batch.len(),
+                Ok(false) => {
+                    shared.break_with(format!(
+                        "chain {chain} in Neo4j moved past record {} without this hub: another writer is on this chain",
+                        head.0
+                    ));
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(audit.chain = %chain, records = batch.len(), detail = %e, "audit journal: shipping to Neo4j failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    uncertain = true;
+                    continue;
                 }
             }
         };
-        if let Some(n) = landed {
+        if landed > 0 {
             delay = Duration::from_millis(50);
-            let last = &batch[n - 1];
+            let last = &batch[landed - 1];
             head = (last.seq, last.hash.clone());
             if let Ok(mut q) = shared.queue.lock() {
-                let n = n.min(q.len());
+                let n = landed.min(q.len());
                 q.drain(..n);
             }
             shared.shipped.send_replace(head.0);
