@@ -51,7 +51,8 @@ pub struct AuditConfig {
     /// Journaled records not yet in Neo4j beyond which requests are refused
     /// (`AUDIT_UNAVAILABLE`) until Neo4j takes them again.
     pub journal_max_backlog: usize,
-    /// MiB past which a fully shipped journal is emptied.
+    /// MiB past which the journal is rewritten to hold only the records not
+    /// yet in Neo4j.
     pub journal_max_mb: u64,
     /// Least milliseconds between two shipments of journaled records to Neo4j
     /// (fewer, larger commits); access receipts may wait up to this long.

@@ -91,6 +91,29 @@ async fn wait_for_records(hub: &TestHub, chain: &str, n: usize) -> Vec<Value> {
     panic!("chain {chain} never reached {n} records in Neo4j");
 }
 
+/// Waits (bounded) until the hub reports no journaled record waiting for Neo4j.
+async fn wait_until_shipped(hub: &TestHub) {
+    for _ in 0..100 {
+        let metrics = hub
+            .client
+            .get(hub.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics
+            .lines()
+            .any(|l| l == "mandate_audit_unshipped_records 0")
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the journal never finished shipping");
+}
+
 /// Sealed records of `chain`, seq 1..=n, as the hub would journal them.
 fn sealed(chain: &str, n: u64) -> Vec<AuditRecord> {
     let mut prev = GENESIS.to_string();
@@ -307,4 +330,46 @@ async fn a_damaged_journal_refuses_the_start_naming_the_line() {
     let err = mandate::Hub::new(config).await.err().expect("refused");
     assert!(err.to_string().contains("line 2"), "{err}");
     assert_eq!(std::fs::read_to_string(&journal).unwrap(), text);
+}
+
+#[tokio::test]
+async fn a_journal_past_its_bound_keeps_only_what_neo4j_may_lack() {
+    let (_root, mut config) = scratch("compact");
+    let chain = config.audit.chain.clone();
+    let journal = PathBuf::from(&config.audit.journal);
+    clear_chain(&config).await;
+    config.audit.journal_max_mb = 0; // past the bound on every write
+    let hub = TestHub::start_with(config).await;
+    let q = "{ resident(id: \"R00000470\") { name } }";
+    for _ in 0..30 {
+        let body = ask(&hub, CA, "subsidy_review", q).await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+    }
+    wait_for_records(&hub, &chain, 30).await;
+    wait_until_shipped(&hub).await;
+    // One more write after everything shipped: the journal is rewritten to
+    // (almost) nothing but keeps chaining.
+    let body = ask(&hub, CA, "subsidy_review", q).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let back = mandate_connectors::journal::read_journal(&journal, false).unwrap();
+    assert!(
+        !back.records.is_empty() && back.records.len() < 30,
+        "{} records kept",
+        back.records.len()
+    );
+    assert_eq!(back.records.last().unwrap().seq, 31);
+    let rows = wait_for_records(&hub, &chain, 31).await;
+    assert_eq!(rows.len(), 31);
+    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
+        .await
+        .unwrap();
+    assert_eq!(v.problems, Vec::<String>::new());
+    let unshipped = mandate_connectors::journal::verify(&hub.hub.store, &journal, &chain)
+        .await
+        .unwrap();
+    assert_eq!(unshipped, 0);
+    assert!(
+        !journal.with_file_name("audit.jsonl.compacting").exists(),
+        "no leftover beside the journal"
+    );
 }

@@ -19,8 +19,9 @@
 //!
 //! Format: one [`AuditRecord`] as JSON per line. A torn last line (a crash in the
 //! middle of a write that was never acknowledged) is cut off on open; damage
-//! anywhere else refuses the start. When everything journaled is shipped and the
-//! file has grown past its bound, it is emptied.
+//! anywhere else refuses the start. Once the file has grown past its bound it is
+//! rewritten (beside it, then renamed over it) to hold only the records not yet
+//! known to be in Neo4j.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -52,7 +53,7 @@ pub struct JournalSettings {
     pub timeout: Duration,
     /// Unshipped records beyond which new records are refused.
     pub max_backlog: usize,
-    /// Size past which a fully shipped journal is emptied.
+    /// Size past which the journal is rewritten to hold only its unshipped tail.
     pub compact_bytes: u64,
     /// Least time between two shipping statements (unless a full batch waits):
     /// Neo4j commits a few large batches rather than one per request.
@@ -477,9 +478,34 @@ async fn write(
                     bytes.push(b'\n');
                 }
             }
-            let compact = size > settings.compact_bytes && shared.backlog() == 0;
+            // Past its bound the journal is rewritten to hold only what Neo4j
+            // may not have yet (taken now; some of it may ship meanwhile, which
+            // a later start reconciles).
+            let keep = (size > settings.compact_bytes).then(|| {
+                let mut keep = Vec::new();
+                if let Ok(q) = shared.queue.lock() {
+                    for r in q.iter() {
+                        if serde_json::to_writer(&mut keep, r).is_ok() {
+                            keep.push(b'\n');
+                        }
+                    }
+                }
+                keep
+            });
+            let path = settings.path.clone();
             let joined = tokio::task::spawn_blocking(move || {
-                let outcome = append(&mut file, size, &bytes, compact);
+                if let Some(keep) = keep {
+                    match compact(&path, &keep) {
+                        Ok(fresh) => {
+                            file = fresh;
+                            size = keep.len() as u64;
+                        }
+                        Err(e) => {
+                            tracing::warn!(journal = %path.display(), detail = %e, "audit journal could not be compacted; appending to it as it is");
+                        }
+                    }
+                }
+                let outcome = append(&mut file, size, &bytes);
                 (file, outcome)
             })
             .await;
@@ -529,16 +555,8 @@ enum Appended {
     Damaged(std::io::Error),
 }
 
-/// Appends `bytes` and syncs; on failure cuts the file back to `size`. With
-/// `compact`, first empties the file (everything in it is in Neo4j).
-fn append(file: &mut File, size: u64, bytes: &[u8], compact: bool) -> Result<u64, Appended> {
-    let mut size = size;
-    if compact {
-        match file.set_len(0).and_then(|()| file.sync_all()) {
-            Ok(()) => size = 0,
-            Err(e) => tracing::warn!(detail = %e, "audit journal could not be emptied"),
-        }
-    }
+/// Appends `bytes` and syncs; on failure cuts the file back to `size`.
+fn append(file: &mut File, size: u64, bytes: &[u8]) -> Result<u64, Appended> {
     let written = file
         .seek(SeekFrom::End(0))
         .and_then(|_| file.write_all(bytes))
@@ -550,6 +568,38 @@ fn append(file: &mut File, size: u64, bytes: &[u8], compact: bool) -> Result<u64
             Err(cut) => Err(Appended::Damaged(cut)),
         },
     }
+}
+
+/// Replaces the journal at `path` with one holding only `keep` (the records not
+/// yet known to be in Neo4j): written and synced beside it, locked, renamed over
+/// it, the folder synced. A crash at any point leaves either the old journal or
+/// the new one, both whole. Returns the new file, open for appending and
+/// locked from before it took the journal's name.
+fn compact(path: &Path, keep: &[u8]) -> std::io::Result<File> {
+    let fresh_path = path.with_file_name(format!(
+        "{}.compacting",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    // Left by a compaction that failed half-way: never the journal itself.
+    match std::fs::remove_file(&fresh_path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut fresh = OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .append(true)
+        .open(&fresh_path)?;
+    fresh.try_lock().map_err(std::io::Error::other)?;
+    fresh.write_all(keep)?;
+    fresh.sync_all()?;
+    std::fs::rename(&fresh_path, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(fresh)
 }
 
 /// The shipper: writes journaled records to Neo4j, oldest first, a large batch
