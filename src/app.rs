@@ -360,6 +360,7 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         let span = tracing::info_span!("request", request_id = %id, http.method = %method, http.path = %path);
+        crate::telemetry::continue_trace(&span, req.headers());
         let started = Instant::now();
         let result = self.0.call(req).instrument(span.clone()).await;
         let mut resp = match result {
@@ -522,13 +523,18 @@ fn discloses_nothing(v: &async_graphql::Value) -> bool {
 /// Writes the record; on failure the caller must not return data.
 async fn audit(hub: &Hub, outcome: Outcome<'_>) -> Result<(), HubError> {
     let record = record_of(outcome);
-    hub.audit.append(record).await.map_err(|e| {
-        tracing::error!(detail = %e, "audit record not written; withholding the answer");
-        HubError::new(
-            Code::AuditUnavailable,
-            "the audit log is unavailable; no data is returned",
-        )
-    })
+    let span = tracing::info_span!("audit.append", audit.decision = %record.decision);
+    hub.audit
+        .append(record)
+        .instrument(span)
+        .await
+        .map_err(|e| {
+            tracing::error!(detail = %e, "audit record not written; withholding the answer");
+            HubError::new(
+                Code::AuditUnavailable,
+                "the audit log is unavailable; no data is returned",
+            )
+        })
 }
 
 #[handler]

@@ -110,7 +110,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -121,7 +120,13 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    let outcome = runtime.block_on(async {
+        let telemetry = crate::telemetry::init(&config.log)?;
+        let outcome = run(cli.command, config).await;
+        telemetry.shutdown();
+        outcome
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("mandate: {message}");

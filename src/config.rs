@@ -168,6 +168,11 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// Filter in `tracing` syntax, e.g. `info,mandate=debug`. `RUST_LOG` wins if set.
     pub level: String,
+    /// OTLP/gRPC collector to export traces to, e.g. `http://127.0.0.1:4317`;
+    /// empty = no export.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported traces.
+    pub service_name: String,
 }
 
 /// Log output format.
@@ -222,6 +227,8 @@ impl Default for LogConfig {
         LogConfig {
             format: LogFormat::Pretty,
             level: "info".to_string(),
+            otlp_endpoint: String::new(),
+            service_name: "mandate".to_string(),
         }
     }
 }

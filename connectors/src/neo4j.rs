@@ -236,7 +236,11 @@ impl Neo4jStore {
 
 impl GraphStore for Neo4jStore {
     fn run<'a>(&'a self, query: &'a CypherQuery) -> BoxFuture<'a, Result<Value, StoreError>> {
-        Box::pin(self.fetch(query))
+        use tracing::Instrument;
+        Box::pin(
+            self.fetch(query)
+                .instrument(tracing::info_span!("neo4j.query", db.system = "neo4j")),
+        )
     }
 }
 
