@@ -122,6 +122,12 @@ pub struct JwtConfig {
     pub audience: String,
     /// Clock skew allowed on exp/nbf, seconds (default 30, at most 300).
     pub leeway_secs: u64,
+    /// Which agencies each JWKS key (by `kid`) may sign tokens for, e.g.
+    /// `{ "ca-2026" = ["D-CIVIL_AFFAIRS"] }`. When set, a token signed by a key not
+    /// listed, or whose `agency` claim is not among its key's, is refused: one
+    /// department's identity provider cannot speak for another. Empty = any trusted key
+    /// may sign for any agency (a warning at start-up).
+    pub key_agencies: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for JwtConfig {
@@ -134,6 +140,7 @@ impl Default for JwtConfig {
             issuer: String::new(),
             audience: String::new(),
             leeway_secs: 30,
+            key_agencies: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -154,6 +161,7 @@ impl fmt::Debug for JwtConfig {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway_secs", &self.leeway_secs)
+            .field("key_agencies", &self.key_agencies)
             .finish()
     }
 }
@@ -365,6 +373,8 @@ pub struct Authenticator {
     refresher: Option<tokio::task::AbortHandle>,
     /// `iss`/`aud`/time checks shared by all algorithms (its `algorithms` is set per token).
     validation: Validation,
+    /// `auth.jwt.key_agencies`: the agencies each JWKS key may sign for; `None` = any.
+    key_agencies: Option<HashMap<String, HashSet<String>>>,
 }
 
 /// The JWKS keys in use, swapped whole when the URL's keys are refreshed.
@@ -528,12 +538,26 @@ impl Authenticator {
             audience_checked = !jwt.audience.is_empty(),
             "authentication configured"
         );
+        let key_agencies = if jwt.key_agencies.is_empty() {
+            if !jwt.jwks_file.is_empty() || !jwt.jwks_url.is_empty() {
+                tracing::warn!("auth.jwt.key_agencies is empty: every trusted JWKS key may sign tokens for any agency");
+            }
+            None
+        } else {
+            Some(
+                jwt.key_agencies
+                    .iter()
+                    .map(|(kid, agencies)| (kid.clone(), agencies.iter().cloned().collect()))
+                    .collect(),
+            )
+        };
         Ok(Authenticator {
             api_keys,
             hs256,
             jwks,
             refresher,
             validation,
+            key_agencies,
         })
     }
 
@@ -665,13 +689,19 @@ impl Authenticator {
 
         // 2. Pick the one key for that algorithm. HS256 uses only the configured secret; the
         //    JWKS keys are only ever used with their own algorithm (no algorithm confusion).
-        let key = match algorithm {
-            Algorithm::HS256 => self.hs256.as_ref().ok_or(AuthError::AlgorithmNotAllowed)?,
-            _ => select_jwks_key(&jwks, algorithm, kid).inspect_err(|_| {
-                if let Some(kid) = kid {
-                    self.jwks.note_kid(&jwks, kid);
-                }
-            })?,
+        let (key, signer) = match algorithm {
+            Algorithm::HS256 => (
+                self.hs256.as_ref().ok_or(AuthError::AlgorithmNotAllowed)?,
+                None,
+            ),
+            _ => {
+                let k = select_jwks_key(&jwks, algorithm, kid).inspect_err(|_| {
+                    if let Some(kid) = kid {
+                        self.jwks.note_kid(&jwks, kid);
+                    }
+                })?;
+                (&k.key, Some(k.kid.as_deref()))
+            }
         };
 
         // 3. Verify signature, exp, nbf, iss, aud.
@@ -680,8 +710,19 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
             .map_err(|e| map_jwt_error(&e))?;
 
-        // 4. The hub's own claims.
-        principal_from_claims(&data.claims)
+        // 4. The hub's own claims, and whether the signing key may speak for the agency.
+        let principal = principal_from_claims(&data.claims)?;
+        if let (Some(bound), Some(signer)) = (&self.key_agencies, signer) {
+            let allowed = signer
+                .and_then(|kid| bound.get(kid))
+                .is_some_and(|agencies| agencies.contains(&principal.agency));
+            if !allowed {
+                return Err(AuthError::bad_token(
+                    "its signing key may not sign for the agency it names",
+                ));
+            }
+        }
+        Ok(principal)
     }
 }
 
@@ -699,15 +740,14 @@ fn select_jwks_key<'k>(
     keys: &'k [JwksKey],
     alg: Algorithm,
     kid: Option<&str>,
-) -> Result<&'k DecodingKey, AuthError> {
+) -> Result<&'k JwksKey, AuthError> {
     let mut candidates = keys.iter().filter(|k| k.alg == alg);
     match kid {
         Some(kid) => candidates
             .find(|k| k.kid.as_deref() == Some(kid))
-            .map(|k| &k.key)
             .ok_or_else(|| AuthError::bad_token("its `kid` names no key this hub trusts")),
         None => match (candidates.next(), candidates.next()) {
-            (Some(only), None) => Ok(&only.key),
+            (Some(only), None) => Ok(only),
             _ => Err(AuthError::bad_token(
                 "it has no `kid` and more than one key could verify it",
             )),
@@ -2047,6 +2087,57 @@ sha256 = "{}"
         // Without `kid`: accepted because the set has exactly one key of each algorithm.
         assert!(bearer(&auth, &sign(Algorithm::RS256, None, &claims(), &rsa_key())).is_ok());
         assert!(bearer(&auth, &sign(Algorithm::ES256, None, &claims(), &ec_key())).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_jwks_key_signs_only_for_the_agencies_bound_to_it() {
+        let scratch = Scratch::new();
+        let jwks = scratch.write("jwks.json", &standard_jwks().to_string());
+        let mut key_agencies = std::collections::BTreeMap::new();
+        key_agencies.insert("rsa-1".to_owned(), vec!["D-CIVIL_AFFAIRS".to_owned()]);
+        let auth = Authenticator::load(&AuthConfig {
+            jwt: JwtConfig {
+                jwks_file: jwks,
+                issuer: ISSUER.to_owned(),
+                audience: AUDIENCE.to_owned(),
+                key_agencies,
+                ..JwtConfig::default()
+            },
+            ..AuthConfig::default()
+        })
+        .await
+        .expect("load");
+        // Its own agency: accepted, with or without `kid` (the one RS256 key is found).
+        let own = bearer(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &claims(), &rsa_key()),
+        );
+        assert_eq!(
+            own.map(|p| p.agency).ok().as_deref(),
+            Some("D-CIVIL_AFFAIRS")
+        );
+        assert!(bearer(&auth, &sign(Algorithm::RS256, None, &claims(), &rsa_key())).is_ok());
+        // Another agency, validly signed by the same key: refused.
+        let police = with(claims(), "agency", json!("D-PUBLIC_SECURITY"));
+        let error = bearer(
+            &auth,
+            &sign(Algorithm::RS256, Some("rsa-1"), &police, &rsa_key()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the token is not valid: its signing key may not sign for the agency it names"
+        );
+        assert_eq!(error.code(), Code::Unauthenticated);
+        // A trusted key bound to no agency signs for none.
+        let unbound = bearer(
+            &auth,
+            &sign(Algorithm::ES256, Some("ec-1"), &claims(), &ec_key()),
+        );
+        assert!(
+            matches!(unbound, Err(AuthError::BadToken(_))),
+            "{unbound:?}"
+        );
     }
 
     #[tokio::test]
