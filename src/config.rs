@@ -342,6 +342,26 @@ mod tests {
     }
 
     #[test]
+    fn key_agencies_keep_the_case_of_their_kids() {
+        let dir = std::env::temp_dir().join(format!("mandate-cfg-kid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("mandate.toml");
+        std::fs::write(
+            &file,
+            "[auth.jwt.key_agencies]\n\"CA-Key-2026\" = [\"D-CIVIL_AFFAIRS\"]\n",
+        )
+        .unwrap();
+        let config = Config::load_from(Some(&file), env(&[])).unwrap();
+        assert_eq!(
+            config.auth.jwt.key_agencies.get("CA-Key-2026"),
+            Some(&vec!["D-CIVIL_AFFAIRS".to_string()]),
+            "{:?}",
+            config.auth.jwt.key_agencies
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn defaults_then_file_then_env() {
         let dir = std::env::temp_dir().join(format!("mandate-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
