@@ -4,7 +4,7 @@
 //! POST|GET /graphql         GraphQL over HTTP
 //! GET      /graphiql        GraphiQL (assets embedded in the binary)
 //! GET      /healthz         the process is up
-//! GET      /readyz          Neo4j answers (503 otherwise)
+//! GET      /readyz          Neo4j answers and the audit log takes records (503 otherwise)
 //! GET      /metrics         Prometheus text: requests, Cypher queries
 //! ```
 
@@ -652,20 +652,18 @@ fn healthz() -> &'static str {
 
 #[handler]
 async fn readyz(hub: Data<&Arc<Hub>>) -> Response {
-    let ready = tokio::time::timeout(Duration::from_secs(3), hub.store.ping())
+    let neo4j = tokio::time::timeout(Duration::from_secs(3), hub.store.ping())
         .await
         .unwrap_or(false);
-    let (status, body) = if ready {
-        (
-            StatusCode::OK,
-            serde_json::json!({"status": "ready", "neo4j": "up"}),
-        )
+    // Without a writable audit log no data may be released: not ready either.
+    let audit = hub.audit.ready();
+    let up = |ok: bool| if ok { "up" } else { "down" };
+    let (status, word) = if neo4j && audit {
+        (StatusCode::OK, "ready")
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({"status": "not ready", "neo4j": "down"}),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     };
+    let body = serde_json::json!({"status": word, "neo4j": up(neo4j), "audit": up(audit)});
     Response::builder()
         .status(status)
         .content_type("application/json")

@@ -740,6 +740,7 @@ async fn health_and_readiness() {
     assert_eq!(resp.status().as_u16(), 200);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["neo4j"], "up");
+    assert_eq!(v["audit"], "up");
 }
 
 #[tokio::test]

@@ -214,6 +214,16 @@ async fn journaled_reads_reach_neo4j_and_receipts_see_them_at_once() {
         metrics.contains("mandate_audit_unshipped_records "),
         "{metrics}"
     );
+    let ready: Value = hub
+        .client
+        .get(hub.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["audit"], "up", "{ready}");
 }
 
 #[tokio::test]
@@ -298,6 +308,14 @@ async fn a_journal_that_does_not_continue_the_chain_in_neo4j_releases_nothing() 
     assert!(
         !body.to_string().contains("journal"),
         "no internal detail: {body}"
+    );
+    // Load balancers see it: not ready, because of the audit log.
+    let resp = hub.client.get(hub.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    let ready: Value = resp.json().await.unwrap();
+    assert_eq!(
+        ready,
+        json!({"status": "not ready", "neo4j": "up", "audit": "down"})
     );
     let problem = mandate_connectors::journal::verify(&hub.hub.store, &journal, &chain)
         .await

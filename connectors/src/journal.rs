@@ -253,6 +253,8 @@ struct Shared {
     written: watch::Sender<u64>,
     /// Last seq in Neo4j.
     shipped: watch::Sender<u64>,
+    /// Set once the journal is reconciled with the chain in Neo4j.
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -277,6 +279,7 @@ impl Shared {
 pub struct AuditJournal {
     tx: mpsc::Sender<Pending>,
     timeout: Duration,
+    max_backlog: usize,
     shared: Arc<Shared>,
 }
 
@@ -331,8 +334,10 @@ impl AuditJournal {
             broken: Mutex::new(None),
             written,
             shipped,
+            started: std::sync::atomic::AtomicBool::new(false),
         });
         let timeout = settings.timeout;
+        let max_backlog = settings.max_backlog;
         tokio::spawn(run(
             store,
             settings,
@@ -345,6 +350,7 @@ impl AuditJournal {
         Ok(AuditJournal {
             tx,
             timeout,
+            max_backlog,
             shared,
         })
     }
@@ -378,6 +384,14 @@ impl AuditSink for AuditJournal {
 
     fn unshipped(&self) -> u64 {
         self.shared.backlog() as u64
+    }
+
+    fn ready(&self) -> bool {
+        self.shared
+            .started
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && self.shared.broken().is_none()
+            && self.shared.backlog() < self.max_backlog
     }
 }
 
@@ -435,6 +449,9 @@ async fn run(
     }
     shared.written.send_replace(reconciled.head.0);
     shared.shipped.send_replace(neo4j.0);
+    shared
+        .started
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     tokio::spawn(ship(
         store,
         settings.chain.clone(),

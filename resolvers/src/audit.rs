@@ -299,4 +299,11 @@ pub trait AuditSink: Send + Sync + 'static {
     fn unshipped(&self) -> u64 {
         0
     }
+
+    /// Whether a record appended now can be written (for readiness probes): a
+    /// journal that is broken, not yet reconciled with Neo4j, or whose backlog is
+    /// full is not. A sink writing straight to Neo4j is as ready as Neo4j is.
+    fn ready(&self) -> bool {
+        true
+    }
 }
