@@ -94,19 +94,7 @@ async fn wait_for_records(hub: &TestHub, chain: &str, n: usize) -> Vec<Value> {
 /// Waits (bounded) until the hub reports no journaled record waiting for Neo4j.
 async fn wait_until_shipped(hub: &TestHub) {
     for _ in 0..100 {
-        let metrics = hub
-            .client
-            .get(hub.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics
-            .lines()
-            .any(|l| l == "mandate_audit_unshipped_records 0")
-        {
+        if hub.metric("mandate_audit_unshipped_records").await == 0 {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -188,10 +176,7 @@ async fn journaled_reads_reach_neo4j_and_receipts_see_them_at_once() {
     let rows = wait_for_records(&hub, &chain, 21).await;
     let seqs: Vec<u64> = rows.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
-    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
-        .await
-        .unwrap();
-    assert_eq!(v.problems, Vec::<String>::new());
+    hub.intact_chain(&chain).await;
     let unshipped = mandate_connectors::journal::verify(&hub.hub.store, &journal, &chain)
         .await
         .unwrap();
@@ -201,19 +186,8 @@ async fn journaled_reads_reach_neo4j_and_receipts_see_them_at_once() {
         rows.len(),
         "Neo4j holds the journal's records"
     );
-    let metrics = hub
-        .client
-        .get(hub.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("mandate_audit_unshipped_records "),
-        "{metrics}"
-    );
+    // The backlog is on /metrics.
+    hub.metric("mandate_audit_unshipped_records").await;
     let ready: Value = hub
         .client
         .get(hub.url("/readyz"))
@@ -263,11 +237,7 @@ async fn a_journal_tail_left_by_a_stopped_hub_is_shipped_on_start() {
     );
     assert_eq!(rows.len(), 6, "the torn record is not shipped: {rows:?}");
     assert_eq!(rows[5]["seq"], 6, "the new request continues the chain");
-    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
-        .await
-        .unwrap();
-    assert_eq!(v.problems, Vec::<String>::new());
-    assert_eq!(v.chains[&chain], 6);
+    assert_eq!(hub.intact_chain(&chain).await, 6);
     // The torn line was cut: the journal reads back whole.
     let back = mandate_connectors::journal::read_journal(&journal, false).unwrap();
     assert_eq!(back.torn_bytes, 0);
@@ -378,10 +348,7 @@ async fn a_journal_past_its_bound_keeps_only_what_neo4j_may_lack() {
     assert_eq!(back.records.last().unwrap().seq, 31);
     let rows = wait_for_records(&hub, &chain, 31).await;
     assert_eq!(rows.len(), 31);
-    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
-        .await
-        .unwrap();
-    assert_eq!(v.problems, Vec::<String>::new());
+    hub.intact_chain(&chain).await;
     let unshipped = mandate_connectors::journal::verify(&hub.hub.store, &journal, &chain)
         .await
         .unwrap();

@@ -576,11 +576,7 @@ async fn every_request_is_audited_in_a_hash_chain() {
     assert_eq!(records[1]["a"]["prevHash"], records[0]["a"]["hash"]);
 
     let chain = hub.hub.config.audit.chain.clone();
-    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
-        .await
-        .unwrap();
-    assert_eq!(v.problems, Vec::<String>::new());
-    assert_eq!(v.chains[&chain], 3);
+    assert_eq!(hub.intact_chain(&chain).await, 3);
 
     // Edit one record: verification names it.
     hub.write(
@@ -688,11 +684,7 @@ async fn replicas_share_a_chain_without_gaps() {
         assert!(body.get("errors").is_none(), "{body}");
     }
     let chain = a.hub.config.audit.chain.clone();
-    let v = mandate_connectors::audit::verify(&a.hub.store, Some(&chain))
-        .await
-        .unwrap();
-    assert_eq!(v.problems, Vec::<String>::new());
-    assert_eq!(v.chains[&chain], 20);
+    assert_eq!(a.intact_chain(&chain).await, 20);
 }
 
 #[tokio::test]
@@ -897,23 +889,6 @@ async fn entity_fetches_are_audited_with_the_residents_they_disclose() {
     );
 }
 
-/// The `/metrics` value of `name`.
-async fn metric(hub: &TestHub, name: &str) -> u64 {
-    let text = hub
-        .client
-        .get(hub.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from {text}"))
-}
-
 #[tokio::test]
 async fn changed_lists_are_put_in_force_and_broken_ones_are_not() {
     // A policies folder of this test's own, watched every second.
@@ -950,7 +925,7 @@ async fn changed_lists_are_put_in_force_and_broken_ones_are_not() {
         answer["data"]["resident"]["ethnicity"].is_string(),
         "{answer}"
     );
-    assert_eq!(metric(&hub, "mandate_policy_reloads_total").await, 1);
+    assert_eq!(hub.metric("mandate_policy_reloads_total").await, 1);
     let version = hub.hub.policies().version().to_string();
 
     // A broken change is refused, naming file and line; the lists in force stay.
@@ -964,7 +939,7 @@ async fn changed_lists_are_put_in_force_and_broken_ones_are_not() {
     assert_eq!(hub.hub.policies().version(), version);
     let body = ask(&hub, CA, "subsidy_review", &q, json!({})).await;
     assert!(body["data"]["resident"]["ethnicity"].is_string(), "{body}");
-    assert!(metric(&hub, "mandate_policy_reload_failures_total").await >= 1);
+    assert!(hub.metric("mandate_policy_reload_failures_total").await >= 1);
 
     // Revoking takes the field away again, from schema and execution alike.
     std::fs::write(&list, &original).unwrap();

@@ -10,7 +10,7 @@
 //! Markdown table on stdout.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mandate_connectors::{Neo4jSettings, Neo4jStore};
 use rand::seq::IndexedRandom as _;
@@ -510,36 +510,18 @@ async fn closed_loop(
     concurrency: usize,
     seconds: u64,
 ) -> (Vec<Duration>, usize, Duration) {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let t = t.clone();
-        let pools = pools.clone();
-        let workload = workload.to_string();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0;
-            while Instant::now() < deadline {
-                let a = ask(&workload, &pools, &mut rand::rng());
-                let at = Instant::now();
-                match t.answer(target, &a).await {
-                    Ok(_) => lat.push(at.elapsed()),
-                    Err(_) => errors += 1,
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        if let Ok((lat, e)) = task.await {
-            all.extend(lat);
-            errors += e;
-        }
-    }
-    (all, errors, started.elapsed())
+    let t = Arc::new(t.clone());
+    let workload = workload.to_string();
+    crate::load::closed_loop(
+        concurrency,
+        seconds,
+        move || ask(&workload, &pools, &mut rand::rng()),
+        move |a| {
+            let t = t.clone();
+            async move { t.answer(target, &a).await.is_ok() }
+        },
+    )
+    .await
 }
 
 /// The rows as a Markdown table, with ratios against the peer and the floor.

@@ -9,6 +9,7 @@
 //! Each client picks a random resident id of the seeded city per request.
 
 mod compare;
+mod load;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -245,43 +246,14 @@ where
     F: Fn(Value) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
-    let one = Arc::new(one);
-    let deadline = Instant::now() + Duration::from_secs(load.seconds);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..load.concurrency {
-        let one = one.clone();
-        let residents = load.residents;
-        let grids = load.grids;
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut errors = 0;
-            while Instant::now() < deadline {
-                let v = {
-                    let mut rng = rand::rng();
-                    let r = rng.random_range(1..=residents);
-                    let g = rng.random_range(1..=grids);
-                    json!({"id": format!("R{r:08}"), "g": format!("G{g:05}")})
-                };
-                let t = Instant::now();
-                if one(v).await {
-                    lat.push(t.elapsed());
-                } else {
-                    errors += 1;
-                }
-            }
-            (lat, errors)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        if let Ok((lat, e)) = t.await {
-            all.extend(lat);
-            errors += e;
-        }
-    }
-    (all, errors, started.elapsed())
+    let (residents, grids) = (load.residents, load.grids);
+    let random_ids = move || {
+        let mut rng = rand::rng();
+        let r = rng.random_range(1..=residents);
+        let g = rng.random_range(1..=grids);
+        json!({"id": format!("R{r:08}"), "g": format!("G{g:05}")})
+    };
+    load::closed_loop(load.concurrency, load.seconds, random_ids, one).await
 }
 
 #[tokio::main]

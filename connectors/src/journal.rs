@@ -480,10 +480,11 @@ async fn write(
                 Err(_) => break,
             }
         }
+        let backlog = shared.backlog();
         let result = if let Some(why) = shared.broken() {
             Err(why)
-        } else if shared.backlog() + batch.len() > settings.max_backlog {
-            tracing::error!(audit.chain = %settings.chain, backlog = shared.backlog(), "audit journal backlog full: Neo4j is not taking records");
+        } else if backlog + batch.len() > settings.max_backlog {
+            tracing::error!(audit.chain = %settings.chain, backlog, "audit journal backlog full: Neo4j is not taking records");
             Err("the audit backlog is full".to_string())
         } else {
             let mut records: Vec<AuditRecord> = batch.iter().map(|(r, _)| r.clone()).collect();

@@ -133,6 +133,11 @@ impl TestHub {
 
     /// Cypher queries sent so far, read from `/metrics`.
     pub async fn cypher_queries(&self) -> u64 {
+        self.metric("mandate_cypher_queries_total").await
+    }
+
+    /// The `/metrics` value of `name`, failing if it is not there.
+    pub async fn metric(&self, name: &str) -> u64 {
         let text = self
             .client
             .get(self.url("/metrics"))
@@ -143,9 +148,18 @@ impl TestHub {
             .await
             .expect("metrics text");
         text.lines()
-            .find_map(|l| l.strip_prefix("mandate_cypher_queries_total "))
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
             .and_then(|n| n.trim().parse().ok())
-            .expect("counter present")
+            .unwrap_or_else(|| panic!("metric {name} present: {text}"))
+    }
+
+    /// Verifies audit chain `chain` in Neo4j, failing on any problem; its record count.
+    pub async fn intact_chain(&self, chain: &str) -> u64 {
+        let v = mandate_connectors::audit::verify(&self.hub.store, Some(chain))
+            .await
+            .expect("audit log readable");
+        assert_eq!(v.problems, Vec::<String>::new());
+        v.chains.get(chain).copied().unwrap_or(0)
     }
 
     /// Reference rows straight from Neo4j (hand-written Cypher).
