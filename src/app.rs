@@ -13,29 +13,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
-use async_graphql::dynamic::Schema;
+use mandate_audit::AuditSink;
+use mandate_connectors::audit::AuditWriter;
+use mandate_connectors::journal::{AuditJournal, JournalSettings};
 use mandate_connectors::{Neo4jSettings, Neo4jStore};
-use mandate_resolvers::{AccessPlan, Engine, Limits, ShapeLimits};
-use mandate_schema::Catalog;
-use poem::http::{header, StatusCode};
+use mandate_hub::{Call, Caller, Hub, HubBuilder, Statement};
+use mandate_policies::Policies;
+use mandate_resolvers::{HubError, Limits, ShapeLimits};
+use poem::http::{header, HeaderMap, StatusCode};
 use poem::web::Data;
 use poem::{
     get, handler, Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response, Route,
 };
 use tracing::Instrument as _;
 
-use crate::agencies::{stated_purpose, AgencyApis};
 use crate::assets;
 use crate::auth::{Authenticator, Principal};
 use crate::config::Config;
 use crate::graphql::{self, Decoded};
-use mandate_connectors::audit::AuditWriter;
-use mandate_connectors::journal::{AuditJournal, JournalSettings};
-use mandate_policies::Policies;
-use mandate_resolvers::audit::{AuditRecord, AuditSink, Disclosure};
-use mandate_resolvers::{Code, HubError};
-use sha2::{Digest, Sha256};
 
 /// Counters exposed at `/metrics`.
 #[derive(Debug, Default)]
@@ -50,27 +45,16 @@ pub struct Metrics {
     pub policy_reload_failures: AtomicU64,
 }
 
-/// Everything the handlers share.
-pub struct Hub {
+/// Everything the handlers share: the hub and what serving it over HTTP needs.
+pub struct App {
     /// Configuration in force.
     pub config: Config,
-    /// The data model.
-    pub catalog: Arc<Catalog>,
-    /// The Neo4j store.
+    /// The request pipeline.
+    pub hub: Hub,
+    /// The Neo4j store the hub reads (also for readiness and metrics).
     pub store: Neo4jStore,
-    /// What every agency's schema shares.
-    pub engine: Arc<Engine>,
-    /// The schema of the unrestricted plan: served to everyone only with
-    /// `auth.open` (development), and printed by `mandate sdl`.
-    pub schema: Schema,
     /// Verifies credentials.
     pub auth: Authenticator,
-    /// The responsibility lists in force; swapped whole when they change on disk.
-    policies: ArcSwap<Policies>,
-    /// Compiled per-agency APIs.
-    pub agencies: AgencyApis,
-    /// Where every request's audit record goes.
-    pub audit: Arc<dyn AuditSink>,
     /// The audit log's own store (for metrics).
     pub audit_store: Neo4jStore,
     /// Counters.
@@ -88,8 +72,8 @@ pub enum HubBuildError {
     #[error(transparent)]
     Store(#[from] mandate_resolvers::StoreError),
     /// The generated GraphQL schema was rejected (a bug).
-    #[error("generated GraphQL schema is invalid: {0}")]
-    Graphql(String),
+    #[error(transparent)]
+    Hub(#[from] mandate_hub::BuildError),
     /// Credentials configuration is wrong.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthConfigError),
@@ -101,33 +85,33 @@ pub enum HubBuildError {
     Journal(#[from] mandate_connectors::journal::JournalError),
 }
 
-impl Hub {
+impl App {
     /// Assembles the hub: loads credentials and responsibility lists. Does not
     /// contact Neo4j.
     ///
     /// # Errors
     /// See [`HubBuildError`].
-    pub async fn new(config: Config) -> Result<Arc<Hub>, HubBuildError> {
+    pub async fn new(config: Config) -> Result<Arc<App>, HubBuildError> {
         Self::build(config, None).await
     }
 
-    /// [`Hub::new`] with another audit sink in place of the Neo4j writer — for
+    /// [`App::new`] with another audit sink in place of the Neo4j writer — for
     /// measuring what the audit write costs (the benchmark harness), never for
-    /// serving: the server binary always builds the hub with [`Hub::new`].
+    /// serving: the server binary always builds the hub with [`App::new`].
     ///
     /// # Errors
     /// See [`HubBuildError`].
     pub async fn with_audit_sink(
         config: Config,
         sink: Arc<dyn AuditSink>,
-    ) -> Result<Arc<Hub>, HubBuildError> {
+    ) -> Result<Arc<App>, HubBuildError> {
         Self::build(config, Some(sink)).await
     }
 
     async fn build(
         config: Config,
         sink: Option<Arc<dyn AuditSink>>,
-    ) -> Result<Arc<Hub>, HubBuildError> {
+    ) -> Result<Arc<App>, HubBuildError> {
         let catalog = Arc::new(mandate_schema::hub_catalog()?);
         let store = Neo4jStore::new(&neo4j_settings(&config))?;
         let cursors = if config.cursors.secret.is_empty() {
@@ -135,25 +119,6 @@ impl Hub {
         } else {
             mandate_resolvers::cursor::CursorKey::from_secret(config.cursors.secret.as_bytes())
         };
-        let engine = Arc::new(Engine {
-            catalog: catalog.clone(),
-            limits: Limits {
-                default_page_size: config.limits.default_page_size,
-                max_page_size: config.limits.max_page_size,
-                max_in_values: config.limits.max_in_values,
-                ..Limits::default()
-            },
-            shape: ShapeLimits {
-                max_depth: config.limits.max_depth,
-                max_complexity: config.limits.max_complexity,
-                ..ShapeLimits::default()
-            },
-            cursors,
-            store: Arc::new(store.clone()),
-        });
-        let plan = Arc::new(AccessPlan::allow_all(&catalog));
-        let schema = mandate_resolvers::build_schema(engine.clone(), plan)
-            .map_err(|e| HubBuildError::Graphql(e.to_string()))?;
         let auth = Authenticator::load(&config.auth).await?;
         // A pool of its own, so audit writes never wait behind reads (and are
         // counted apart from them).
@@ -184,29 +149,39 @@ impl Hub {
                 },
             )?),
         };
-        let policies =
-            ArcSwap::from_pointee(Policies::load(Path::new(&config.policies.dir), &catalog).await?);
-        let policies_loaded = policies.load();
+        let policies = Policies::load(Path::new(&config.policies.dir), &catalog).await?;
         if config.auth.open {
             tracing::warn!("auth.open is set: every request is served unrestricted, without credentials or audit of a mandate; development only");
         }
-        tracing::info!(policy.version = %policies_loaded.version(), agencies = policies_loaded.agencies().len(), "responsibility lists loaded");
-        drop(policies_loaded);
-        let agencies = AgencyApis::new(
-            Duration::from_secs(config.policies.plan_ttl_secs),
-            1024,
-            Some(config.policies.today.clone()).filter(|t| !t.is_empty()),
-        );
-        Ok(Arc::new(Hub {
-            config,
+        tracing::info!(policy.version = %policies.version(), agencies = policies.agencies().len(), "responsibility lists loaded");
+        let hub = HubBuilder::new(
             catalog,
-            store,
-            engine,
-            schema,
-            auth,
-            policies,
-            agencies,
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
             audit,
+            policies,
+        )
+        .limits(Limits {
+            default_page_size: config.limits.default_page_size,
+            max_page_size: config.limits.max_page_size,
+            max_in_values: config.limits.max_in_values,
+            ..Limits::default()
+        })
+        .shape(ShapeLimits {
+            max_depth: config.limits.max_depth,
+            max_complexity: config.limits.max_complexity,
+            ..ShapeLimits::default()
+        })
+        .cursors(cursors)
+        .plan_ttl(Duration::from_secs(config.policies.plan_ttl_secs))
+        .today(Some(config.policies.today.clone()).filter(|t| !t.is_empty()))
+        .open(config.auth.open)
+        .build()?;
+        Ok(Arc::new(App {
+            config,
+            hub,
+            store,
+            auth,
             audit_store,
             metrics: Metrics::default(),
         }))
@@ -228,10 +203,10 @@ impl Hub {
     }
 }
 
-impl Hub {
+impl App {
     /// The responsibility lists in force.
     pub fn policies(&self) -> Arc<Policies> {
-        self.policies.load_full()
+        self.hub.policies()
     }
 
     /// Reads the lists again and, if they changed and load, puts them in force
@@ -242,33 +217,27 @@ impl Hub {
     /// [`PolicyError`](mandate_policies::PolicyError) naming the file and line;
     /// the lists in force stay.
     pub async fn reload_policies(&self) -> Result<Option<String>, mandate_policies::PolicyError> {
-        let loaded = Policies::load(Path::new(&self.config.policies.dir), &self.catalog).await;
+        let loaded = Policies::load(Path::new(&self.config.policies.dir), self.hub.catalog()).await;
         let next = match loaded {
             Ok(next) => next,
             Err(e) => {
                 self.metrics
                     .policy_reload_failures
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, policy.version = %self.policies.load().version(), "changed responsibility lists do not load; the lists in force stay");
+                tracing::error!(error = %e, policy.version = %self.hub.policies().version(), "changed responsibility lists do not load; the lists in force stay");
                 return Err(e);
             }
         };
-        let previous = self.policies.load();
-        if next.version() == previous.version() {
-            return Ok(None);
+        let changed = self.hub.put_policies(next);
+        if changed.is_some() {
+            self.metrics.policy_reloads.fetch_add(1, Ordering::Relaxed);
         }
-        let version = next.version().to_string();
-        tracing::info!(policy.version = %version, policy.previous = %previous.version(), agencies = next.agencies().len(), "responsibility lists reloaded");
-        drop(previous);
-        self.policies.store(Arc::new(next));
-        self.agencies.clear();
-        self.metrics.policy_reloads.fetch_add(1, Ordering::Relaxed);
-        Ok(Some(version))
+        Ok(changed)
     }
 }
 
 /// Reloads the lists every `policies.reload_secs` and on SIGHUP, while the hub lives.
-pub(crate) async fn watch_policies(hub: std::sync::Weak<Hub>) {
+pub(crate) async fn watch_policies(hub: std::sync::Weak<App>) {
     let every = match hub.upgrade() {
         Some(h) => h.config.policies.reload_secs,
         None => return,
@@ -381,268 +350,101 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
     }
 }
 
-/// Who asked, for what: attached to every request the schema executes.
-#[derive(Debug, Clone)]
-pub struct Asker {
-    /// The verified principal.
-    pub principal: Principal,
-    /// Stated purpose.
-    pub purpose: String,
-    /// Stated case number.
-    pub case: String,
+/// The response for a request refused with `e`.
+fn refusal(e: &HubError, request_id: &str, media: bool) -> Response {
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    graphql::error_response(status, e.code, &e.message, request_id, media)
 }
 
-fn status_of(code: Code) -> StatusCode {
-    match code {
-        Code::Unauthenticated | Code::TokenExpired => StatusCode::UNAUTHORIZED,
-        Code::PurposeNotAllowed | Code::AgencyMismatch => StatusCode::FORBIDDEN,
-        Code::Neo4jUnavailable | Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Code::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
+/// The hub's view of a verified principal.
+fn caller_of(principal: Principal) -> Caller {
+    Caller {
+        agency: principal.agency,
+        officer: principal.officer,
+        roles: principal.roles,
     }
 }
 
-/// Authenticates, checks the stated purpose, and picks the agency's schema.
-async fn admit(
-    hub: &Hub,
-    req: &Request,
-    request: &async_graphql::Request,
-) -> Result<(Schema, Asker), HubError> {
-    let principal = hub.auth.authenticate(req.headers()).map_err(|e| {
-        tracing::info!(code = %e.code(), "request rejected");
-        HubError::new(e.code(), e.to_string())
-    })?;
-    if let Some(claimed) = req.headers().get("x-mandate-agency") {
-        if claimed.to_str().ok() != Some(principal.agency.as_str()) {
-            return Err(HubError::new(
-                Code::AgencyMismatch,
-                "x-mandate-agency names another agency than your credential",
-            ));
-        }
+/// What the request states in its headers: the agency it claims to act for, its
+/// purpose (事由) and case number.
+fn statement_of(headers: &HeaderMap) -> Statement {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Statement {
+        // An unreadable value still claims an agency, and matches none.
+        claimed_agency: headers
+            .get("x-mandate-agency")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        purpose: text("x-mandate-purpose"),
+        case: text("x-mandate-case"),
     }
-    let stated = stated_purpose(req.headers(), &request.extensions.0)?;
-    let policies = hub.policies();
-    if !policies.names_purpose(&principal.agency, &stated.purpose) {
-        return Err(HubError::new(
-            Code::PurposeNotAllowed,
-            "this purpose is not in your agency's responsibility list",
-        ));
-    }
-    let api = hub
-        .agencies
-        .get(
-            &policies,
-            &hub.engine,
-            &hub.store,
-            &principal.agency,
-            &principal.roles,
-            &stated.purpose,
-        )
-        .await?;
-    Ok((
-        api.schema.clone(),
-        Asker {
-            principal,
-            purpose: stated.purpose,
-            case: stated.case,
-        },
-    ))
-}
-
-/// What the audit record says of a request before the chain fields are filled.
-struct Outcome<'a> {
-    request_id: &'a str,
-    asker: Option<&'a Asker>,
-    operation: String,
-    decision: &'static str,
-    code: Option<Code>,
-    disclosure: Option<&'a Disclosure>,
-}
-
-fn record_of(o: Outcome<'_>) -> AuditRecord {
-    let dash = || "-".to_string();
-    AuditRecord {
-        chain: String::new(),
-        seq: 0,
-        time: now_rfc3339(),
-        request_id: o.request_id.to_string(),
-        agency: o.asker.map_or_else(dash, |a| a.principal.agency.clone()),
-        officer: o.asker.map_or_else(dash, |a| a.principal.officer.clone()),
-        purpose: o.asker.map_or_else(dash, |a| a.purpose.clone()),
-        case_number: o.asker.map_or_else(dash, |a| a.case.clone()),
-        operation: o.operation,
-        decision: o.decision.to_string(),
-        code: o.code.map(|c| c.as_str().to_string()).unwrap_or_default(),
-        fields: o.disclosure.map(Disclosure::fields).unwrap_or_default(),
-        residents: o.disclosure.map(Disclosure::subjects).unwrap_or_default(),
-        prev_hash: String::new(),
-        hash: String::new(),
-    }
-}
-
-fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let date = crate::agencies::civil_date(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{date}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        now.subsec_millis()
-    )
-}
-
-fn operation_hash(request: &async_graphql::Request) -> String {
-    let mut h = Sha256::new();
-    h.update(request.query.as_bytes());
-    h.update([0]);
-    h.update(request.operation_name.as_deref().unwrap_or("").as_bytes());
-    h.update([0]);
-    h.update(serde_json::to_vec(&request.variables).unwrap_or_default());
-    Sha256::digest(h.finalize())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Whether an answer holds no values: only nulls, empty lists and objects of those.
-fn discloses_nothing(v: &async_graphql::Value) -> bool {
-    use async_graphql::Value as V;
-    match v {
-        V::Null => true,
-        V::List(items) => items.iter().all(discloses_nothing),
-        V::Object(map) => map.values().all(discloses_nothing),
-        _ => false,
-    }
-}
-
-/// Writes the record; on failure the caller must not return data.
-async fn audit(hub: &Hub, outcome: Outcome<'_>) -> Result<(), HubError> {
-    let record = record_of(outcome);
-    let span = tracing::info_span!("audit.append", audit.decision = %record.decision);
-    hub.audit
-        .append(record)
-        .instrument(span)
-        .await
-        .map_err(|e| {
-            tracing::error!(detail = %e, "audit record not written; withholding the answer");
-            HubError::new(
-                Code::AuditUnavailable,
-                "the audit log is unavailable; no data is returned",
-            )
-        })
 }
 
 #[handler]
-async fn graphql_handler(req: &Request, body: poem::Body, hub: Data<&Arc<Hub>>) -> Response {
+async fn graphql_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) -> Response {
     let request_id = req
         .extensions()
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    hub.metrics.graphql_requests.fetch_add(1, Ordering::Relaxed);
+    app.metrics.graphql_requests.fetch_add(1, Ordering::Relaxed);
     let media = graphql::wants_graphql_response(req);
-    let reject = |e: HubError| {
-        graphql::error_response(status_of(e.code), e.code, &e.message, &request_id, media)
+    let refused = |e: HubError| {
+        app.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
+        refusal(&e, &request_id, media)
     };
     let request =
-        match graphql::decode(req, body, hub.config.limits.max_body_bytes, &request_id).await {
+        match graphql::decode(req, body, app.config.limits.max_body_bytes, &request_id).await {
             Decoded::Request(r) => *r,
             Decoded::Reject(resp, code) => {
-                hub.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
-                let outcome = Outcome {
-                    request_id: &request_id,
-                    asker: None,
-                    operation: String::new(),
-                    decision: "rejected",
-                    code: Some(code),
-                    disclosure: None,
-                };
-                return match audit(&hub, outcome).await {
-                    Ok(()) => resp,
-                    Err(e) => reject(e),
+                return match app.hub.refuse(&request_id, None, code).await {
+                    Ok(()) => {
+                        app.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
+                        resp
+                    }
+                    Err(e) => refused(e),
                 };
             }
         };
-    let operation = operation_hash(&request);
-    let admitted = if hub.config.auth.open {
-        Ok((hub.schema.clone(), None))
+    let caller = if app.hub.is_open() {
+        None
     } else {
-        admit(&hub, req, &request).await.map(|(s, a)| (s, Some(a)))
-    };
-    let (schema, asker) = match admitted {
-        Ok(x) => x,
-        Err(e) => {
-            hub.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
-            let outcome = Outcome {
-                request_id: &request_id,
-                asker: None,
-                operation,
-                decision: "rejected",
-                code: Some(e.code),
-                disclosure: None,
-            };
-            return match audit(&hub, outcome).await {
-                Ok(()) => reject(e),
-                Err(audit_error) => reject(audit_error),
-            };
+        match app.auth.authenticate(req.headers()) {
+            Ok(principal) => Some(caller_of(principal)),
+            Err(e) => {
+                tracing::info!(code = %e.code(), "request rejected");
+                let error = HubError::new(e.code(), e.to_string());
+                return match app
+                    .hub
+                    .refuse(&request_id, Some(&request), error.code)
+                    .await
+                {
+                    Ok(()) => refused(error),
+                    Err(audit_error) => refused(audit_error),
+                };
+            }
         }
     };
-    let disclosure = Arc::new(Disclosure::default());
-    let mut request = request
-        .data(RequestId(request_id.clone()))
-        .data(disclosure.clone())
-        .data(hub.audit.clone());
-    if let Some(asker) = &asker {
-        request = request.data(asker.clone());
-    }
-    let response = schema.execute(request).await;
-    let first_code = response.errors.iter().find_map(|e| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .and_then(|c| match c {
-                async_graphql::Value::String(s) => Code::ALL.into_iter().find(|k| k.as_str() == s),
-                _ => None,
-            })
-    });
-    let decision = match (
-        response.errors.is_empty(),
-        response.data == async_graphql::Value::Null,
-    ) {
-        (true, _) if disclosure.masked() => "masked",
-        (true, _) => "allowed",
-        (false, true) => "denied",
-        (false, false) => "partial",
+    let call = Call {
+        request_id: request_id.clone(),
+        caller,
+        statement: statement_of(req.headers()),
+        request,
     };
-    if !response.errors.is_empty() {
-        hub.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
-    }
-    let outcome = Outcome {
-        request_id: &request_id,
-        asker: asker.as_ref(),
-        operation,
-        decision,
-        code: first_code.or(if response.errors.is_empty() {
-            None
-        } else {
-            Some(Code::InternalError)
-        }),
-        disclosure: Some(&disclosure),
-    };
-    if let Err(e) = audit(&hub, outcome).await {
-        // Fail closed: nothing leaves without a record. An answer that carries no
-        // data at all (only errors and nulls) may still go out, so the client sees
-        // the real cause (e.g. NEO4J_UNAVAILABLE when the whole database is down).
-        if !discloses_nothing(&response.data) {
-            return reject(e);
+    match app.hub.handle(call).await {
+        Ok(response) => {
+            if !response.errors.is_empty() {
+                app.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
+            }
+            graphql::encode(response, &request_id, media)
         }
+        Err(e) => refused(e),
     }
-    graphql::encode(response, &request_id, media)
 }
 
 #[handler]
@@ -651,12 +453,12 @@ fn healthz() -> &'static str {
 }
 
 #[handler]
-async fn readyz(hub: Data<&Arc<Hub>>) -> Response {
-    let neo4j = tokio::time::timeout(Duration::from_secs(3), hub.store.ping())
+async fn readyz(app: Data<&Arc<App>>) -> Response {
+    let neo4j = tokio::time::timeout(Duration::from_secs(3), app.store.ping())
         .await
         .unwrap_or(false);
     // Without a writable audit log no data may be released: not ready either.
-    let audit = hub.audit.ready();
+    let audit = app.hub.audit().ready();
     let up = |ok: bool| if ok { "up" } else { "down" };
     let (status, word) = if neo4j && audit {
         (StatusCode::OK, "ready")
@@ -671,8 +473,8 @@ async fn readyz(hub: Data<&Arc<Hub>>) -> Response {
 }
 
 #[handler]
-fn metrics(hub: Data<&Arc<Hub>>) -> Response {
-    let m = &hub.metrics;
+fn metrics(app: Data<&Arc<App>>) -> Response {
+    let m = &app.metrics;
     let body = format!(
         "# HELP mandate_graphql_requests_total GraphQL requests received.\n\
          # TYPE mandate_graphql_requests_total counter\n\
@@ -703,13 +505,13 @@ fn metrics(hub: Data<&Arc<Hub>>) -> Response {
          mandate_policy_version_info{{version=\"{}\"}} 1\n",
         m.graphql_requests.load(Ordering::Relaxed),
         m.graphql_errors.load(Ordering::Relaxed),
-        hub.store.queries_sent(),
-        hub.audit_store.queries_sent(),
-        hub.audit.unshipped(),
-        hub.agencies.len(),
+        app.store.queries_sent(),
+        app.audit_store.queries_sent(),
+        app.hub.audit().unshipped(),
+        app.hub.plans_cached(),
         m.policy_reloads.load(Ordering::Relaxed),
         m.policy_reload_failures.load(Ordering::Relaxed),
-        hub.policies.load().version(),
+        app.hub.policies().version(),
     );
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")

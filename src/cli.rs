@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use mandate_connectors::seed::{self, CityParams};
 use mandate_connectors::Neo4jStore;
 
-use crate::app::{neo4j_settings, Hub};
+use crate::app::{neo4j_settings, App};
 use crate::config::Config;
 
 /// mandate: a GraphQL data-sharing hub between government departments, over Neo4j.
@@ -138,8 +138,8 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, mut config: Config) -> Result<(), String> {
     match command {
         Command::Sdl => {
-            let hub = Hub::new(config).await.map_err(|e| e.to_string())?;
-            println!("{}", hub.schema.sdl());
+            let app = App::new(config).await.map_err(|e| e.to_string())?;
+            println!("{}", app.hub.unrestricted_schema().sdl());
             Ok(())
         }
         Command::Apikey {
@@ -201,7 +201,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 settings.uri = config.audit.neo4j_uri.clone();
             }
             let store = Neo4jStore::new(&settings).map_err(|e| e.to_string())?;
-            let mut v = mandate_connectors::audit::verify(&store, chain.as_deref())
+            let mut v = mandate_audit::verify_log(&store, chain.as_deref())
                 .await
                 .map_err(|e| format!("cannot read the audit log: {e}"))?;
             let journal = journal.unwrap_or_else(|| config.audit.journal.clone());
@@ -258,20 +258,20 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             if let Some(listen) = listen {
                 config.server.listen = listen;
             }
-            let hub = Hub::new(config).await.map_err(|e| e.to_string())?;
-            let listen = hub.config.server.listen.clone();
+            let app = App::new(config).await.map_err(|e| e.to_string())?;
+            let listen = app.config.server.listen.clone();
             // With Neo4j up, prepare it before serving (so the printed URL serves the
             // whole city); with Neo4j down, serve anyway and prepare it once it returns.
             let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
-            match mandate_connectors::apply_schema(&hub.store, &catalog).await {
-                Ok(_) => prepare_database(hub.store.clone(), seed_if_empty, seed).await,
+            match mandate_connectors::apply_schema(&app.store, &catalog).await {
+                Ok(_) => prepare_database(app.store.clone(), seed_if_empty, seed).await,
                 Err(e) => {
                     tracing::warn!(db.system = "neo4j", detail = %e, "Neo4j not reachable at start; serving anyway");
-                    tokio::spawn(prepare_database(hub.store.clone(), seed_if_empty, seed));
+                    tokio::spawn(prepare_database(app.store.clone(), seed_if_empty, seed));
                 }
             }
             let (tx, rx) = tokio::sync::oneshot::channel();
-            let server = tokio::spawn(crate::serve(hub, listen.clone(), tx, shutdown_signal()));
+            let server = tokio::spawn(crate::serve(app, listen.clone(), tx, shutdown_signal()));
             match rx.await {
                 Ok(addr) => {
                     println!("mandate is serving GraphQL at http://{addr}/graphql");

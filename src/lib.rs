@@ -1,9 +1,10 @@
-//! mandate: the thin server binary's library — configuration, HTTP wiring,
-//! telemetry and the command line. The work happens in the layer crates:
-//! `mandate-schema` (model), `mandate-resolvers` (GraphQL → Cypher),
-//! `mandate-policies` (responsibility lists), `mandate-connectors` (Neo4j).
+//! mandate: the thin server binary's library — HTTP and GraphQL over HTTP,
+//! configuration, telemetry and the command line. The work happens in the layer
+//! crates: `mandate-auth` (credentials → principal), `mandate-hub` (admission,
+//! execution, audit outcome), `mandate-policies` (responsibility lists),
+//! `mandate-resolvers` (GraphQL → Cypher), `mandate-audit` (records and chains),
+//! `mandate-connectors` (Neo4j), `mandate-schema` (model).
 
-pub mod agencies;
 pub mod app;
 pub mod assets;
 pub mod auth;
@@ -12,16 +13,16 @@ pub mod config;
 pub mod graphql;
 pub mod telemetry;
 
-pub use app::Hub;
+pub use app::App;
 pub use config::Config;
 
-/// Binds `hub` on its configured address (or `listen` if given) and serves until
+/// Binds `app` on its configured address (or `listen` if given) and serves until
 /// `shutdown` resolves. Returns the bound address through `bound`.
 ///
 /// # Errors
 /// If the address cannot be bound.
 pub async fn serve(
-    hub: std::sync::Arc<Hub>,
+    app: std::sync::Arc<App>,
     listen: String,
     bound: tokio::sync::oneshot::Sender<std::net::SocketAddr>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -34,9 +35,9 @@ pub async fn serve(
         .and_then(|a| a.as_socket_addr().copied())
         .ok_or_else(|| std::io::Error::other("no local address"))?;
     let _ = bound.send(addr);
-    let grace = std::time::Duration::from_secs(hub.config.server.shutdown_grace_secs);
-    tokio::spawn(app::watch_policies(std::sync::Arc::downgrade(&hub)));
+    let grace = std::time::Duration::from_secs(app.config.server.shutdown_grace_secs);
+    tokio::spawn(app::watch_policies(std::sync::Arc::downgrade(&app)));
     poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(hub.endpoint(), shutdown, Some(grace))
+        .run_with_graceful_shutdown(app.endpoint(), shutdown, Some(grace))
         .await
 }

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::TestHub;
-use mandate_resolvers::audit::{AuditRecord, GENESIS};
+use mandate_audit::{AuditRecord, GENESIS};
 use serde_json::{json, Value};
 
 const TODAY: &str = "2026-11-29";
@@ -117,7 +117,7 @@ fn sealed(chain: &str, n: u64) -> Vec<AuditRecord> {
                 purpose: "subsidy_review".into(),
                 case_number: "CASE-J-1".into(),
                 operation: "0".repeat(64),
-                decision: "allowed".into(),
+                decision: mandate_audit::Decision::Allowed,
                 code: String::new(),
                 fields: vec!["Resident.name".into()],
                 residents: vec!["R00000001".into()],
@@ -245,7 +245,7 @@ async fn a_journal_tail_left_by_a_stopped_hub_is_shipped_on_start() {
     // A second hub on the same journal is refused: one writer per journal.
     let mut second = hub.hub.config.clone();
     second.audit.chain = chain.clone();
-    let err = mandate::Hub::new(second).await.err().expect("refused");
+    let err = mandate::App::new(second).await.err().expect("refused");
     assert!(err.to_string().contains("locked"), "{err}");
 }
 
@@ -301,7 +301,7 @@ async fn a_damaged_journal_refuses_the_start_naming_the_line() {
     let mut records = sealed(&chain, 4);
     records[1].fields.push("Resident.idNumber".into()); // edited after sealing
     write_lines(&journal, &records, "");
-    let err = mandate::Hub::new(config.clone())
+    let err = mandate::App::new(config.clone())
         .await
         .err()
         .expect("refused");
@@ -315,7 +315,7 @@ async fn a_damaged_journal_refuses_the_start_naming_the_line() {
     text.push_str(&serde_json::to_string(&good[1]).unwrap());
     text.push('\n');
     std::fs::write(&journal, &text).unwrap();
-    let err = mandate::Hub::new(config).await.err().expect("refused");
+    let err = mandate::App::new(config).await.err().expect("refused");
     assert!(err.to_string().contains("line 2"), "{err}");
     assert_eq!(std::fs::read_to_string(&journal).unwrap(), text);
 }

@@ -584,7 +584,7 @@ async fn every_request_is_audited_in_a_hash_chain() {
         json!({"c": chain}),
     )
     .await;
-    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
+    let v = mandate_audit::verify_log(&hub.hub.store, Some(&chain))
         .await
         .unwrap();
     assert!(
@@ -600,7 +600,7 @@ async fn every_request_is_audited_in_a_hash_chain() {
         json!({"c": chain}),
     )
     .await;
-    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
+    let v = mandate_audit::verify_log(&hub.hub.store, Some(&chain))
         .await
         .unwrap();
     assert!(
@@ -616,7 +616,7 @@ async fn every_request_is_audited_in_a_hash_chain() {
         json!({"c": chain}),
     )
     .await;
-    let v = mandate_connectors::audit::verify(&hub.hub.store, Some(&chain))
+    let v = mandate_audit::verify_log(&hub.hub.store, Some(&chain))
         .await
         .unwrap();
     assert!(

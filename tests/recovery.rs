@@ -63,7 +63,7 @@ async fn hub_recovers_when_neo4j_returns() {
     config.neo4j.uri = format!("bolt://127.0.0.1:{PORT}");
     config.neo4j.password = PASSWORD.into();
     config.auth.open = true;
-    let hub = mandate::Hub::new(config).await.unwrap();
+    let hub = mandate::App::new(config).await.unwrap();
     mandate_connectors::seed::seed(
         &hub.store,
         &mandate_connectors::seed::CityParams {

@@ -605,7 +605,7 @@ pub fn floor_store(uri: String, password: String) -> Result<Neo4jStore, String> 
 /// benchmark agency and the hand-written floor, with their parameters, as JSON
 /// lines `{workload, target, cypher, params}` (for `bench/profile.py`).
 pub async fn statements(
-    hub: &mandate::Hub,
+    app: &mandate::App,
     agency: &str,
     roles: &[String],
     purpose: &str,
@@ -613,18 +613,13 @@ pub async fn statements(
     grids: &[String],
 ) -> Result<Vec<Value>, String> {
     use async_graphql::parser::types::{DocumentOperations, Selection};
-    let api = hub
-        .agencies
-        .get(
-            &hub.policies(),
-            &hub.engine,
-            &hub.store,
-            agency,
-            roles,
-            purpose,
-        )
-        .await
-        .map_err(|e| e.message)?;
+    let caller = mandate_hub::Caller {
+        agency: agency.to_string(),
+        officer: "bench".to_string(),
+        roles: roles.to_vec(),
+    };
+    let api = app.hub.api(&caller, purpose).await.map_err(|e| e.message)?;
+    let engine = app.hub.engine();
     let resident = pools.residents_in.first().cloned().unwrap_or_default();
     let household = pools.households_in.first().cloned().unwrap_or_default();
     let mut out = Vec::new();
@@ -647,10 +642,10 @@ pub async fn statements(
         };
         let variables = async_graphql::Variables::from_json(vars.clone());
         let walker = mandate_resolvers::selection::Walker {
-            catalog: &hub.engine.catalog,
+            catalog: &engine.catalog,
             plan: &api.plan,
-            limits: &hub.engine.limits,
-            cursors: &hub.engine.cursors,
+            limits: &engine.limits,
+            cursors: &engine.cursors,
             doc: mandate_resolvers::selection::Document {
                 fragments: &doc.fragments,
                 variables: &variables,
@@ -660,7 +655,7 @@ pub async fn statements(
         for item in &op.node.selection_set.node.items {
             if let Selection::Field(f) = &item.node {
                 let root = walker.root(&f.node).map_err(|e| e.message)?;
-                let q = mandate_resolvers::cypher::compile(&hub.engine.catalog, &api.plan, &root)
+                let q = mandate_resolvers::cypher::compile(&engine.catalog, &api.plan, &root)
                     .map_err(|e| e.message)?;
                 out.push(json!({"workload": w, "target": "mandate", "cypher": q.text, "params": q.params}));
             }

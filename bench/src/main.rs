@@ -300,7 +300,7 @@ async fn main() {
         } => {
             let result = async {
                 let config = mandate::Config::load(None).map_err(|e| e.to_string())?;
-                let hub = mandate::Hub::new(config).await.map_err(|e| e.to_string())?;
+                let hub = mandate::App::new(config).await.map_err(|e| e.to_string())?;
                 let pools = compare::Pools::load(&hub.store, &grids).await?;
                 compare::statements(&hub, &agency, &[role], &purpose, &pools, &grids).await
             }
@@ -594,25 +594,17 @@ async fn policy_bench(neo4j: String, password: String, iterations: u32) {
     config.neo4j.password = password;
     config.auth.api_keys_file = keys.display().to_string();
     config.policies.dir = dir.display().to_string();
-    let hub = match mandate::Hub::new(config).await {
+    let app = match mandate::App::new(config).await {
         Ok(h) => h,
         Err(e) => return eprintln!("mandate-bench: {e}"),
     };
-    let roles = vec!["caseworker".to_string()];
-    let policies = hub.policies();
+    let caller = mandate_hub::Caller {
+        agency: "D-CIVIL_AFFAIRS".to_string(),
+        officer: "bench".to_string(),
+        roles: vec!["caseworker".to_string()],
+    };
     let started = Instant::now();
-    if let Err(e) = hub
-        .agencies
-        .get(
-            &policies,
-            &hub.engine,
-            &hub.store,
-            "D-CIVIL_AFFAIRS",
-            &roles,
-            "subsidy_review",
-        )
-        .await
-    {
+    if let Err(e) = app.hub.api(&caller, "subsidy_review").await {
         return eprintln!("mandate-bench: {e:?}");
     }
     println!(
@@ -625,22 +617,16 @@ async fn policy_bench(neo4j: String, password: String, iterations: u32) {
     }
     let started = Instant::now();
     for _ in 0..iterations {
-        let ok = match hub.auth.authenticate(&headers) {
+        let ok = match app.auth.authenticate(&headers) {
             Ok(p) => {
-                let policies = hub.policies();
-                policies.names_purpose(&p.agency, "subsidy_review")
-                    && hub
-                        .agencies
-                        .get(
-                            &policies,
-                            &hub.engine,
-                            &hub.store,
-                            &p.agency,
-                            &p.roles,
-                            "subsidy_review",
-                        )
-                        .await
-                        .is_ok()
+                let caller = mandate_hub::Caller {
+                    agency: p.agency,
+                    officer: p.officer,
+                    roles: p.roles,
+                };
+                app.policies()
+                    .names_purpose(&caller.agency, "subsidy_review")
+                    && app.hub.api(&caller, "subsidy_review").await.is_ok()
             }
             Err(_) => false,
         };
@@ -663,7 +649,7 @@ async fn audit(
     journal: Option<std::path::PathBuf>,
     load: Load,
 ) {
-    use mandate_resolvers::audit::{AuditRecord, AuditSink};
+    use mandate_audit::{AuditRecord, AuditSink};
     let store = match Neo4jStore::new(&Neo4jSettings {
         uri: neo4j,
         user: "neo4j".into(),
@@ -718,7 +704,7 @@ async fn audit(
                 purpose: "bench".into(),
                 case_number: "BENCH".into(),
                 operation: "0".repeat(64),
-                decision: "allowed".into(),
+                decision: mandate_audit::Decision::Allowed,
                 code: String::new(),
                 fields: vec!["Resident.name".into()],
                 residents: ids,
@@ -746,11 +732,11 @@ async fn audit(
 /// An audit sink that keeps nothing (benchmark only).
 struct Discard;
 
-impl mandate_resolvers::audit::AuditSink for Discard {
+impl mandate_audit::AuditSink for Discard {
     fn append(
         &self,
-        _record: mandate_resolvers::audit::AuditRecord,
-    ) -> futures::future::BoxFuture<'_, Result<(), mandate_resolvers::audit::AuditError>> {
+        _record: mandate_audit::AuditRecord,
+    ) -> futures::future::BoxFuture<'_, Result<(), mandate_audit::AuditError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -760,7 +746,7 @@ async fn serve_without_audit(listen: String) {
         Ok(c) => c,
         Err(e) => return eprintln!("mandate-bench: {e}"),
     };
-    let hub = match mandate::Hub::with_audit_sink(config, Arc::new(Discard)).await {
+    let hub = match mandate::App::with_audit_sink(config, Arc::new(Discard)).await {
         Ok(h) => h,
         Err(e) => return eprintln!("mandate-bench: {e}"),
     };

@@ -11,11 +11,10 @@
 //! fails, every waiter gets the error — the hub then returns no data — and
 //! nothing of the batch is kept, so the chain has no gaps.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mandate_resolvers::audit::{AuditError, AuditRecord, AuditSink, GENESIS};
+use mandate_audit::{seal, AuditError, AuditLog, AuditRecord, AuditSink, Head, StoredLog, GENESIS};
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
@@ -111,9 +110,6 @@ WITH h, count(*) AS written
 SET h.seq = $seq, h.hash = $hash
 RETURN written";
 
-/// Where the chain ends: the last record's `seq` and `hash`.
-pub(crate) type Head = (u64, String);
-
 async fn run(store: Neo4jStore, chain: String, mut rx: mpsc::Receiver<Pending>) {
     let mut head: Option<Head> = None;
     while let Some(first) = rx.recv().await {
@@ -145,10 +141,10 @@ pub(crate) async fn read_head(store: &Neo4jStore, chain: &str) -> Result<Head, S
         .await
         .map_err(|e| e.to_string())?;
     let row = rows.first().ok_or("no chain head")?;
-    Ok((
-        row["seq"].as_u64().unwrap_or(0),
-        row["hash"].as_str().unwrap_or(GENESIS).to_string(),
-    ))
+    Ok(Head {
+        seq: row["seq"].as_u64().unwrap_or(0),
+        hash: row["hash"].as_str().unwrap_or(GENESIS).to_string(),
+    })
 }
 
 /// Chains `records` onto `head` and writes them; re-reads the head and tries
@@ -174,21 +170,6 @@ async fn write_batch(
     Err("the chain head kept moving; batch not written".to_string())
 }
 
-/// Fills `chain`, `seq`, `prev_hash` and `hash` of `records`, chaining them onto
-/// `from`; returns the new end of the chain.
-pub(crate) fn seal(chain: &str, from: &Head, records: &mut [AuditRecord]) -> Head {
-    let (mut seq, mut prev) = from.clone();
-    for record in records.iter_mut() {
-        seq += 1;
-        record.chain = chain.to_string();
-        record.seq = seq;
-        record.prev_hash = prev;
-        record.hash = record.compute_hash();
-        prev = record.hash.clone();
-    }
-    (seq, prev)
-}
-
 /// Writes records already sealed onto `from` and moves the head past them, in
 /// one statement. `Ok(false)`: the head was not at `from` (another writer moved
 /// it) and nothing was written.
@@ -208,8 +189,8 @@ pub(crate) async fn write_sealed(
     }
     let mut params = Map::new();
     params.insert("chain".into(), Value::String(chain.to_string()));
-    params.insert("fromSeq".into(), json!(from.0));
-    params.insert("fromHash".into(), Value::String(from.1.clone()));
+    params.insert("fromSeq".into(), json!(from.seq));
+    params.insert("fromHash".into(), Value::String(from.hash.clone()));
     params.insert("rows".into(), Value::Array(rows));
     params.insert("seq".into(), json!(last.seq));
     params.insert("hash".into(), Value::String(last.hash.clone()));
@@ -220,153 +201,71 @@ pub(crate) async fn write_sealed(
     Ok(!written.is_empty())
 }
 
-/// The outcome of verifying the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    /// Records checked per chain.
-    pub chains: BTreeMap<String, u64>,
-    /// Problems found, each naming the chain and seq; empty when intact.
-    pub problems: Vec<String>,
+/// The audit log as Neo4j holds it: every record and chain head, for
+/// [`mandate_audit::verify_log`].
+impl AuditLog for Neo4jStore {
+    fn read(&self, chain: Option<&str>) -> BoxFuture<'_, Result<StoredLog, AuditError>> {
+        let chain = chain.map(str::to_string);
+        Box::pin(async move {
+            read_log(self, chain.as_deref())
+                .await
+                .map_err(|e| AuditError::NotRead(e.to_string()))
+        })
+    }
 }
 
-/// Re-reads every chain (or just `chain`) in order and checks sequence, links and
-/// hashes: an edited, removed or inserted record shows as a problem.
-///
-/// # Errors
-/// If Neo4j is unreachable.
-pub async fn verify(
+async fn read_log(
     store: &Neo4jStore,
     chain: Option<&str>,
-) -> Result<Verification, mandate_resolvers::StoreError> {
-    let mut params = Map::new();
-    params.insert(
-        "chain".into(),
-        chain.map_or(Value::Null, |c| Value::String(c.to_string())),
-    );
+) -> Result<StoredLog, mandate_resolvers::StoreError> {
+    let chain_param = || {
+        let mut params = Map::new();
+        params.insert(
+            "chain".into(),
+            chain.map_or(Value::Null, |c| Value::String(c.to_string())),
+        );
+        params
+    };
     let rows = store
         .rows(
             "MATCH (a:AuditRecord) WHERE $chain IS NULL OR a.chain = $chain
-             RETURN properties(a) AS a ORDER BY a.chain, a.seq",
-            params,
+             RETURN properties(a) AS a",
+            chain_param(),
         )
         .await?;
-    let mut chains: BTreeMap<String, u64> = BTreeMap::new();
-    let mut problems = Vec::new();
-    let mut last: Option<(String, u64, String)> = None;
+    let mut log = StoredLog::default();
     for row in rows {
         let props = &row["a"];
-        let record: AuditRecord = match serde_json::from_value(props.clone()) {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(format!(
-                    "chain {} seq {}: unreadable record ({e})",
-                    props["chain"], props["seq"]
-                ));
-                continue;
-            }
-        };
-        let (expected_seq, expected_prev) = match &last {
-            Some((c, s, h)) if *c == record.chain => (s + 1, h.clone()),
-            _ => (1, GENESIS.to_string()),
-        };
-        let at = format!("chain {} seq {}", record.chain, record.seq);
-        if record.seq != expected_seq {
-            problems.push(format!(
-                "{at}: expected seq {expected_seq} (a record is missing or inserted)"
-            ));
+        match serde_json::from_value::<AuditRecord>(props.clone()) {
+            Ok(record) => log.records.push(record),
+            Err(e) => log.unreadable.push(format!(
+                "chain {} seq {}: unreadable record ({e})",
+                props["chain"], props["seq"]
+            )),
         }
-        if record.prev_hash != expected_prev {
-            problems.push(format!("{at}: does not link to the previous record"));
-        }
-        if record.compute_hash() != record.hash {
-            problems.push(format!("{at}: content does not match its hash (edited)"));
-        }
-        *chains.entry(record.chain.clone()).or_default() += 1;
-        last = Some((record.chain, record.seq, record.hash));
     }
-    // The head remembers the chain's end: records cut off the tail show here.
-    let mut params = Map::new();
-    params.insert(
-        "chain".into(),
-        chain.map_or(Value::Null, |c| Value::String(c.to_string())),
-    );
     let heads = store
         .rows(
             "MATCH (h:AuditHead) WHERE $chain IS NULL OR h.chain = $chain
-             OPTIONAL MATCH (a:AuditRecord {chain: h.chain, seq: h.seq})
-             RETURN h.chain AS chain, h.seq AS seq, h.hash AS hash, a.hash AS last",
-            params,
+             RETURN h.chain AS chain, h.seq AS seq, h.hash AS hash",
+            chain_param(),
         )
         .await?;
     for h in heads {
-        let seq = h["seq"].as_u64().unwrap_or(0);
-        if seq == 0 {
+        let (Some(chain), Some(seq), Some(hash)) =
+            (h["chain"].as_str(), h["seq"].as_u64(), h["hash"].as_str())
+        else {
+            log.unreadable
+                .push(format!("an audit head is unreadable: {h}"));
             continue;
-        }
-        if h["last"] != h["hash"] {
-            problems.push(format!(
-                "chain {} seq {seq}: the chain's last record is missing or differs from its head",
-                h["chain"].as_str().unwrap_or_default()
-            ));
-        }
+        };
+        log.heads.push((
+            chain.to_string(),
+            Head {
+                seq,
+                hash: hash.to_string(),
+            },
+        ));
     }
-    Ok(Verification { chains, problems })
-}
-
-/// One entry of a resident's access receipt: who read their data, when, why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Receipt {
-    /// When.
-    pub time: String,
-    /// Which agency.
-    pub agency: String,
-    /// Which officer or system.
-    pub officer: String,
-    /// Stated purpose.
-    pub purpose: String,
-    /// Stated case number.
-    pub case_number: String,
-    /// Fields read in that request.
-    pub fields: Vec<String>,
-}
-
-/// Who read resident `id`'s data, newest first (at most `limit`).
-///
-/// # Errors
-/// If Neo4j is unreachable.
-pub async fn receipts(
-    store: &Neo4jStore,
-    id: &str,
-    limit: usize,
-) -> Result<Vec<Receipt>, mandate_resolvers::StoreError> {
-    let mut params = Map::new();
-    params.insert("id".into(), Value::String(id.to_string()));
-    params.insert("limit".into(), json!(limit));
-    let rows = store
-        .rows(
-            "MATCH (:Resident {id: $id})<-[:DISCLOSED]-(a:AuditRecord)
-             RETURN a.time AS time, a.agency AS agency, a.officer AS officer, a.purpose AS purpose,
-                    a.caseNumber AS caseNumber, a.fields AS fields
-             ORDER BY a.time DESC, a.seq DESC LIMIT $limit",
-            params,
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Receipt {
-            time: r["time"].as_str().unwrap_or_default().to_string(),
-            agency: r["agency"].as_str().unwrap_or_default().to_string(),
-            officer: r["officer"].as_str().unwrap_or_default().to_string(),
-            purpose: r["purpose"].as_str().unwrap_or_default().to_string(),
-            case_number: r["caseNumber"].as_str().unwrap_or_default().to_string(),
-            fields: r["fields"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-        .collect())
+    Ok(log)
 }

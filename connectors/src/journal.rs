@@ -31,10 +31,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mandate_resolvers::audit::{AuditError, AuditRecord, AuditSink, GENESIS};
+use mandate_audit::{
+    reconcile, seal, AuditError, AuditRecord, AuditSink, Head, Reconciled, GENESIS,
+};
 use tokio::sync::{mpsc, watch};
 
-use crate::audit::{hand_over, read_head, seal, write_sealed, Head, Pending};
+use crate::audit::{hand_over, read_head, write_sealed, Pending};
 use crate::Neo4jStore;
 
 /// Records taken into one journal write (one sync).
@@ -179,68 +181,6 @@ pub fn read_journal(path: &Path, repair: bool) -> Result<JournalContents, Journa
     Ok(JournalContents {
         records,
         torn_bytes,
-    })
-}
-
-/// How the journal stands against the chain in Neo4j.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reconciled {
-    /// The end of the chain (the journal's last record, or Neo4j's head).
-    pub head: Head,
-    /// How many of the journal's records are not in Neo4j yet (its tail).
-    pub unshipped: usize,
-}
-
-/// Checks that `records` (a journal) and `neo4j` (the chain's head there) are
-/// one chain: Neo4j holds a prefix of it, and the journal holds everything
-/// after that prefix.
-///
-/// # Errors
-/// A description of the disagreement.
-pub fn reconcile(chain: &str, records: &[AuditRecord], neo4j: &Head) -> Result<Reconciled, String> {
-    let (seq, hash) = neo4j;
-    let (Some(first), Some(last)) = (records.first(), records.last()) else {
-        return Ok(Reconciled {
-            head: neo4j.clone(),
-            unshipped: 0,
-        });
-    };
-    if first.chain != chain {
-        return Err(format!(
-            "the journal holds chain {}, not {chain}",
-            first.chain
-        ));
-    }
-    if last.seq < *seq {
-        return Err(format!(
-            "Neo4j holds chain {chain} up to record {seq}, beyond the journal's last record {}: another writer is on this chain",
-            last.seq
-        ));
-    }
-    if first.seq > seq + 1 {
-        return Err(format!(
-            "the journal starts at record {} of chain {chain} but Neo4j ends at {seq}: records {}..{} are in neither",
-            first.seq,
-            seq + 1,
-            first.seq - 1
-        ));
-    }
-    let links = if first.seq == seq + 1 {
-        first.prev_hash == *hash || (*seq == 0 && first.prev_hash == GENESIS)
-    } else {
-        records
-            .iter()
-            .find(|r| r.seq == *seq)
-            .is_some_and(|r| r.hash == *hash)
-    };
-    if !links {
-        return Err(format!(
-            "record {seq} of chain {chain} differs between Neo4j and the journal"
-        ));
-    }
-    Ok(Reconciled {
-        head: (last.seq, last.hash.clone()),
-        unshipped: (last.seq - seq) as usize,
     })
 }
 
@@ -445,10 +385,10 @@ async fn run(
         tracing::info!(audit.chain = %settings.chain, records = reconciled.unshipped, "audit journal: shipping records not yet in Neo4j");
     }
     if let Ok(mut q) = shared.queue.lock() {
-        q.extend(records.into_iter().filter(|r| r.seq > neo4j.0));
+        q.extend(records.into_iter().filter(|r| r.seq > neo4j.seq));
     }
-    shared.written.send_replace(reconciled.head.0);
-    shared.shipped.send_replace(neo4j.0);
+    shared.written.send_replace(reconciled.head.seq);
+    shared.shipped.send_replace(neo4j.seq);
     shared
         .started
         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -543,7 +483,7 @@ async fn write(
                     if let Ok(mut q) = shared.queue.lock() {
                         q.extend(records);
                     }
-                    shared.written.send_replace(head.0);
+                    shared.written.send_replace(head.seq);
                     Ok(())
                 }
                 Err(Appended::NotWritten(e)) => {
@@ -658,7 +598,10 @@ async fn ship(
                     uncertain = false;
                     0
                 }
-                Ok(now) => match batch.iter().position(|r| r.seq == now.0 && r.hash == now.1) {
+                Ok(now) => match batch
+                    .iter()
+                    .position(|r| r.seq == now.seq && r.hash == now.hash)
+                {
                     Some(i) => {
                         uncertain = false;
                         i + 1
@@ -666,7 +609,7 @@ async fn ship(
                     None => {
                         shared.break_with(format!(
                             "chain {chain} in Neo4j is at record {} which this journal did not ship",
-                            now.0
+                            now.seq
                         ));
                         return;
                     }
@@ -684,7 +627,7 @@ async fn ship(
                 Ok(false) => {
                     shared.break_with(format!(
                         "chain {chain} in Neo4j moved past record {} without this hub: another writer is on this chain",
-                        head.0
+                        head.seq
                     ));
                     return;
                 }
@@ -700,12 +643,12 @@ async fn ship(
         if landed > 0 {
             delay = Duration::from_millis(50);
             let last = &batch[landed - 1];
-            head = (last.seq, last.hash.clone());
+            head = Head::of(last);
             if let Ok(mut q) = shared.queue.lock() {
                 let n = landed.min(q.len());
                 q.drain(..n);
             }
-            shared.shipped.send_replace(head.0);
+            shared.shipped.send_replace(head.seq);
         }
     }
 }
@@ -739,10 +682,11 @@ async fn read_head_readonly(store: &Neo4jStore, chain: &str) -> Result<Head, Str
         .await
         .map_err(|e| format!("cannot read the audit log: {e}"))?;
     let row = rows.first();
-    Ok((
-        row.and_then(|r| r["seq"].as_u64()).unwrap_or(0),
-        row.and_then(|r| r["hash"].as_str())
+    Ok(Head {
+        seq: row.and_then(|r| r["seq"].as_u64()).unwrap_or(0),
+        hash: row
+            .and_then(|r| r["hash"].as_str())
             .unwrap_or(GENESIS)
             .to_string(),
-    ))
+    })
 }

@@ -14,6 +14,8 @@ pub mod seed;
 
 pub use neo4j::{Neo4jSettings, Neo4jStore};
 
+use mandate_hub::AgencyProfile;
+
 /// Applies the catalog's constraints and indexes, then waits for the indexes to
 /// come online.
 ///
@@ -34,12 +36,20 @@ pub async fn apply_schema(
     Ok(statements.len())
 }
 
+/// Agencies' jurisdictions, read from their Department nodes.
+impl mandate_hub::Jurisdictions for Neo4jStore {
+    fn profile<'a>(
+        &'a self,
+        agency: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<AgencyProfile>, mandate_resolvers::StoreError>>
+    {
+        Box::pin(agency_profile(self, agency))
+    }
+}
+
 /// An agency's Department node: its department code and what it serves, closed over
 /// the grid → community → subdistrict hierarchy. `None` if there is no such node.
-///
-/// # Errors
-/// If Neo4j is unreachable.
-pub async fn agency_profile(
+async fn agency_profile(
     store: &Neo4jStore,
     agency: &str,
 ) -> Result<Option<AgencyProfile>, mandate_resolvers::StoreError> {
@@ -81,17 +91,4 @@ pub async fn agency_profile(
         communities: list("communities"),
         subdistricts: list("subdistricts"),
     }))
-}
-
-/// See [`agency_profile`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgencyProfile {
-    /// Department code, e.g. `GRID_MANAGEMENT`.
-    pub department: String,
-    /// Grid ids in its jurisdiction.
-    pub grids: Vec<String>,
-    /// Community ids in its jurisdiction.
-    pub communities: Vec<String>,
-    /// Subdistrict ids in its jurisdiction.
-    pub subdistricts: Vec<String>,
 }

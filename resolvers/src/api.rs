@@ -333,7 +333,7 @@ fn receipts_field(engine: Arc<Engine>) -> Field {
                     .into_graphql());
                 }
                 // Every read acknowledged before this one is in the log.
-                if let Ok(sink) = ctx.data::<Arc<dyn crate::audit::AuditSink>>() {
+                if let Ok(sink) = ctx.data::<Arc<dyn mandate_audit::AuditSink>>() {
                     sink.settle().await.map_err(|e| {
                         tracing::error!(detail = %e, "access receipts not read: the audit log is behind");
                         HubError::new(
@@ -350,14 +350,10 @@ fn receipts_field(engine: Arc<Engine>) -> Field {
                     text: RECEIPTS_CYPHER.to_string(),
                     params,
                 };
-                let data = engine
-                    .store
-                    .run(&query)
-                    .await
-                    .map_err(|e| e.into_hub_error().into_graphql())?;
-                if let Ok(disclosure) = ctx.data::<Arc<crate::audit::Disclosure>>() {
-                    disclosure.note_receipts(&id);
-                }
+                let data = run_disclosed(&ctx, &engine, &query, |d, _| {
+                    crate::disclose::receipts(d, &id);
+                })
+                .await?;
                 let items = match data {
                     Value::Array(items) => items,
                     _ => Vec::new(),
@@ -795,6 +791,27 @@ pub(crate) fn walker<'a>(
     }
 }
 
+/// Runs `query` and reports what its answer disclosed into the request's
+/// [`Disclosure`](mandate_audit::Disclosure) through `note`: every read of the
+/// store goes through here, so none escapes the audit record.
+pub(crate) async fn run_disclosed(
+    ctx: &ResolverContext<'_>,
+    engine: &Engine,
+    query: &crate::store::CypherQuery,
+    note: impl FnOnce(&mandate_audit::Disclosure, &Value),
+) -> async_graphql::Result<Value> {
+    tracing::debug!(db.system = "neo4j", db.statement = %query.text, "cypher");
+    let data = engine
+        .store
+        .run(query)
+        .await
+        .map_err(|e| e.into_hub_error().into_graphql())?;
+    if let Ok(disclosure) = ctx.data::<Arc<mandate_audit::Disclosure>>() {
+        note(disclosure, &data);
+    }
+    Ok(data)
+}
+
 async fn resolve_root(
     ctx: ResolverContext<'_>,
     engine: Arc<Engine>,
@@ -802,15 +819,10 @@ async fn resolve_root(
 ) -> async_graphql::Result<Option<FieldValue<'_>>> {
     let root = walker(&ctx, &engine, &plan).root(&ctx.ctx.item.node)?;
     let query = crate::cypher::compile(&engine.catalog, &plan, &root)?;
-    tracing::debug!(db.system = "neo4j", db.statement = %query.text, "cypher");
-    let data = engine
-        .store
-        .run(&query)
-        .await
-        .map_err(|e| e.into_hub_error().into_graphql())?;
-    if let Ok(disclosure) = ctx.data::<Arc<crate::audit::Disclosure>>() {
-        disclosure.note(&engine.catalog, &plan, &root, &data);
-    }
+    let data = run_disclosed(&ctx, &engine, &query, |d, data| {
+        crate::disclose::root(d, &engine.catalog, &plan, &root, data);
+    })
+    .await?;
     if data.is_null() {
         return Ok(None);
     }

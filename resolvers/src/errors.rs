@@ -103,6 +103,33 @@ impl Code {
         }
     }
 
+    /// The code sent as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The HTTP status of a response refused with this code (the GraphQL-over-HTTP
+    /// layer may be more precise for `BAD_REQUEST`: 405 for a method, 415 for a
+    /// media type). Errors raised while executing a request travel inside a `200`.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::Unauthenticated | Code::TokenExpired => 401,
+            Code::PurposeNotAllowed | Code::AgencyMismatch => 403,
+            Code::PayloadTooLarge => 413,
+            Code::Neo4jUnavailable | Code::Neo4jTimeout | Code::AuditUnavailable => 503,
+            Code::InternalError => 500,
+            Code::BadRequest
+            | Code::GraphqlParseFailed
+            | Code::GraphqlValidationFailed
+            | Code::QueryTooDeep
+            | Code::QueryTooComplex
+            | Code::BadUserInput
+            | Code::PageSizeExceeded
+            | Code::InvalidCursor
+            | Code::PurposeRequired => 400,
+        }
+    }
+
     /// One line of documentation for the README's table.
     pub fn meaning(self) -> &'static str {
         match self {

@@ -39,15 +39,10 @@ pub(crate) async fn resolve<'a>(
         return Ok(Some(FieldValue::list(Vec::<FieldValue>::new())));
     }
     let query = crate::cypher::compile_entities(&engine.catalog, &plan, &fetch)?;
-    tracing::debug!(db.system = "neo4j", db.statement = %query.text, "cypher");
-    let mut data = engine
-        .store
-        .run(&query)
-        .await
-        .map_err(|e| e.into_hub_error().into_graphql())?;
-    if let Ok(disclosure) = ctx.data::<Arc<crate::audit::Disclosure>>() {
-        disclosure.note_entities(&engine.catalog, &plan, &fetch, &data);
-    }
+    let mut data = crate::api::run_disclosed(&ctx, &engine, &query, |d, data| {
+        crate::disclose::entities(d, &engine.catalog, &plan, &fetch, data);
+    })
+    .await?;
     let mut found: HashMap<(String, String), Value> = HashMap::new();
     for group in &fetch.groups {
         let nodes = match data.get_mut(group.type_name.as_str()).map(Value::take) {

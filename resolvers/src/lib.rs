@@ -14,9 +14,9 @@
 
 pub mod access;
 pub mod api;
-pub mod audit;
 pub mod cursor;
 pub mod cypher;
+mod disclose;
 pub mod errors;
 pub mod federation;
 pub mod ir;

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use mandate::{Config, Hub};
+use mandate::{App, Config};
 use mandate_connectors::seed::{self, CityParams};
 use mandate_connectors::Neo4jStore;
 use serde_json::{json, Map, Value};
@@ -54,7 +54,7 @@ static SEEDED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 /// A running hub.
 pub struct TestHub {
     pub addr: SocketAddr,
-    pub hub: Arc<Hub>,
+    pub hub: Arc<App>,
     pub client: reqwest::Client,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
@@ -73,13 +73,13 @@ impl TestHub {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let hub = Hub::new(config).await.expect("hub builds");
+        let hub = App::new(config).await.expect("hub builds");
         ensure_city(&hub.store).await;
         Self::serve(hub).await
     }
 
     /// Serves `hub` without touching the database.
-    pub async fn serve(hub: Arc<Hub>) -> TestHub {
+    pub async fn serve(hub: Arc<App>) -> TestHub {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(mandate::serve(
@@ -155,7 +155,7 @@ impl TestHub {
 
     /// Verifies audit chain `chain` in Neo4j, failing on any problem; its record count.
     pub async fn intact_chain(&self, chain: &str) -> u64 {
-        let v = mandate_connectors::audit::verify(&self.hub.store, Some(chain))
+        let v = mandate_audit::verify_log(&self.hub.store, Some(chain))
             .await
             .expect("audit log readable");
         assert_eq!(v.problems, Vec::<String>::new());

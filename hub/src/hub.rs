@@ -1,0 +1,350 @@
+//! The hub: admission, execution with disclosure, and the audit record of every
+//! request, behind its ports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_graphql::dynamic::Schema;
+use mandate_audit::{AuditSink, Decision, Disclosure};
+use mandate_policies::Policies;
+use mandate_resolvers::cursor::CursorKey;
+use mandate_resolvers::{AccessPlan, Code, Engine, GraphStore, HubError, Limits, ShapeLimits};
+use mandate_schema::Catalog;
+use tracing::Instrument as _;
+
+use crate::admission::{admit, Asker, Caller, Statement};
+use crate::outcome::{code_of, decision_of, discloses_nothing, operation_of, Outcome, Who};
+use crate::plans::{AgencyApi, AgencyApis};
+use crate::ports::Jurisdictions;
+
+/// Compiled agency APIs kept at most.
+const PLAN_CACHE_CAPACITY: usize = 1024;
+
+/// One request as the hub takes it from the server.
+pub struct Call {
+    /// The hub-side request id (in logs, the response and the audit record).
+    pub request_id: String,
+    /// The verified caller; `None` only for a hub built `open`.
+    pub caller: Option<Caller>,
+    /// What the request states outside the document.
+    pub statement: Statement,
+    /// The decoded GraphQL request.
+    pub request: async_graphql::Request,
+}
+
+/// Why a hub could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The GraphQL schema generated from the catalog was rejected (a bug).
+    #[error("generated GraphQL schema is invalid: {0}")]
+    Schema(String),
+}
+
+/// Assembles a [`Hub`] from its ports.
+pub struct HubBuilder {
+    catalog: Arc<Catalog>,
+    store: Arc<dyn GraphStore>,
+    jurisdictions: Arc<dyn Jurisdictions>,
+    audit: Arc<dyn AuditSink>,
+    policies: Policies,
+    limits: Limits,
+    shape: ShapeLimits,
+    cursors: Option<CursorKey>,
+    plan_ttl: Duration,
+    today: Option<String>,
+    open: bool,
+}
+
+impl HubBuilder {
+    /// A builder over the given ports and lists, with default limits, a random
+    /// cursor key, plans trusted for 5 minutes and scopes evaluated today.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        store: Arc<dyn GraphStore>,
+        jurisdictions: Arc<dyn Jurisdictions>,
+        audit: Arc<dyn AuditSink>,
+        policies: Policies,
+    ) -> HubBuilder {
+        HubBuilder {
+            catalog,
+            store,
+            jurisdictions,
+            audit,
+            policies,
+            limits: Limits::default(),
+            shape: ShapeLimits::default(),
+            cursors: None,
+            plan_ttl: Duration::from_secs(300),
+            today: None,
+            open: false,
+        }
+    }
+
+    /// Page and input limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Query-shape limits.
+    pub fn shape(mut self, shape: ShapeLimits) -> Self {
+        self.shape = shape;
+        self
+    }
+
+    /// The key cursors are sealed with (shared by every instance that must accept
+    /// each other's cursors).
+    pub fn cursors(mut self, key: CursorKey) -> Self {
+        self.cursors = Some(key);
+        self
+    }
+
+    /// How long a compiled agency API (and the jurisdiction it was compiled
+    /// with) is trusted.
+    pub fn plan_ttl(mut self, ttl: Duration) -> Self {
+        self.plan_ttl = ttl;
+        self
+    }
+
+    /// Pins the date scopes are evaluated with (`YYYY-MM-DD`; tests).
+    pub fn today(mut self, today: Option<String>) -> Self {
+        self.today = today;
+        self
+    }
+
+    /// Development only: every request is served the unrestricted schema, without
+    /// a caller or a stated purpose.
+    pub fn open(mut self, open: bool) -> Self {
+        self.open = open;
+        self
+    }
+
+    /// The hub.
+    ///
+    /// # Errors
+    /// If the unrestricted schema cannot be generated (a bug).
+    pub fn build(self) -> Result<Hub, BuildError> {
+        let engine = Arc::new(Engine {
+            catalog: self.catalog.clone(),
+            limits: self.limits,
+            shape: self.shape,
+            cursors: self.cursors.unwrap_or_else(CursorKey::random),
+            store: self.store,
+        });
+        let unrestricted = Arc::new(AccessPlan::allow_all(&self.catalog));
+        let schema = mandate_resolvers::build_schema(engine.clone(), unrestricted)
+            .map_err(|e| BuildError::Schema(e.to_string()))?;
+        Ok(Hub {
+            catalog: self.catalog,
+            engine,
+            schema,
+            jurisdictions: self.jurisdictions,
+            audit: self.audit,
+            policies: ArcSwap::from_pointee(self.policies),
+            apis: AgencyApis::new(self.plan_ttl, PLAN_CACHE_CAPACITY, self.today),
+            open: self.open,
+        })
+    }
+}
+
+/// The request pipeline from a verified caller to an audited answer.
+pub struct Hub {
+    catalog: Arc<Catalog>,
+    engine: Arc<Engine>,
+    /// The schema of the unrestricted plan: served to everyone only when open.
+    schema: Schema,
+    jurisdictions: Arc<dyn Jurisdictions>,
+    audit: Arc<dyn AuditSink>,
+    policies: ArcSwap<Policies>,
+    apis: AgencyApis,
+    open: bool,
+}
+
+impl Hub {
+    /// Answers `call`: admits it, executes it under the asker's plan and records
+    /// it. `Err` is a refusal to send instead of an answer (already recorded, or
+    /// `AUDIT_UNAVAILABLE` when its record could not be written).
+    ///
+    /// # Errors
+    /// See above; the error's code decides the HTTP status.
+    pub async fn handle(&self, call: Call) -> Result<async_graphql::Response, HubError> {
+        let Call {
+            request_id,
+            caller,
+            statement,
+            request,
+        } = call;
+        let operation = operation_of(&request);
+        let admitted = match (&caller, self.open) {
+            (_, true) => Ok((self.schema.clone(), None)),
+            (None, false) => Err((
+                Who::Unknown,
+                HubError::new(Code::Unauthenticated, "no credential"),
+            )),
+            (Some(caller), false) => self
+                .admit(caller, &statement, &request)
+                .await
+                .map(|(api, asker)| (api.schema.clone(), Some(asker)))
+                .map_err(|e| (Who::Caller(caller), e)),
+        };
+        let (schema, asker) = match admitted {
+            Ok(x) => x,
+            Err((who, e)) => {
+                let outcome = Outcome {
+                    request_id: &request_id,
+                    who,
+                    operation,
+                    decision: Decision::Rejected,
+                    code: Some(e.code),
+                    disclosure: None,
+                };
+                self.record(outcome).await?;
+                return Err(e);
+            }
+        };
+        let disclosure = Arc::new(Disclosure::default());
+        let request = request.data(disclosure.clone()).data(self.audit.clone());
+        let response = schema.execute(request).await;
+        let outcome = Outcome {
+            request_id: &request_id,
+            who: asker.as_ref().map_or(Who::Unknown, Who::Asker),
+            operation,
+            decision: decision_of(&response, &disclosure),
+            code: code_of(&response),
+            disclosure: Some(&disclosure),
+        };
+        if let Err(e) = self.record(outcome).await {
+            // Fail closed: nothing leaves without a record. An answer that carries
+            // no data at all (only errors and nulls) may still go out, so the
+            // client sees the real cause (e.g. NEO4J_UNAVAILABLE when the whole
+            // database is down).
+            if !discloses_nothing(&response.data) {
+                return Err(e);
+            }
+        }
+        Ok(response)
+    }
+
+    /// Records a request refused before the hub could admit it: undecodable
+    /// (`request` is `None`), or its credential did not verify.
+    ///
+    /// # Errors
+    /// `AUDIT_UNAVAILABLE` if the record could not be written (send that instead).
+    pub async fn refuse(
+        &self,
+        request_id: &str,
+        request: Option<&async_graphql::Request>,
+        code: Code,
+    ) -> Result<(), HubError> {
+        let outcome = Outcome {
+            request_id,
+            who: Who::Unknown,
+            operation: request.map(operation_of).unwrap_or_default(),
+            decision: Decision::Rejected,
+            code: Some(code),
+            disclosure: None,
+        };
+        self.record(outcome).await
+    }
+
+    /// The compiled API of `caller` for `purpose` (from the cache when fresh).
+    ///
+    /// # Errors
+    /// `NEO4J_UNAVAILABLE` / `NEO4J_TIMEOUT` when the jurisdiction cannot be read,
+    /// `INTERNAL_ERROR` when the plan does not compile.
+    pub async fn api(&self, caller: &Caller, purpose: &str) -> Result<Arc<AgencyApi>, HubError> {
+        let policies = self.policies.load_full();
+        self.apis
+            .get(
+                &policies,
+                &self.engine,
+                self.jurisdictions.as_ref(),
+                &caller.agency,
+                &caller.roles,
+                purpose,
+            )
+            .await
+    }
+
+    async fn admit(
+        &self,
+        caller: &Caller,
+        statement: &Statement,
+        request: &async_graphql::Request,
+    ) -> Result<(Arc<AgencyApi>, Asker), HubError> {
+        let policies = self.policies.load_full();
+        let asker = admit(&policies, caller, statement, &request.extensions.0)?;
+        let api = self.api(caller, &asker.purpose).await?;
+        Ok((api, asker))
+    }
+
+    /// Writes the record; on failure the caller must not return data.
+    async fn record(&self, outcome: Outcome<'_>) -> Result<(), HubError> {
+        let record = outcome.record();
+        let span = tracing::info_span!("audit.append", audit.decision = %record.decision);
+        self.audit
+            .append(record)
+            .instrument(span)
+            .await
+            .map_err(|e| {
+                tracing::error!(detail = %e, "audit record not written; withholding the answer");
+                HubError::new(
+                    Code::AuditUnavailable,
+                    "the audit log is unavailable; no data is returned",
+                )
+            })
+    }
+
+    /// The responsibility lists in force.
+    pub fn policies(&self) -> Arc<Policies> {
+        self.policies.load_full()
+    }
+
+    /// Puts `next` in force if its version differs from the lists in force, and
+    /// drops every plan compiled from the old ones. Returns the new version, or
+    /// `None` when nothing changed.
+    pub fn put_policies(&self, next: Policies) -> Option<String> {
+        let previous = self.policies.load();
+        if next.version() == previous.version() {
+            return None;
+        }
+        let version = next.version().to_string();
+        tracing::info!(policy.version = %version, policy.previous = %previous.version(), agencies = next.agencies().len(), "responsibility lists reloaded");
+        drop(previous);
+        self.policies.store(Arc::new(next));
+        self.apis.clear();
+        Some(version)
+    }
+
+    /// The data model.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// What every agency's schema shares (limits, cursor key, store).
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// The schema of the unrestricted plan (`mandate sdl`; served only when open).
+    pub fn unrestricted_schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The audit sink.
+    pub fn audit(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
+    }
+
+    /// Compiled agency APIs in the cache (for metrics).
+    pub fn plans_cached(&self) -> usize {
+        self.apis.len()
+    }
+
+    /// Whether every request is served unrestricted (development).
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+}

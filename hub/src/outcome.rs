@@ -1,0 +1,103 @@
+//! What happened to a request, as its audit record says it.
+
+use mandate_audit::{AuditRecord, Decision, Disclosure};
+use mandate_resolvers::Code;
+
+use crate::admission::{Asker, Caller};
+
+/// What the audit record says of a request before the sink fills the chain fields.
+pub(crate) struct Outcome<'a> {
+    pub(crate) request_id: &'a str,
+    /// Who asked, as far as known: nobody (not authenticated), a caller (refused
+    /// before its statement was admitted), or an admitted asker.
+    pub(crate) who: Who<'a>,
+    pub(crate) operation: String,
+    pub(crate) decision: Decision,
+    pub(crate) code: Option<Code>,
+    pub(crate) disclosure: Option<&'a Disclosure>,
+}
+
+/// How much the hub knows of who asked.
+#[derive(Clone, Copy)]
+pub(crate) enum Who<'a> {
+    Unknown,
+    Caller(&'a Caller),
+    Asker(&'a Asker),
+}
+
+impl Outcome<'_> {
+    pub(crate) fn record(self) -> AuditRecord {
+        let mut record = AuditRecord::new(self.request_id, self.decision);
+        match self.who {
+            Who::Unknown => {}
+            Who::Caller(c) => {
+                record.agency.clone_from(&c.agency);
+                record.officer.clone_from(&c.officer);
+            }
+            Who::Asker(a) => {
+                record.agency.clone_from(&a.caller.agency);
+                record.officer.clone_from(&a.caller.officer);
+                record.purpose.clone_from(&a.purpose);
+                record.case_number.clone_from(&a.case);
+            }
+        }
+        record.operation = self.operation;
+        if let Some(code) = self.code {
+            record.code = code.as_str().to_string();
+        }
+        if let Some(d) = self.disclosure {
+            record.fields = d.fields();
+            record.residents = d.subjects();
+        }
+        record
+    }
+}
+
+/// The decision an executed request's response makes.
+pub(crate) fn decision_of(response: &async_graphql::Response, disclosure: &Disclosure) -> Decision {
+    match (
+        response.errors.is_empty(),
+        response.data == async_graphql::Value::Null,
+    ) {
+        (true, _) if disclosure.masked() => Decision::Masked,
+        (true, _) => Decision::Allowed,
+        (false, true) => Decision::Denied,
+        (false, false) => Decision::Partial,
+    }
+}
+
+/// The code of an executed request's response: its first error's, or
+/// `INTERNAL_ERROR` for errors without a known one; `None` without errors.
+pub(crate) fn code_of(response: &async_graphql::Response) -> Option<Code> {
+    if response.errors.is_empty() {
+        return None;
+    }
+    let first = response.errors.iter().find_map(|e| {
+        match e.extensions.as_ref().and_then(|x| x.get("code")) {
+            Some(async_graphql::Value::String(s)) => Code::parse(s),
+            _ => None,
+        }
+    });
+    Some(first.unwrap_or(Code::InternalError))
+}
+
+/// Whether an answer holds no values: only nulls, empty lists and objects of those.
+pub(crate) fn discloses_nothing(v: &async_graphql::Value) -> bool {
+    use async_graphql::Value as V;
+    match v {
+        V::Null => true,
+        V::List(items) => items.iter().all(discloses_nothing),
+        V::Object(map) => map.values().all(discloses_nothing),
+        _ => false,
+    }
+}
+
+/// The record's hash of the operation: text, name and variables.
+pub(crate) fn operation_of(request: &async_graphql::Request) -> String {
+    let variables = serde_json::to_vec(&request.variables).unwrap_or_default();
+    mandate_audit::operation_hash(
+        &request.query,
+        request.operation_name.as_deref(),
+        &variables,
+    )
+}
