@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use mandate_connectors::seed::{self, CityParams};
 use mandate_connectors::Neo4jStore;
+use mandate_seed::{self as seed, CityParams};
 
 use crate::app::{neo4j_settings, App};
 use crate::config::Config;

@@ -753,7 +753,7 @@ async fn seeding_again_with_the_same_seed_changes_nothing() {
     let rels_before = hub.reference(rels, json!({})).await;
     let sample = "MATCH (r:Resident {id: 'R00000042'})-[m:MEMBER_OF]->(h) RETURN r.name AS name, r.idNumber AS idn, h.id AS h, m.relationToHead AS rel";
     let sample_before = hub.reference(sample, json!({})).await;
-    mandate_connectors::seed::seed(&hub.hub.store, &common::CITY, false)
+    mandate_seed::seed(&hub.hub.store, &common::CITY, false)
         .await
         .unwrap();
     assert_eq!(hub.reference(census, json!({})).await, nodes_before);

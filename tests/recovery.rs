@@ -64,9 +64,9 @@ async fn hub_recovers_when_neo4j_returns() {
     config.neo4j.password = PASSWORD.into();
     config.auth.open = true;
     let hub = mandate::App::new(config).await.unwrap();
-    mandate_connectors::seed::seed(
+    mandate_seed::seed(
         &hub.store,
-        &mandate_connectors::seed::CityParams {
+        &mandate_seed::CityParams {
             residents: 30,
             seed: 1,
         },

@@ -3,14 +3,14 @@
 //! - [`neo4j`]: the neo4rs-backed [`mandate_resolvers::GraphStore`];
 //! - [`ddl`]: constraints and indexes derived from the catalog;
 //! - [`audit`] and [`journal`]: the audit log in Neo4j, written directly or
-//!   through a local journal;
-//! - [`seed`]: the deterministic synthetic demo city and its batched writer.
+//!   through a local journal.
+//!
+//! The demo city and its writer live in the `mandate-seed` crate.
 
 pub mod audit;
 pub mod ddl;
 pub mod journal;
 pub mod neo4j;
-pub mod seed;
 
 pub use neo4j::{Neo4jSettings, Neo4jStore};
 

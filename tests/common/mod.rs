@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use mandate::{App, Config};
-use mandate_connectors::seed::{self, CityParams};
 use mandate_connectors::Neo4jStore;
+use mandate_seed::{self as seed, CityParams};
 use serde_json::{json, Map, Value};
 
 /// The test city: small enough to seed in seconds, large enough to page through.

@@ -1,8 +1,6 @@
-//! The demo city: [`generate`] builds it deterministically in memory; [`write`]
-//! stores it with batched `UNWIND ... MERGE` statements keyed by id, so writing the
-//! same city again changes nothing.
-
-pub mod generate;
+//! The batched Neo4j writer: [`seed`] generates a city and stores it with
+//! `UNWIND ... MERGE` statements keyed by id, one kind of node at a time in
+//! batches of 5,000 rows, so writing the same city again changes nothing.
 
 use std::time::{Duration, Instant};
 
@@ -11,9 +9,9 @@ use mandate_resolvers::StoreError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use generate::{generate, City, CityParams};
+use mandate_connectors::Neo4jStore;
 
-use crate::Neo4jStore;
+use crate::{generate, CityParams, SeedError};
 
 /// Rows per UNWIND batch.
 const BATCH: usize = 5_000;
@@ -109,15 +107,16 @@ impl SeedReport {
 /// Generates the city for `params` and writes it. `progress` shows a bar on stderr.
 ///
 /// # Errors
-/// If Neo4j is unreachable or rejects a batch; batches written before stay
-/// (re-running completes them, as every write is a MERGE).
+/// [`SeedError::Store`] if Neo4j is unreachable or rejects a batch; batches
+/// written before stay (re-running completes them, as every write is a MERGE).
+/// [`SeedError::Table`] if an embedded data table does not parse.
 pub async fn seed(
     store: &Neo4jStore,
     params: &CityParams,
     progress: bool,
-) -> Result<SeedReport, StoreError> {
+) -> Result<SeedReport, SeedError> {
     let started = Instant::now();
-    let city = generate(params);
+    let city = generate(params)?;
     let generate_time = started.elapsed();
     let started = Instant::now();
     let total = city.subdistricts.len()
