@@ -7,7 +7,7 @@
 
 pub mod app;
 pub mod assets;
-pub mod auth;
+pub use mandate_auth as auth;
 pub mod cli;
 pub mod config;
 pub mod graphql;
