@@ -204,7 +204,7 @@ pub fn generate_api_key() -> String {
 mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
-    use mandate_resolvers::Code;
+    use mandate_codes::Code;
     use sha2::{Digest, Sha256};
 
     use super::{hashes_match, parse_sha256_hex};

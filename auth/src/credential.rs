@@ -91,7 +91,7 @@ fn malformed(problem: &'static str) -> AuthError {
 mod tests {
     use http::header::AUTHORIZATION;
     use http::{HeaderMap, HeaderValue};
-    use mandate_resolvers::Code;
+    use mandate_codes::Code;
 
     use super::API_KEY_HEADER;
     use crate::test_support::{claims, headers, hs256, jwt_auth, keys_file, Scratch};

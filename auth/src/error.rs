@@ -1,7 +1,7 @@
 //! The crate's errors: [`AuthError`] for a request whose credential does not verify (client-safe
 //! message, stable code), [`AuthConfigError`] for settings or key material that cannot be used.
 
-use mandate_resolvers::Code;
+use mandate_codes::Code;
 
 use crate::config::{MAX_LEEWAY_SECS, MIN_HS256_SECRET_BYTES, MIN_JWKS_REFRESH_SECS};
 

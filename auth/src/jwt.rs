@@ -308,7 +308,7 @@ mod tests {
     use base64::Engine as _;
     use jsonwebtoken::get_current_timestamp;
     use jsonwebtoken::Algorithm;
-    use mandate_resolvers::Code;
+    use mandate_codes::Code;
     use serde_json::{json, Value};
 
     use crate::test_support::{

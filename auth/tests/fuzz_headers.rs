@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderValue};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use mandate_auth::{hash_api_key, AuthConfig, Authenticator, JwtConfig};
-use mandate_resolvers::Code;
+use mandate_codes::Code;
 use proptest::prelude::{any, prop, prop_assert, prop_oneof, proptest, Just, ProptestConfig};
 use proptest::strategy::Strategy;
 use serde_json::{json, Value};

@@ -381,3 +381,64 @@ async fn an_open_hub_serves_the_unrestricted_schema_without_a_caller() {
     assert_eq!((r.decision, r.agency.as_str()), (Decision::Allowed, "-"));
     assert_eq!(f.grids.reads.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test]
+async fn shape_limits_refuse_with_their_own_codes() {
+    let catalog = Arc::new(mandate_schema::hub_catalog().unwrap());
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    let policies = mandate_policies::Policies::load(std::path::Path::new(dir), &catalog)
+        .await
+        .unwrap();
+    let records = Arc::new(Records::default());
+    let hub = HubBuilder::new(
+        catalog,
+        Arc::new(OneResident::default()),
+        Arc::new(Grids::default()),
+        records.clone(),
+        policies,
+    )
+    .shape(mandate_resolvers::ShapeLimits {
+        max_depth: 2,
+        max_complexity: 4,
+        ..Default::default()
+    })
+    .open(true)
+    .build()
+    .unwrap();
+    let code_of = |r: &async_graphql::Response| {
+        r.errors[0]
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .cloned()
+    };
+    let wide = hub
+        .handle(Call {
+            caller: None,
+            ..call(
+                r#"{ resident(id: "R00000001") { id name phone ethnicity } }"#,
+                None,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(&wide),
+        Some(async_graphql::Value::String("QUERY_TOO_COMPLEX".into()))
+    );
+    let deep = hub
+        .handle(Call {
+            caller: None,
+            ..call(
+                r#"{ resident(id: "R00000001") { household { building { id } } } }"#,
+                None,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        code_of(&deep),
+        Some(async_graphql::Value::String("QUERY_TOO_DEEP".into()))
+    );
+    assert_eq!(records.last().code, "QUERY_TOO_DEEP");
+}

@@ -308,7 +308,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use jsonwebtoken::{Algorithm, EncodingKey};
-    use mandate_resolvers::Code;
+    use mandate_codes::Code;
     use reqwest::Url;
     use serde_json::json;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

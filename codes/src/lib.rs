@@ -1,0 +1,181 @@
+//! mandate-codes: the one registry of error codes clients see in
+//! `extensions.code`, with the HTTP status of a request refused with each.
+//!
+//! Codes are stable: they are documented in README.md and never renamed. Every
+//! layer — authentication, admission, the resolvers, the GraphQL-over-HTTP edge —
+//! refuses with one of these; this crate depends on nothing, so each can.
+//!
+//! ```
+//! use mandate_codes::Code;
+//!
+//! assert_eq!(Code::parse("TOKEN_EXPIRED"), Some(Code::TokenExpired));
+//! assert_eq!(Code::TokenExpired.http_status(), 401);
+//! ```
+
+use std::fmt;
+
+/// A stable, machine-readable error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Code {
+    /// The request body or URL is not a GraphQL request (bad JSON, batch, missing query).
+    BadRequest,
+    /// The query text is not valid GraphQL syntax.
+    GraphqlParseFailed,
+    /// The query does not validate against the schema (unknown field, wrong type, ...).
+    GraphqlValidationFailed,
+    /// The query nests deeper than the configured limit.
+    QueryTooDeep,
+    /// The query's estimated cost exceeds the configured limit.
+    QueryTooComplex,
+    /// An argument value is well-typed but unacceptable (e.g. a negative `first`).
+    BadUserInput,
+    /// `first` exceeds the maximum page size.
+    PageSizeExceeded,
+    /// The `after` cursor was not issued for this query, or was altered.
+    InvalidCursor,
+    /// Neo4j cannot be reached; retry later.
+    Neo4jUnavailable,
+    /// Neo4j did not answer within the configured time.
+    Neo4jTimeout,
+    /// The request body exceeds the configured size.
+    PayloadTooLarge,
+    /// No credential, or one that does not verify (bad key, bad signature, `alg: none`).
+    Unauthenticated,
+    /// The token's `exp` has passed.
+    TokenExpired,
+    /// The request does not state its purpose (事由) or case number.
+    PurposeRequired,
+    /// The stated purpose is not one the agency's responsibility list names.
+    PurposeNotAllowed,
+    /// A header claims an agency other than the verified credential's.
+    AgencyMismatch,
+    /// The audit record could not be written, so no data is returned.
+    AuditUnavailable,
+    /// Anything else; details are in the server log under the request id.
+    InternalError,
+}
+
+impl Code {
+    /// All codes, for documentation and tests.
+    pub const ALL: [Code; 18] = [
+        Code::BadRequest,
+        Code::GraphqlParseFailed,
+        Code::GraphqlValidationFailed,
+        Code::QueryTooDeep,
+        Code::QueryTooComplex,
+        Code::BadUserInput,
+        Code::PageSizeExceeded,
+        Code::InvalidCursor,
+        Code::Neo4jUnavailable,
+        Code::Neo4jTimeout,
+        Code::PayloadTooLarge,
+        Code::Unauthenticated,
+        Code::TokenExpired,
+        Code::PurposeRequired,
+        Code::PurposeNotAllowed,
+        Code::AgencyMismatch,
+        Code::AuditUnavailable,
+        Code::InternalError,
+    ];
+
+    /// The string sent in `extensions.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::BadRequest => "BAD_REQUEST",
+            Code::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            Code::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Code::QueryTooDeep => "QUERY_TOO_DEEP",
+            Code::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            Code::BadUserInput => "BAD_USER_INPUT",
+            Code::PageSizeExceeded => "PAGE_SIZE_EXCEEDED",
+            Code::InvalidCursor => "INVALID_CURSOR",
+            Code::Neo4jUnavailable => "NEO4J_UNAVAILABLE",
+            Code::Neo4jTimeout => "NEO4J_TIMEOUT",
+            Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+            Code::TokenExpired => "TOKEN_EXPIRED",
+            Code::PurposeRequired => "PURPOSE_REQUIRED",
+            Code::PurposeNotAllowed => "PURPOSE_NOT_ALLOWED",
+            Code::AgencyMismatch => "AGENCY_MISMATCH",
+            Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            Code::InternalError => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The code sent as `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Code> {
+        Code::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The HTTP status of a response refused with this code (the GraphQL-over-HTTP
+    /// layer may be more precise for `BAD_REQUEST`: 405 for a method, 415 for a
+    /// media type). Errors raised while executing a request travel inside a `200`.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::Unauthenticated | Code::TokenExpired => 401,
+            Code::PurposeNotAllowed | Code::AgencyMismatch => 403,
+            Code::PayloadTooLarge => 413,
+            Code::Neo4jUnavailable | Code::Neo4jTimeout | Code::AuditUnavailable => 503,
+            Code::InternalError => 500,
+            Code::BadRequest
+            | Code::GraphqlParseFailed
+            | Code::GraphqlValidationFailed
+            | Code::QueryTooDeep
+            | Code::QueryTooComplex
+            | Code::BadUserInput
+            | Code::PageSizeExceeded
+            | Code::InvalidCursor
+            | Code::PurposeRequired => 400,
+        }
+    }
+
+    /// One line of documentation for the README's table.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Code::BadRequest => "not a GraphQL request (bad JSON, batch, missing query)",
+            Code::GraphqlParseFailed => "the query is not valid GraphQL syntax",
+            Code::GraphqlValidationFailed => "the query does not validate against your schema",
+            Code::QueryTooDeep => "the query nests deeper than `limits.max_depth`",
+            Code::QueryTooComplex => "the query costs more than `limits.max_complexity`",
+            Code::BadUserInput => "an argument value is unacceptable",
+            Code::PageSizeExceeded => "`first` is larger than `limits.max_page_size`",
+            Code::InvalidCursor => "the cursor was not issued for this query or was altered",
+            Code::Neo4jUnavailable => "Neo4j cannot be reached; the hub retries by itself",
+            Code::Neo4jTimeout => "Neo4j did not answer within `neo4j.query_timeout_ms`",
+            Code::PayloadTooLarge => "the request body is larger than `limits.max_body_bytes`",
+            Code::Unauthenticated => "no credential, or one that does not verify",
+            Code::TokenExpired => "the token has expired",
+            Code::PurposeRequired => {
+                "the request does not state its purpose (事由) and case number"
+            }
+            Code::PurposeNotAllowed => "the purpose is not in your agency's responsibility list",
+            Code::AgencyMismatch => "a header claims an agency other than your credential's",
+            Code::AuditUnavailable => "the audit record could not be written; no data is returned",
+            Code::InternalError => "unexpected; see the server log under the request id",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_read_back() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert_eq!(Code::parse(code.as_str()), Some(code));
+            assert!(!code.meaning().is_empty());
+            assert!((400..600).contains(&code.http_status()));
+        }
+        assert_eq!(Code::parse("NOT_A_CODE"), None);
+    }
+}
