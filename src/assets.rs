@@ -35,12 +35,12 @@ fn embedded(name: &str) -> Response {
 }
 
 #[handler]
-pub fn graphiql_index() -> Response {
+pub(crate) fn graphiql_index() -> Response {
     embedded("index.html")
 }
 
 #[handler]
-pub fn graphiql_asset(Path(file): Path<String>) -> Response {
+pub(crate) fn graphiql_asset(Path(file): Path<String>) -> Response {
     if file == "index.html" || file.contains('/') {
         return Response::builder()
             .status(StatusCode::NOT_FOUND)

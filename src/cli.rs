@@ -18,6 +18,7 @@ pub struct Cli {
     /// TOML configuration file (see README.md, "Configuration reference").
     #[arg(long, global = true, env = "MANDATE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +53,7 @@ pub enum Command {
     Sdl,
     /// The audit log.
     Audit {
+        /// What to do with it.
         #[command(subcommand)]
         action: AuditAction,
     },

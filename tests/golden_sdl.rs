@@ -1,6 +1,7 @@
 //! The generated GraphQL schema is checked in as `tests/golden/api.graphql`, so
 //! every schema change shows in review. `UPDATE_GOLDEN=1 cargo test --test
 //! golden_sdl` rewrites it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 #[tokio::test]
 async fn generated_sdl_matches_the_golden_file() {

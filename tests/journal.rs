@@ -1,6 +1,7 @@
 //! The audit journal (`audit.journal`): records made durable in a local file
 //! before the data is released, shipped to the Neo4j chain behind the request,
 //! and a journal's unshipped tail shipped when a hub starts. Real Neo4j, HTTP in.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

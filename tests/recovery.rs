@@ -1,6 +1,7 @@
 //! Neo4j goes away and comes back: the hub answers NEO4J_UNAVAILABLE and fails
 //! `/readyz` meanwhile, then recovers by itself — no restart. Uses a Neo4j
 //! instance of its own (own home and port) so the other tests are not disturbed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! reach the OpenTelemetry exporter with the Neo4j query and the audit write as
 //! children. The SDK's in-memory exporter stands in for the OTLP collector; the
 //! hub and Neo4j are real.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod common;
 

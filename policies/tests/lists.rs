@@ -1,5 +1,6 @@
 //! The checked-in responsibility lists load, compile into the plans we expect,
 //! and bad lists are refused with the file and line.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use std::path::{Path, PathBuf};
 

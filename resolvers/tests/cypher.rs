@@ -1,6 +1,7 @@
 //! Snapshots of the Cypher generated for representative queries (no database
 //! needed): the text shows index-friendly shapes and that every value is a
 //! parameter; the parameters show what is sent.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{DocumentOperations, Selection};

@@ -42,12 +42,19 @@ pub struct CityParams {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct City {
+    /// Subdistricts (街道).
     pub subdistricts: Vec<SubdistrictRow>,
+    /// Communities (社区).
     pub communities: Vec<CommunityRow>,
+    /// Grids (网格).
     pub grids: Vec<GridRow>,
+    /// Residential buildings.
     pub buildings: Vec<BuildingRow>,
+    /// Registered households (户).
     pub households: Vec<HouseholdRow>,
+    /// Residents (居民).
     pub residents: Vec<ResidentRow>,
+    /// Government departments.
     pub departments: Vec<DepartmentRow>,
 }
 
@@ -55,8 +62,11 @@ pub struct City {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubdistrictRow {
+    /// Stable id, the node key in Neo4j.
     pub id: String,
+    /// Name.
     pub name: String,
+    /// Administrative code.
     pub code: String,
 }
 
@@ -64,9 +74,13 @@ pub struct SubdistrictRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommunityRow {
+    /// Stable id, the node key in Neo4j.
     pub id: String,
+    /// Name.
     pub name: String,
+    /// Administrative code.
     pub code: String,
+    /// The subdistrict it belongs to.
     pub subdistrict_id: String,
 }
 
@@ -74,10 +88,15 @@ pub struct CommunityRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GridRow {
+    /// Stable id, the node key in Neo4j.
     pub id: String,
+    /// Name.
     pub name: String,
+    /// Administrative code.
     pub code: String,
+    /// The grid worker (网格员) in charge, if any.
     pub grid_worker: Option<String>,
+    /// The community it belongs to.
     pub community_id: String,
 }
 
@@ -85,13 +104,19 @@ pub struct GridRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BuildingRow {
+    /// Stable id, the node key in Neo4j.
     pub id: String,
+    /// Street address.
     pub address: String,
+    /// Year of construction.
     pub year_built: i64,
+    /// Storeys above ground.
     pub floors: i64,
+    /// Whether it is in an old residential compound (老旧小区).
     pub old_compound: bool,
     /// "A" | "B" | "C" | "D"
     pub safety_grade: &'static str,
+    /// The grid it stands in.
     pub grid_id: String,
 }
 
@@ -99,11 +124,15 @@ pub struct BuildingRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HouseholdRow {
+    /// Stable id, the node key in Neo4j.
     pub id: String,
+    /// Household registration number (户号).
     pub household_number: String,
     /// "unit-floor+room", e.g. "3-502".
     pub unit: String,
+    /// Registered members.
     pub member_count: i64,
+    /// The building it lives in.
     pub building_id: String,
 }
 
@@ -111,7 +140,9 @@ pub struct HouseholdRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResidentRow {
+    /// Stable id, the node key in Neo4j.
     pub id: String,
+    /// Name.
     pub name: String,
     /// 18-character resident identity card number (GB 11643).
     pub id_number: String,
@@ -119,16 +150,21 @@ pub struct ResidentRow {
     pub birth_date: String,
     /// "MALE" | "FEMALE"
     pub sex: &'static str,
+    /// Mobile number, if known.
     pub phone: Option<String>,
     /// "LOCAL" | "MIGRANT"
     pub hukou_type: &'static str,
     /// e.g. "汉族"
     pub ethnicity: String,
+    /// Occupation, if any.
     pub occupation: Option<String>,
     /// "NONE" | "GRADE_1" | "GRADE_2" | "GRADE_3" | "GRADE_4"
     pub disability_status: &'static str,
+    /// Receives minimum living allowance (低保).
     pub low_income: bool,
+    /// Aged 65 or over and living alone.
     pub elderly_living_alone: bool,
+    /// The household it is registered in.
     pub household_id: String,
     /// HEAD SPOUSE CHILD PARENT GRANDCHILD GRANDPARENT SIBLING CHILD_IN_LAW OTHER
     pub relation_to_head: &'static str,
@@ -138,15 +174,20 @@ pub struct ResidentRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DepartmentRow {
+    /// Stable id, the node key in Neo4j.
     pub id: String,
+    /// Name.
     pub name: String,
     /// CIVIL_AFFAIRS PUBLIC_SECURITY HEALTH EDUCATION HOUSING HUMAN_RESOURCES
     /// GRID_MANAGEMENT STREET_OFFICE
     pub code: &'static str,
     /// "DISTRICT" | "SUBDISTRICT"
     pub level: &'static str,
+    /// Subdistricts it serves (`SERVES`).
     pub serves_subdistricts: Vec<String>,
+    /// Communities it serves.
     pub serves_communities: Vec<String>,
+    /// Grids it serves.
     pub serves_grids: Vec<String>,
 }
 

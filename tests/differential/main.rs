@@ -44,6 +44,7 @@
 //! `MANDATE_DIFF_CASES` sets the number of cases (default 10 000),
 //! `MANDATE_DIFF_SEED` another seed to explore;
 //! `MANDATE_DIFF_KEEP_GOING=1` collects every (shrunk) mismatch before failing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 #[path = "../common/mod.rs"]
 mod common;
