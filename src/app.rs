@@ -292,12 +292,19 @@ pub fn neo4j_settings(config: &Config) -> Neo4jSettings {
     }
 }
 
-/// The request id of the current request (set by [`RequestIds`]).
+/// The hub's id of the current request (set by [`RequestIds`]), and the id the
+/// client sent in `x-request-id`, if it was sane.
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub struct RequestId {
+    /// Issued by the hub, unique: the identity of the request in logs and audit.
+    pub hub: String,
+    /// The client's own, for correlation only.
+    pub client: Option<String>,
+}
 
-/// Assigns each request an id (or keeps a sane incoming `x-request-id`), runs it in
-/// a span, logs its outcome, and returns the id in `x-request-id`.
+/// Issues each request the hub's own id (a client's `x-request-id` is kept beside
+/// it, never used in its place: clients cannot choose or repeat the recorded id),
+/// runs it in a span, logs its outcome, and returns the hub's id in `x-request-id`.
 pub struct RequestIds;
 
 impl<E: Endpoint> Middleware<E> for RequestIds {
@@ -314,7 +321,7 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
-        let id = req
+        let client = req
             .headers()
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
@@ -323,12 +330,15 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
                     && v.len() <= 64
                     && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             })
-            .map(str::to_string)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        req.extensions_mut().insert(RequestId(id.clone()));
+            .map(str::to_string);
+        let id = uuid::Uuid::new_v4().to_string();
+        req.extensions_mut().insert(RequestId {
+            hub: id.clone(),
+            client: client.clone(),
+        });
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let span = tracing::info_span!("request", request_id = %id, http.method = %method, http.path = %path);
+        let span = tracing::info_span!("request", request_id = %id, client_request_id = client.as_deref().unwrap_or(""), http.method = %method, http.path = %path);
         crate::telemetry::continue_trace(&span, req.headers());
         let started = Instant::now();
         let result = self.0.call(req).instrument(span.clone()).await;
@@ -387,10 +397,10 @@ fn statement_of(headers: &HeaderMap) -> Statement {
 
 #[handler]
 async fn graphql_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) -> Response {
-    let request_id = req
+    let (request_id, client_request_id) = req
         .extensions()
         .get::<RequestId>()
-        .map(|r| r.0.clone())
+        .map(|r| (r.hub.clone(), r.client.clone()))
         .unwrap_or_default();
     app.metrics.graphql_requests.fetch_add(1, Ordering::Relaxed);
     let media = graphql::wants_graphql_response(req);
@@ -402,7 +412,11 @@ async fn graphql_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) 
         match graphql::decode(req, body, app.config.limits.max_body_bytes, &request_id).await {
             Decoded::Request(r) => *r,
             Decoded::Reject(resp, code) => {
-                return match app.hub.refuse(&request_id, None, code).await {
+                return match app
+                    .hub
+                    .refuse(&request_id, client_request_id.as_deref(), None, code)
+                    .await
+                {
                     Ok(()) => {
                         app.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
                         resp
@@ -421,7 +435,12 @@ async fn graphql_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) 
                 let error = HubError::new(e.code(), e.to_string());
                 return match app
                     .hub
-                    .refuse(&request_id, Some(&request), error.code)
+                    .refuse(
+                        &request_id,
+                        client_request_id.as_deref(),
+                        Some(&request),
+                        error.code,
+                    )
                     .await
                 {
                     Ok(()) => refused(error),
@@ -432,6 +451,7 @@ async fn graphql_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) 
     };
     let call = Call {
         request_id: request_id.clone(),
+        client_request_id,
         caller,
         statement: statement_of(req.headers()),
         request,

@@ -113,6 +113,7 @@ fn sealed(chain: &str, n: u64) -> Vec<AuditRecord> {
                 seq,
                 time: "2026-11-29T08:00:00Z".into(),
                 request_id: format!("journal-tail-{seq}"),
+                client_request_id: String::new(),
                 agency: "D-CIVIL_AFFAIRS".into(),
                 officer: "system:journal-0".into(),
                 purpose: "subsidy_review".into(),

@@ -630,6 +630,52 @@ async fn every_request_is_audited_in_a_hash_chain() {
 }
 
 #[tokio::test]
+async fn records_carry_the_verified_caller_and_the_hubs_own_request_id() {
+    let hub = start_on_chain("ids").await;
+    let q = "{ residents(first: 1) { edges { node { name } } } }";
+    let send = |purpose: &'static str, key: String| {
+        hub.client
+            .post(hub.url("/graphql"))
+            .header("x-api-key", key)
+            .header("x-mandate-purpose", purpose)
+            .header("x-mandate-case", "CASE-2026-0001")
+            .header("x-request-id", "client-chosen-1")
+            .json(&json!({ "query": q }))
+            .send()
+    };
+    let mut hub_ids = Vec::new();
+    for (purpose, key) in [
+        ("subsidy_review", key_of(CA.0, CA.1)),
+        ("subsidy_review", key_of(CA.0, CA.1)),
+        ("criminal_investigation", key_of(CA.0, CA.1)),
+        ("subsidy_review", "mk_not-a-key".to_string()),
+    ] {
+        let resp = send(purpose, key).await.unwrap();
+        let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert_ne!(id, "client-chosen-1", "the hub issues its own id");
+        hub_ids.push(id);
+    }
+    let records = chain_records(&hub).await;
+    assert_eq!(records.len(), 4);
+    for (r, id) in records.iter().zip(&hub_ids) {
+        assert_eq!(r["a"]["requestId"], id.as_str());
+        assert_eq!(r["a"]["clientRequestId"], "client-chosen-1");
+    }
+    assert_ne!(hub_ids[0], hub_ids[1], "a repeated client id is two requests");
+    // Refused at admission: the verified caller is on record.
+    let refused = &records[2]["a"];
+    assert_eq!(refused["decision"], "rejected");
+    assert_eq!(refused["code"], "PURPOSE_NOT_ALLOWED");
+    assert_eq!(refused["agency"], "D-CIVIL_AFFAIRS");
+    assert_ne!(refused["officer"], "-");
+    // Not authenticated: nobody is named.
+    assert_eq!(records[3]["a"]["code"], "UNAUTHENTICATED");
+    assert_eq!(records[3]["a"]["agency"], "-");
+    let chain = hub.hub.config.audit.chain.clone();
+    assert_eq!(hub.intact_chain(&chain).await, 4);
+}
+
+#[tokio::test]
 async fn no_read_without_a_record() {
     // The audit store is down while the data store answers.
     let (policies, keys) = fixtures();

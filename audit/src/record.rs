@@ -55,8 +55,13 @@ pub struct AuditRecord {
     pub seq: u64,
     /// When, RFC 3339 UTC.
     pub time: String,
-    /// The request id (also in the logs and the response).
+    /// The hub's own id of the request (also in the logs and the response).
     pub request_id: String,
+    /// The id the client sent in `x-request-id`, if any: kept for correlation,
+    /// never trusted as the record's identity. Absent (not serialized) when
+    /// empty, so records from before it existed hash as they did.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_request_id: String,
     /// Verified agency, or `-` when the request was rejected before that.
     pub agency: String,
     /// Verified officer or system, or `-`.
@@ -91,6 +96,7 @@ impl AuditRecord {
             seq: 0,
             time: now_rfc3339(),
             request_id: request_id.to_string(),
+            client_request_id: String::new(),
             agency: dash(),
             officer: dash(),
             purpose: dash(),
@@ -146,6 +152,7 @@ mod tests {
             seq: 7,
             time: "2026-11-29T08:00:00.000Z".into(),
             request_id: "req-1".into(),
+            client_request_id: String::new(),
             agency: "D-CIVIL_AFFAIRS".into(),
             officer: "officer-1".into(),
             purpose: "subsidy_review".into(),
@@ -173,6 +180,20 @@ mod tests {
             fixed().compute_hash(),
             hex::encode(Sha256::digest(json.as_bytes()))
         );
+    }
+
+    #[test]
+    fn a_client_request_id_is_kept_beside_the_hubs_own() {
+        let mut r = fixed();
+        r.client_request_id = "client-7".into();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            json.contains(r#""requestId":"req-1","clientRequestId":"client-7","#),
+            "{json}"
+        );
+        let back: AuditRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_ne!(r.compute_hash(), fixed().compute_hash());
     }
 
     #[test]

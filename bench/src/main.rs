@@ -699,6 +699,7 @@ async fn audit(
                 seq: 0,
                 time: "2026-12-01T00:00:00.000Z".into(),
                 request_id: "bench".into(),
+                client_request_id: String::new(),
                 agency: "D-BENCH".into(),
                 officer: "bench".into(),
                 purpose: "bench".into(),

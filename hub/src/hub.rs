@@ -23,8 +23,10 @@ const PLAN_CACHE_CAPACITY: usize = 1024;
 
 /// One request as the hub takes it from the server.
 pub struct Call {
-    /// The hub-side request id (in logs, the response and the audit record).
+    /// The hub's own request id (in logs, the response and the audit record).
     pub request_id: String,
+    /// The id the client sent, if any, recorded beside the hub's.
+    pub client_request_id: Option<String>,
     /// The verified caller; `None` only for a hub built `open`.
     pub caller: Option<Caller>,
     /// What the request states outside the document.
@@ -172,6 +174,7 @@ impl Hub {
     pub async fn handle(&self, call: Call) -> Result<async_graphql::Response, HubError> {
         let Call {
             request_id,
+            client_request_id,
             caller,
             statement,
             request,
@@ -194,6 +197,7 @@ impl Hub {
             Err((who, e)) => {
                 let outcome = Outcome {
                     request_id: &request_id,
+                    client_request_id: client_request_id.as_deref(),
                     who,
                     operation,
                     decision: Decision::Rejected,
@@ -209,6 +213,7 @@ impl Hub {
         let response = schema.execute(request).await;
         let outcome = Outcome {
             request_id: &request_id,
+            client_request_id: client_request_id.as_deref(),
             who: asker.as_ref().map_or(Who::Unknown, Who::Asker),
             operation,
             decision: decision_of(&response, &disclosure),
@@ -235,11 +240,13 @@ impl Hub {
     pub async fn refuse(
         &self,
         request_id: &str,
+        client_request_id: Option<&str>,
         request: Option<&async_graphql::Request>,
         code: Code,
     ) -> Result<(), HubError> {
         let outcome = Outcome {
             request_id,
+            client_request_id,
             who: Who::Unknown,
             operation: request.map(operation_of).unwrap_or_default(),
             decision: Decision::Rejected,

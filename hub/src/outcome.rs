@@ -8,6 +8,7 @@ use crate::admission::{Asker, Caller};
 /// What the audit record says of a request before the sink fills the chain fields.
 pub(crate) struct Outcome<'a> {
     pub(crate) request_id: &'a str,
+    pub(crate) client_request_id: Option<&'a str>,
     /// Who asked, as far as known: nobody (not authenticated), a caller (refused
     /// before its statement was admitted), or an admitted asker.
     pub(crate) who: Who<'a>,
@@ -28,6 +29,9 @@ pub(crate) enum Who<'a> {
 impl Outcome<'_> {
     pub(crate) fn record(self) -> AuditRecord {
         let mut record = AuditRecord::new(self.request_id, self.decision);
+        if let Some(id) = self.client_request_id {
+            record.client_request_id = id.to_string();
+        }
         match self.who {
             Who::Unknown => {}
             Who::Caller(c) => {

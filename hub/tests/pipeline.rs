@@ -132,6 +132,7 @@ fn caseworker() -> Caller {
 fn call(query: &str, purpose: Option<&str>) -> Call {
     Call {
         request_id: "req-1".into(),
+        client_request_id: None,
         caller: Some(caseworker()),
         statement: Statement {
             claimed_agency: None,
@@ -289,7 +290,7 @@ async fn no_data_leaves_without_a_record() {
     assert_eq!(e.code, Code::AuditUnavailable);
     let e = f
         .hub
-        .refuse("req-2", None, Code::BadRequest)
+        .refuse("req-2", None, None, Code::BadRequest)
         .await
         .unwrap_err();
     assert_eq!(e.code, Code::AuditUnavailable);
@@ -341,7 +342,12 @@ async fn refusals_before_admission_are_recorded_without_a_principal() {
     let f = fixture(false).await;
     let request = async_graphql::Request::new(LOOKUP);
     f.hub
-        .refuse("req-9", Some(&request), Code::Unauthenticated)
+        .refuse(
+            "req-9",
+            Some("client-9"),
+            Some(&request),
+            Code::Unauthenticated,
+        )
         .await
         .unwrap();
     let r = f.records.last();
@@ -354,6 +360,7 @@ async fn refusals_before_admission_are_recorded_without_a_principal() {
         ),
         (Decision::Rejected, "UNAUTHENTICATED", "-", "req-9")
     );
+    assert_eq!(r.client_request_id, "client-9");
     assert_eq!(r.operation.len(), 64);
     // Without a caller a closed hub admits nothing.
     let anonymous = Call {
