@@ -395,8 +395,19 @@ fn statement_of(headers: &HeaderMap) -> Statement {
     }
 }
 
+/// `/graphql`: every answer may hold personal data, so none may be stored by a
+/// browser or an intermediary cache, whatever the method or the outcome.
 #[handler]
 async fn graphql_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) -> Response {
+    let mut response = answer(req, body, &app).await;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
     let (request_id, client_request_id) = req
         .extensions()
         .get::<RequestId>()

@@ -666,6 +666,8 @@ async fn graphql_over_http_get_and_media_types() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert!(resp.headers().get("x-request-id").is_some());
+    // Answers hold personal data: no cache may keep them, GET included.
+    assert_eq!(resp.headers()["cache-control"], "no-store");
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["data"]["resident"]["id"], "R00000005");
     // application/graphql-response+json: a request that fails validation is a 400.
@@ -693,6 +695,7 @@ async fn graphql_over_http_get_and_media_types() {
     assert_eq!(resp.status().as_u16(), 200);
     let resp = hub.client.get(hub.url("/graphql")).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(resp.headers()["cache-control"], "no-store", "refusals too");
 }
 
 #[tokio::test]
