@@ -7,8 +7,8 @@
 //! rejects it — and the walker rejects it again on its own (see `selection`).
 //!
 //! Root resolvers compile their whole selection into one Cypher query and decode
-//! its answer into the types of [`crate::answer`]; every other resolver only reads
-//! those.
+//! its answer once into typed nodes, pages and rows (the crate's `answer`
+//! contract); every other resolver only reads those.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
