@@ -641,22 +641,14 @@ pub async fn statements(
             DocumentOperations::Multiple(ops) => ops.values().next().ok_or("no operation")?,
         };
         let variables = async_graphql::Variables::from_json(vars.clone());
-        let walker = mandate_resolvers::selection::Walker {
-            catalog: &engine.catalog,
-            plan: &api.plan,
-            limits: &engine.limits,
-            cursors: &engine.cursors,
-            doc: mandate_resolvers::selection::Document {
-                fragments: &doc.fragments,
-                variables: &variables,
-                definitions: &op.node.variable_definitions,
-            },
-        };
+        let walker = mandate_resolvers::Walker::new(
+            engine,
+            &api.plan,
+            mandate_resolvers::Document::new(&doc.fragments, &op.node, &variables),
+        );
         for item in &op.node.selection_set.node.items {
             if let Selection::Field(f) = &item.node {
-                let root = walker.root(&f.node).map_err(|e| e.message)?;
-                let q = mandate_resolvers::cypher::compile(&engine.catalog, &api.plan, &root)
-                    .map_err(|e| e.message)?;
+                let q = walker.compile(&f.node).map_err(|e| e.message)?;
                 out.push(json!({"workload": w, "target": "mandate", "cypher": q.text, "params": q.params}));
             }
         }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mandate_resolvers::store::{CypherQuery, GraphStore, StoreError};
+use mandate_resolvers::{CypherQuery, GraphStore, StoreError};
 use neo4rs::{BoltType, ConfigBuilder, Graph, Query};
 use serde_json::Value;
 

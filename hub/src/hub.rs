@@ -8,8 +8,9 @@ use arc_swap::ArcSwap;
 use async_graphql::dynamic::Schema;
 use mandate_audit::{AuditSink, Decision, Disclosure};
 use mandate_policies::Policies;
-use mandate_resolvers::cursor::CursorKey;
-use mandate_resolvers::{AccessPlan, Code, Engine, GraphStore, HubError, Limits, ShapeLimits};
+use mandate_resolvers::{
+    AccessPlan, Code, CursorKey, Engine, GraphStore, HubError, Limits, ShapeLimits,
+};
 use mandate_schema::Catalog;
 use tracing::Instrument as _;
 

@@ -6,8 +6,9 @@
 //! types. A field the plan withholds is not in the schema at all, so validation
 //! rejects it — and the walker rejects it again on its own (see `selection`).
 //!
-//! Root resolvers compile their whole selection into one Cypher query; every other
-//! resolver only reads the JSON that query returned.
+//! Root resolvers compile their whole selection into one Cypher query and decode
+//! its answer once into typed nodes, pages and rows (the crate's `answer`
+//! contract); every other resolver only reads those.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,31 +22,12 @@ use mandate_schema::{Catalog, NodeType, Relation, ScalarKind};
 use serde_json::Value;
 
 use crate::access::{AccessPlan, FieldAccess};
+use crate::answer::{Answer, Item, Node, Page, Row};
 use crate::cursor::CursorKey;
-use crate::errors::HubError;
-use crate::selection::{ops_for, sort_enum_value, Document, Limits, Walker};
-use crate::store::GraphStore;
-
-/// Query-shape limits enforced at validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShapeLimits {
-    /// Maximum selection depth.
-    pub max_depth: usize,
-    /// Maximum complexity (fields, connections weighted by page size).
-    pub max_complexity: usize,
-    /// Maximum directives on one field.
-    pub max_directives: usize,
-}
-
-impl Default for ShapeLimits {
-    fn default() -> Self {
-        ShapeLimits {
-            max_depth: 24,
-            max_complexity: 20_000,
-            max_directives: 8,
-        }
-    }
-}
+use crate::errors::{Code, HubError};
+use crate::limits::{Limits, ShapeLimits, DEFAULT_RECEIPTS, MAX_FRAGMENT_DEPTH};
+use crate::selection::{ops_for, sort_enum_value, Document, Walker};
+use crate::store::{CypherQuery, GraphStore};
 
 /// What every resolver of every agency's schema shares.
 pub struct Engine {
@@ -107,8 +89,14 @@ fn response_key<'a>(ctx: &ResolverContext<'a>) -> &'a str {
         .unwrap_or_else(|| f.name.node.as_str())
 }
 
-fn parent_json<'a>(ctx: &ResolverContext<'a>) -> async_graphql::Result<&'a Value> {
-    ctx.parent_value.try_downcast_ref::<Value>()
+/// The decoded answer (a [`Node`], [`Page`] or [`Row`]) the parent resolver passed down.
+fn parent<'a, T: std::any::Any>(ctx: &ResolverContext<'a>) -> async_graphql::Result<&'a T> {
+    ctx.parent_value.try_downcast_ref::<T>()
+}
+
+/// The item of the parent node under the field's response key.
+fn parent_item<'a>(ctx: &ResolverContext<'a>) -> async_graphql::Result<Option<&'a Item>> {
+    Ok(parent::<Node>(ctx)?.items.get(response_key(ctx)))
 }
 
 fn to_gql(value: &Value, kind: Option<&ScalarKind>) -> async_graphql::Result<GqlValue> {
@@ -123,23 +111,24 @@ fn scalar_field(name: &str, ty: TypeRef, kind: Option<ScalarKind>) -> Field {
     Field::new(name, ty, move |ctx| {
         let kind = kind.clone();
         FieldFuture::new(async move {
-            let parent = parent_json(&ctx)?;
-            match parent.get(response_key(&ctx)) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => Ok(Some(FieldValue::value(to_gql(v, kind.as_ref())?))),
+            match parent_item(&ctx)? {
+                Some(Item::Scalar(v)) if !v.is_null() => {
+                    Ok(Some(FieldValue::value(to_gql(v, kind.as_ref())?)))
+                }
+                _ => Ok(None),
             }
         })
     })
 }
 
-/// A resolver passing `parent[key]` down as an object.
+/// A resolver passing `parent[key]` down: a related node or a page.
 fn object_field(name: &str, ty: TypeRef) -> Field {
     Field::new(name, ty, |ctx| {
         FieldFuture::new(async move {
-            let parent = parent_json(&ctx)?;
-            match parent.get(response_key(&ctx)) {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => Ok(Some(FieldValue::borrowed_any(v))),
+            match parent_item(&ctx)? {
+                Some(Item::One(Some(node))) => Ok(Some(FieldValue::borrowed_any(node))),
+                Some(Item::Many(page)) => Ok(Some(FieldValue::borrowed_any(page))),
+                _ => Ok(None),
             }
         })
     })
@@ -237,7 +226,7 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
         })
         .extension(crate::federation::EntityGaps)
         .limit_directives(shape.max_directives)
-        .limit_recursive_depth(32)
+        .limit_recursive_depth(MAX_FRAGMENT_DEPTH)
         .disable_suggestions()
         .data(engine.clone())
         .extension(crate::errors::ErrorCodes { shape })
@@ -321,11 +310,11 @@ fn receipts_field(engine: Arc<Engine>) -> Field {
                 let id = ctx.args.try_get("residentId")?.string()?.to_string();
                 let first = match ctx.args.get("first") {
                     Some(v) => v.i64()?,
-                    None => 50,
+                    None => DEFAULT_RECEIPTS,
                 };
                 if first < 0 || first as u64 > engine.limits.max_page_size as u64 {
                     return Err(HubError::new(
-                        crate::errors::Code::PageSizeExceeded,
+                        Code::PageSizeExceeded,
                         format!("`first` is between 0 and {}", engine.limits.max_page_size),
                     )
                     .into_graphql());
@@ -335,7 +324,7 @@ fn receipts_field(engine: Arc<Engine>) -> Field {
                     sink.settle().await.map_err(|e| {
                         tracing::error!(detail = %e, "access receipts not read: the audit log is behind");
                         HubError::new(
-                            crate::errors::Code::AuditUnavailable,
+                            Code::AuditUnavailable,
                             "the audit log is unavailable; no data is returned",
                         )
                         .into_graphql()
@@ -344,18 +333,18 @@ fn receipts_field(engine: Arc<Engine>) -> Field {
                 let mut params = serde_json::Map::new();
                 params.insert("p0".into(), Value::String(id.clone()));
                 params.insert("p1".into(), Value::from(first));
-                let query = crate::store::CypherQuery {
+                let query = CypherQuery {
                     text: RECEIPTS_CYPHER.to_string(),
                     params,
                 };
-                let data = run_disclosed(&ctx, &engine, &query, |d, _| {
-                    crate::disclose::receipts(d, &id);
-                })
+                let items = run_disclosed(
+                    &ctx,
+                    &engine,
+                    &query,
+                    |data| Ok(crate::answer::scalar_nodes(data)),
+                    |d, _| crate::disclose::receipts(d, &id),
+                )
                 .await?;
-                let items = match data {
-                    Value::Array(items) => items,
-                    _ => Vec::new(),
-                };
                 Ok(Some(FieldValue::list(
                     items.into_iter().map(FieldValue::owned_any),
                 )))
@@ -374,8 +363,7 @@ fn page_info() -> Object {
     let cursor = |name: &str, last: bool| {
         Field::new(name, TypeRef::named(TypeRef::STRING), move |ctx| {
             FieldFuture::new(async move {
-                let conn = parent_json(&ctx)?;
-                let rows = shown_rows(conn);
+                let rows = parent::<Page>(&ctx)?.shown();
                 let row = if last { rows.last() } else { rows.first() };
                 match row {
                     None => Ok(None),
@@ -394,10 +382,8 @@ fn page_info() -> Object {
             TypeRef::named_nn(TypeRef::BOOLEAN),
             |ctx| {
                 FieldFuture::new(async move {
-                    let conn = parent_json(&ctx)?;
-                    let fetched = conn["rows"].as_array().map_or(0, Vec::len);
-                    let first = conn["first"].as_u64().unwrap_or(0) as usize;
-                    Ok(Some(FieldValue::value(fetched > first)))
+                    let page = parent::<Page>(&ctx)?;
+                    Ok(Some(FieldValue::value(page.has_next())))
                 })
             },
         ))
@@ -406,10 +392,8 @@ fn page_info() -> Object {
             TypeRef::named_nn(TypeRef::BOOLEAN),
             |ctx| {
                 FieldFuture::new(async move {
-                    let conn = parent_json(&ctx)?;
-                    Ok(Some(FieldValue::value(
-                        conn["after"].as_bool().unwrap_or(false),
-                    )))
+                    let page = parent::<Page>(&ctx)?;
+                    Ok(Some(FieldValue::value(page.after)))
                 })
             },
         ))
@@ -417,17 +401,9 @@ fn page_info() -> Object {
         .field(cursor("endCursor", true))
 }
 
-/// The rows of a connection value that are shown (the extra fetched row only
-/// tells whether there is a next page).
-fn shown_rows(conn: &Value) -> &[Value] {
-    let rows = conn["rows"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    let first = conn["first"].as_u64().unwrap_or(0) as usize;
-    &rows[..rows.len().min(first)]
-}
-
-fn seal_row(key: &CursorKey, row: &Value) -> async_graphql::Result<String> {
-    let scope = row["s"].as_str().unwrap_or_default();
-    key.seal(scope, &row["k"]).map_err(HubError::into_graphql)
+fn seal_row(key: &CursorKey, row: &Row) -> async_graphql::Result<String> {
+    key.seal(&row.scope, &row.sort_keys)
+        .map_err(HubError::into_graphql)
 }
 
 impl Builder<'_> {
@@ -634,7 +610,7 @@ impl Builder<'_> {
                 TypeRef::named_nn(TypeRef::STRING),
                 |ctx| {
                     FieldFuture::new(async move {
-                        let row = parent_json(&ctx)?;
+                        let row = parent::<Row>(&ctx)?;
                         let engine = ctx.data::<Arc<Engine>>()?;
                         Ok(Some(FieldValue::value(seal_row(&engine.cursors, row)?)))
                     })
@@ -642,8 +618,8 @@ impl Builder<'_> {
             ))
             .field(Field::new("node", TypeRef::named_nn(&target.name), |ctx| {
                 FieldFuture::new(async move {
-                    let row = parent_json(&ctx)?;
-                    Ok(Some(FieldValue::borrowed_any(&row["n"])))
+                    let row = parent::<Row>(&ctx)?;
+                    Ok(Some(FieldValue::borrowed_any(&row.node)))
                 })
             }));
         if let Some((owner, rel)) = rel {
@@ -667,8 +643,8 @@ impl Builder<'_> {
                     move |ctx| {
                         let kind = kind.clone();
                         FieldFuture::new(async move {
-                            let row = parent_json(&ctx)?;
-                            match row["e"].get(response_key(&ctx)) {
+                            let row = parent::<Row>(&ctx)?;
+                            match row.edge.get(response_key(&ctx)) {
                                 None | Some(Value::Null) => Ok(None),
                                 Some(v) => Ok(Some(FieldValue::value(to_gql(v, kind.as_ref())?))),
                             }
@@ -687,11 +663,9 @@ impl Builder<'_> {
                 TypeRef::named_nn_list_nn(edge_name),
                 |ctx| {
                     FieldFuture::new(async move {
-                        let conn = parent_json(&ctx)?;
+                        let page = parent::<Page>(&ctx)?;
                         Ok(Some(FieldValue::list(
-                            shown_rows(conn)
-                                .iter()
-                                .map(|row| FieldValue::borrowed_any(row)),
+                            page.shown().iter().map(|row| FieldValue::borrowed_any(row)),
                         )))
                     })
                 },
@@ -701,16 +675,19 @@ impl Builder<'_> {
                 TypeRef::named_nn("PageInfo"),
                 |ctx| {
                     FieldFuture::new(async move {
-                        let conn = parent_json(&ctx)?;
-                        Ok(Some(FieldValue::borrowed_any(conn)))
+                        let page = parent::<Page>(&ctx)?;
+                        Ok(Some(FieldValue::borrowed_any(page)))
                     })
                 },
             ))
             .field(
                 Field::new("totalCount", TypeRef::named_nn(TypeRef::INT), |ctx| {
                     FieldFuture::new(async move {
-                        let conn = parent_json(&ctx)?;
-                        Ok(Some(FieldValue::value(to_gql(&conn["total"], None)?)))
+                        let total = match parent::<Page>(&ctx)?.total {
+                            Some(n) => GqlValue::Number(n.into()),
+                            None => GqlValue::Null,
+                        };
+                        Ok(Some(FieldValue::value(total)))
                     })
                 })
                 .description("Rows matching `where`, over all pages."),
@@ -770,44 +747,41 @@ fn upper_first(s: &str) -> String {
     }
 }
 
+/// The walker of the operation `ctx` belongs to.
 pub(crate) fn walker<'a>(
     ctx: &ResolverContext<'a>,
     engine: &'a Engine,
     plan: &'a AccessPlan,
 ) -> Walker<'a> {
     let env = &ctx.ctx.query_env;
-    Walker {
-        catalog: &engine.catalog,
+    Walker::new(
+        engine,
         plan,
-        limits: &engine.limits,
-        cursors: &engine.cursors,
-        doc: Document {
-            fragments: &env.fragments,
-            variables: &env.variables,
-            definitions: &env.operation.node.variable_definitions,
-        },
-    }
+        Document::new(&env.fragments, &env.operation.node, &env.variables),
+    )
 }
 
-/// Runs `query` and reports what its answer disclosed into the request's
-/// [`Disclosure`](mandate_audit::Disclosure) through `note`: every read of the
-/// store goes through here, so none escapes the audit record.
-pub(crate) async fn run_disclosed(
+/// Runs `query`, decodes its answer with `decode` and reports what it disclosed
+/// into the request's [`Disclosure`](mandate_audit::Disclosure) through `note`:
+/// every read of the store goes through here, so none escapes the audit record.
+pub(crate) async fn run_disclosed<T>(
     ctx: &ResolverContext<'_>,
     engine: &Engine,
-    query: &crate::store::CypherQuery,
-    note: impl FnOnce(&mandate_audit::Disclosure, &Value),
-) -> async_graphql::Result<Value> {
+    query: &CypherQuery,
+    decode: impl FnOnce(Value) -> Result<T, HubError>,
+    note: impl FnOnce(&mandate_audit::Disclosure, &T),
+) -> async_graphql::Result<T> {
     tracing::debug!(db.system = "neo4j", db.statement = %query.text, "cypher");
     let data = engine
         .store
         .run(query)
         .await
         .map_err(|e| e.into_hub_error().into_graphql())?;
+    let answer = decode(data)?;
     if let Ok(disclosure) = ctx.data::<Arc<mandate_audit::Disclosure>>() {
-        note(disclosure, &data);
+        note(disclosure, &answer);
     }
-    Ok(data)
+    Ok(answer)
 }
 
 async fn resolve_root(
@@ -817,12 +791,17 @@ async fn resolve_root(
 ) -> async_graphql::Result<Option<FieldValue<'_>>> {
     let root = walker(&ctx, &engine, &plan).root(&ctx.ctx.item.node)?;
     let query = crate::cypher::compile(&engine.catalog, &plan, &root)?;
-    let data = run_disclosed(&ctx, &engine, &query, |d, data| {
-        crate::disclose::root(d, &engine.catalog, &plan, &root, data);
-    })
+    let answer = run_disclosed(
+        &ctx,
+        &engine,
+        &query,
+        |data| crate::answer::root(&root, data),
+        |d, answer| crate::disclose::root(d, &engine.catalog, &plan, &root, answer),
+    )
     .await?;
-    if data.is_null() {
-        return Ok(None);
-    }
-    Ok(Some(FieldValue::owned_any(data)))
+    Ok(match answer {
+        Answer::Lookup(None) => None,
+        Answer::Lookup(Some(node)) => Some(FieldValue::owned_any(node)),
+        Answer::List(page) => Some(FieldValue::owned_any(page)),
+    })
 }

@@ -8,9 +8,9 @@
 //! every value is a `$parameter`. The same query shape always yields the same text,
 //! so Neo4j's plan cache hits.
 //!
-//! A connection is returned as `{rows, total, first, after}`; each row is
-//! `{n: <node map>, e: <edge properties>, k: <sort-key values>, s: <cursor scope>}`.
-//! The GraphQL resolvers turn that into edges, cursors and pageInfo.
+//! What the query returns, and the keys it is written with, is the contract in
+//! [`crate::answer`]; the resolvers read it decoded and turn it into edges,
+//! cursors and pageInfo.
 
 use std::fmt::Write as _;
 
@@ -18,9 +18,13 @@ use mandate_schema::{Catalog, Direction, Field, NodeType, Relation, ScalarKind};
 use serde_json::{Map, Value};
 
 use crate::access::{AccessPlan, FieldAccess, Mask};
+use crate::answer::key::{
+    AFTER, EDGE, ENTITY_ID, ENTITY_NODE, FIRST, NODE, ROWS, SCOPE, SORT_KEYS, SUBJECT, TOTAL,
+};
 use crate::errors::{Code, HubError};
 use crate::ir::{
-    CompareOp, Connection, EntityFetch, Filter, NodeItem, NodeSelection, RootField, RootKind,
+    CompareOp, Connection, EdgeProp, EntityFetch, Filter, NodeItem, NodeSelection, RootField,
+    RootKind,
 };
 use crate::store::CypherQuery;
 
@@ -28,14 +32,14 @@ use crate::store::CypherQuery;
 ///
 /// # Errors
 /// `INVALID_CURSOR` when the decoded cursor does not fit the sort keys;
-/// `INTERNAL_ERROR` if the IR names something the catalog lacks (a bug).
-pub fn compile(
-    catalog: &Catalog,
-    plan: &AccessPlan,
-    root: &RootField,
+/// `INTERNAL_ERROR` if a row predicate names something the catalog lacks.
+pub(crate) fn compile<'a>(
+    catalog: &'a Catalog,
+    plan: &'a AccessPlan,
+    root: &RootField<'a>,
 ) -> Result<CypherQuery, HubError> {
     let mut c = Compiler::new(catalog, plan);
-    let t = c.node(&root.type_name)?;
+    let t = root.node;
     let expr = match &root.kind {
         RootKind::Lookup { id, selection } => {
             let v = c.var("n");
@@ -65,16 +69,16 @@ pub fn compile(
 /// plan's row scope, as `{Type: [{k: id, v: <node map>}]}`.
 ///
 /// # Errors
-/// `INTERNAL_ERROR` if the IR names something the catalog lacks (a bug).
-pub fn compile_entities(
-    catalog: &Catalog,
-    plan: &AccessPlan,
-    fetch: &EntityFetch,
+/// `INTERNAL_ERROR` if a row predicate names something the catalog lacks.
+pub(crate) fn compile_entities<'a>(
+    catalog: &'a Catalog,
+    plan: &'a AccessPlan,
+    fetch: &EntityFetch<'a>,
 ) -> Result<CypherQuery, HubError> {
     let mut c = Compiler::new(catalog, plan);
     let mut parts = Vec::with_capacity(fetch.groups.len());
     for group in &fetch.groups {
-        let t = c.node(&group.type_name)?;
+        let t = group.node;
         let v = c.var("n");
         let id = &t.id_field().name;
         let ids = c.param(Value::from(group.ids.clone()));
@@ -84,7 +88,7 @@ pub fn compile_entities(
         }
         let proj = c.projection(t, &v, &group.selection)?;
         parts.push(format!(
-            "`{}`: COLLECT {{ MATCH ({v}:`{}`){} RETURN {{k: {v}.`{id}`, v: {proj}}} }}",
+            "`{}`: COLLECT {{ MATCH ({v}:`{}`){} RETURN {{{ENTITY_ID}: {v}.`{id}`, {ENTITY_NODE}: {proj}}} }}",
             t.name,
             t.label,
             where_clause(&preds)
@@ -95,9 +99,6 @@ pub fn compile_entities(
         params: c.params,
     })
 }
-
-/// The key under which a data subject's id rides along in node maps.
-pub const SUBJECT_KEY: &str = "#id";
 
 struct Compiler<'a> {
     catalog: &'a Catalog,
@@ -116,10 +117,11 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn node(&self, name: &str) -> Result<&'a NodeType, HubError> {
+    /// The type a row predicate's relationship leads to.
+    fn target(&self, rel: &Relation) -> Result<&'a NodeType, HubError> {
         self.catalog
-            .node(name)
-            .ok_or_else(|| HubError::internal("IR names a type missing from the catalog"))
+            .node(&rel.target)
+            .ok_or_else(|| HubError::internal("relation target missing from the catalog"))
     }
 
     fn var(&mut self, prefix: &str) -> String {
@@ -163,15 +165,15 @@ impl<'a> Compiler<'a> {
 
     fn connection(
         &mut self,
-        t: &NodeType,
-        anchor: Option<(&str, &NodeType, &Relation)>,
-        conn: &Connection,
+        t: &'a NodeType,
+        anchor: Option<(&str, &Relation)>,
+        conn: &Connection<'a>,
     ) -> Result<String, HubError> {
         let m = self.var("n");
         let r = self.var("r");
         let (source, preds) = match anchor {
             None => self.root_source(t, &m, conn.filter.as_ref())?,
-            Some((from, _, rel)) => {
+            Some((from, rel)) => {
                 let mut preds = Vec::new();
                 if let Some(scope) = self.scope(t, &m)? {
                     preds.push(scope);
@@ -193,7 +195,7 @@ impl<'a> Compiler<'a> {
         };
         let first = self.param(Value::from(conn.first as u64));
         let rows = if conn.rows {
-            let keys = self.sort_keys(t, conn)?;
+            let keys = sort_keys(t, conn);
             let mut row_preds = preds.clone();
             if let Some(after) = &conn.after {
                 row_preds.push(self.keyset(&m, &keys, after)?);
@@ -211,13 +213,10 @@ impl<'a> Compiler<'a> {
                 .join(", ");
             let node = self.projection(t, &m, &conn.node)?;
             let scope = self.param(Value::String(conn.scope.clone()));
-            let mut row = format!("{{n: {node}, k: [{key_values}], s: {scope}");
+            let mut row =
+                format!("{{{NODE}: {node}, {SORT_KEYS}: [{key_values}], {SCOPE}: {scope}");
             if anchor.is_some() && !conn.edge_props.is_empty() {
-                let props = match anchor {
-                    Some((_, owner, rel)) => self.edge_props(owner, rel, &r, &conn.edge_props)?,
-                    None => "{}".to_string(),
-                };
-                write!(row, ", e: {props}").ok();
+                write!(row, ", {EDGE}: {}", edge_props(&r, &conn.edge_props)).ok();
             }
             row.push('}');
             let carried = if anchor.is_some() {
@@ -243,7 +242,7 @@ impl<'a> Compiler<'a> {
             "false"
         };
         Ok(format!(
-            "{{rows: {rows}, total: {total}, first: {first}, after: {after}}}"
+            "{{{ROWS}: {rows}, {TOTAL}: {total}, {FIRST}: {first}, {AFTER}: {after}}}"
         ))
     }
 
@@ -255,7 +254,7 @@ impl<'a> Compiler<'a> {
     /// chain back, so it costs what the anchor holds, not what the city holds.
     fn root_source(
         &mut self,
-        t: &NodeType,
+        t: &'a NodeType,
         m: &str,
         filter: Option<&Filter>,
     ) -> Result<(String, Vec<String>), HubError> {
@@ -290,7 +289,7 @@ impl<'a> Compiler<'a> {
     }
 
     /// The hops of an anchoring chain in `c`, nearest first, if `c` is one.
-    fn anchor_chain(&self, t: &NodeType, c: &Filter) -> Option<Vec<Hop<'a>>> {
+    fn anchor_chain(&self, t: &'a NodeType, c: &Filter) -> Option<Vec<Hop<'a>>> {
         let Filter::Related {
             relation,
             exists: true,
@@ -299,12 +298,11 @@ impl<'a> Compiler<'a> {
         else {
             return None;
         };
-        let catalog = self.catalog;
-        let rel = catalog.node(&t.name)?.relation(relation)?;
+        let rel = t.relation(relation)?;
         if rel.many {
             return None;
         }
-        let target = catalog.node(&rel.target)?;
+        let target = self.catalog.node(&rel.target)?;
         let mut conjuncts = Vec::new();
         flatten_and((**inner).clone(), &mut conjuncts);
         let selective = conjuncts.iter().any(|f| {
@@ -375,52 +373,6 @@ impl<'a> Compiler<'a> {
         Ok(text)
     }
 
-    fn edge_props(
-        &mut self,
-        owner: &NodeType,
-        rel: &Relation,
-        r: &str,
-        props: &[(String, String)],
-    ) -> Result<String, HubError> {
-        let mut parts = Vec::new();
-        for (key, prop) in props {
-            let field = rel
-                .properties
-                .iter()
-                .find(|p| p.name == *prop)
-                .ok_or_else(|| HubError::internal("edge property missing from catalog"))?;
-            let access = self
-                .plan
-                .type_access(&owner.name)
-                .and_then(|a| a.relations.get(&rel.name))
-                .and_then(|p| p.get(prop))
-                .copied()
-                .ok_or_else(|| HubError::internal("edge property not in plan"))?;
-            parts.push(format!("`{key}`: {}", masked(read_expr(r, field), access)));
-        }
-        Ok(format!("{{{}}}", parts.join(", ")))
-    }
-
-    /// Sort keys with the id appended as the final tie-breaker.
-    fn sort_keys(
-        &self,
-        t: &'a NodeType,
-        conn: &Connection,
-    ) -> Result<Vec<(&'a Field, bool)>, HubError> {
-        let mut keys = Vec::with_capacity(conn.order.len() + 1);
-        for k in &conn.order {
-            let f = t
-                .field(&k.field)
-                .ok_or_else(|| HubError::internal("sort key missing from catalog"))?;
-            keys.push((f, k.descending));
-        }
-        let id = t.id_field();
-        if !keys.iter().any(|(f, _)| f.is_id) {
-            keys.push((id, false));
-        }
-        Ok(keys)
-    }
-
     /// Rows strictly after the cursor position, in the order of `keys`
     /// (Neo4j sorts nulls last ascending and first descending).
     fn keyset(
@@ -465,38 +417,27 @@ impl<'a> Compiler<'a> {
         &mut self,
         t: &NodeType,
         v: &str,
-        sel: &NodeSelection,
+        sel: &NodeSelection<'a>,
     ) -> Result<String, HubError> {
         let mut parts = Vec::with_capacity(sel.items.len() + 1);
         if t.data_subject {
-            // For the audit record only: resolvers read response keys, and `#` is
-            // never part of a GraphQL name.
-            parts.push(format!("`{SUBJECT_KEY}`: {v}.`{}`", t.id_field().name));
+            // For the audit record only (see `answer::key::SUBJECT`).
+            parts.push(format!("`{SUBJECT}`: {v}.`{}`", t.id_field().name));
         }
         for item in &sel.items {
             let part = match item {
-                NodeItem::Scalar { key, field } => {
-                    let f = t
-                        .field(field)
-                        .ok_or_else(|| HubError::internal("field missing from catalog"))?;
-                    let access = self
-                        .plan
-                        .field(&t.name, field)
-                        .ok_or_else(|| HubError::internal("field not in plan"))?;
-                    format!("`{key}`: {}", masked(read_expr(v, f), access))
+                NodeItem::Scalar { key, field, access } => {
+                    format!("`{key}`: {}", masked(read_expr(v, field), *access))
                 }
                 NodeItem::One {
                     key,
                     relation,
+                    target,
                     selection,
                 } => {
-                    let rel = t
-                        .relation(relation)
-                        .ok_or_else(|| HubError::internal("relation missing from catalog"))?;
-                    let target = self.node(&rel.target)?;
                     let m = self.var("n");
                     let r = self.var("r");
-                    let pattern = self.pattern(v, rel, &r, &m, target);
+                    let pattern = self.pattern(v, relation, &r, &m, target);
                     let scope = self.scope(target, &m)?.into_iter().collect::<Vec<_>>();
                     let proj = self.projection(target, &m, selection)?;
                     format!(
@@ -507,17 +448,12 @@ impl<'a> Compiler<'a> {
                 NodeItem::Many {
                     key,
                     relation,
+                    target,
                     connection,
-                } => {
-                    let rel = t
-                        .relation(relation)
-                        .ok_or_else(|| HubError::internal("relation missing from catalog"))?;
-                    let target = self.node(&rel.target)?;
-                    format!(
-                        "`{key}`: {}",
-                        self.connection(target, Some((v, t, rel)), connection)?
-                    )
-                }
+                } => format!(
+                    "`{key}`: {}",
+                    self.connection(target, Some((v, relation)), connection)?
+                ),
             };
             parts.push(part);
         }
@@ -599,8 +535,8 @@ impl<'a> Compiler<'a> {
             } => {
                 let rel = t
                     .relation(relation)
-                    .ok_or_else(|| HubError::internal("relation missing from catalog"))?;
-                let target = self.node(&rel.target)?;
+                    .ok_or_else(|| HubError::internal("filter relation missing from catalog"))?;
+                let target = self.target(rel)?;
                 let m = self.var("n");
                 let pattern = self.pattern(v, rel, "", &m, target);
                 let mut preds = Vec::new();
@@ -637,6 +573,25 @@ struct Hop<'a> {
     rel: &'a Relation,
     target: &'a NodeType,
     conjuncts: Vec<Filter>,
+}
+
+/// Sort keys with the id appended as the final tie-breaker.
+fn sort_keys<'a>(t: &'a NodeType, conn: &Connection<'a>) -> Vec<(&'a Field, bool)> {
+    let mut keys: Vec<(&'a Field, bool)> =
+        conn.order.iter().map(|k| (k.field, k.descending)).collect();
+    if !keys.iter().any(|(f, _)| f.is_id) {
+        keys.push((t.id_field(), false));
+    }
+    keys
+}
+
+/// The map of a row's edge properties, read from the relationship `r`.
+fn edge_props(r: &str, props: &[EdgeProp<'_>]) -> String {
+    let parts = props
+        .iter()
+        .map(|p| format!("`{}`: {}", p.key, masked(read_expr(r, p.field), p.access)))
+        .collect::<Vec<_>>();
+    format!("{{{}}}", parts.join(", "))
 }
 
 /// `(near:Label)-[:TYPE]->(far)` with `far` already bound.

@@ -8,45 +8,44 @@
 use std::collections::BTreeSet;
 
 use mandate_audit::Disclosure;
-use mandate_schema::Catalog;
-use serde_json::Value;
+use mandate_schema::{Catalog, NodeType, Relation};
 
 use crate::access::{AccessPlan, FieldAccess};
-use crate::cypher::SUBJECT_KEY;
+use crate::answer::{Answer, Entities, Item, Node, Page};
 use crate::ir::{Connection, EntityFetch, Filter, NodeItem, NodeSelection, RootField, RootKind};
 
-/// Records what `root` read and which subjects `data` (its answer) disclosed.
+/// Records what `root` read and which subjects `answer` (its answer) disclosed.
 pub(crate) fn root(
     disclosure: &Disclosure,
     catalog: &Catalog,
     plan: &AccessPlan,
-    root: &RootField,
-    data: &Value,
+    root: &RootField<'_>,
+    answer: &Answer,
 ) {
-    walk(disclosure, catalog, plan, |w| match &root.kind {
-        RootKind::Lookup { selection, .. } => {
-            w.field(&root.type_name, "id");
-            w.node(&root.type_name, selection, data);
+    walk(disclosure, catalog, plan, |w| match (&root.kind, answer) {
+        (RootKind::Lookup { selection, .. }, Answer::Lookup(node)) => {
+            w.field(&root.node.name, "id");
+            w.node(root.node, selection, node.as_ref());
         }
-        RootKind::List(conn) => w.connection(&root.type_name, None, conn, data),
+        (RootKind::List(conn), Answer::List(page)) => w.connection(root.node, None, conn, page),
+        // The answer is decoded from `root`, so the shapes always agree.
+        (RootKind::Lookup { .. }, _) | (RootKind::List(_), _) => {}
     });
 }
 
-/// Records what an entity fetch read and which subjects `data` (its answer,
-/// `{Type: [{k, v}]}`) disclosed.
+/// Records what an entity fetch read and which subjects `answer` disclosed.
 pub(crate) fn entities(
     disclosure: &Disclosure,
     catalog: &Catalog,
     plan: &AccessPlan,
-    fetch: &EntityFetch,
-    data: &Value,
+    fetch: &EntityFetch<'_>,
+    answer: &Entities,
 ) {
     walk(disclosure, catalog, plan, |w| {
-        for group in &fetch.groups {
-            w.field(&group.type_name, "id");
-            let found = data[group.type_name.as_str()].as_array();
-            for node in found.into_iter().flatten() {
-                w.node(&group.type_name, &group.selection, &node["v"]);
+        for (group, found) in fetch.groups.iter().zip(&answer.groups) {
+            w.field(&group.node.name, "id");
+            for (_, node) in found {
+                w.node(group.node, &group.selection, Some(node));
             }
         }
     });
@@ -88,6 +87,11 @@ impl Walk<'_> {
         self.fields.insert(Disclosure::field_name(ty, name, masked));
     }
 
+    fn relation(&mut self, t: &NodeType, rel: &Relation) {
+        self.fields.insert(format!("{}.{}", t.name, rel.name));
+    }
+
+    /// Row predicates name what they test (see [`Filter`]).
     fn filter(&mut self, ty: &str, f: &Filter) {
         match f {
             Filter::And(parts) | Filter::Or(parts) => parts.iter().for_each(|p| self.filter(ty, p)),
@@ -97,13 +101,13 @@ impl Walk<'_> {
                 relation, filter, ..
             } => {
                 self.fields.insert(format!("{ty}.{relation}"));
-                let target = self
-                    .catalog
+                let catalog = self.catalog;
+                let target = catalog
                     .node(ty)
                     .and_then(|t| t.relation(relation))
-                    .map(|r| r.target.clone());
+                    .map(|r| r.target.as_str());
                 if let (Some(target), Some(inner)) = (target, filter) {
-                    self.filter(&target, inner);
+                    self.filter(target, inner);
                 }
             }
         }
@@ -111,73 +115,66 @@ impl Walk<'_> {
 
     fn connection(
         &mut self,
-        ty: &str,
-        owner: Option<(&str, &str)>,
-        conn: &Connection,
-        data: &Value,
+        t: &NodeType,
+        owner: Option<(&NodeType, &Relation)>,
+        conn: &Connection<'_>,
+        page: &Page,
     ) {
         if let Some(f) = &conn.filter {
-            self.filter(ty, f);
+            self.filter(&t.name, f);
         }
         for k in &conn.order {
-            self.field(ty, &k.field);
+            self.field(&t.name, &k.field.name);
         }
-        for (_, prop) in &conn.edge_props {
+        for prop in &conn.edge_props {
             if let Some((owner, rel)) = owner {
-                self.fields.insert(format!("{owner}.{rel}.{prop}"));
+                self.fields
+                    .insert(format!("{}.{}.{}", owner.name, rel.name, prop.field.name));
             }
         }
-        let first = data["first"].as_u64().unwrap_or(0) as usize;
-        if let Some(rows) = data["rows"].as_array() {
-            for row in rows.iter().take(first) {
-                self.node(ty, &conn.node, &row["n"]);
-            }
+        for row in page.shown() {
+            self.node(t, &conn.node, Some(&row.node));
         }
     }
 
-    fn node(&mut self, ty: &str, sel: &NodeSelection, data: &Value) {
-        if data.is_null() {
+    fn node(&mut self, t: &NodeType, sel: &NodeSelection<'_>, node: Option<&Node>) {
+        let Some(node) = node else {
             return;
-        }
-        if let Some(id) = data.get(SUBJECT_KEY).and_then(Value::as_str) {
-            self.subjects.insert(id.to_string());
+        };
+        if let Some(id) = &node.subject {
+            self.subjects.insert(id.clone());
         }
         for item in &sel.items {
             match item {
-                NodeItem::Scalar { field, .. } => self.field(ty, field),
+                NodeItem::Scalar { field, .. } => self.field(&t.name, &field.name),
                 NodeItem::One {
                     key,
                     relation,
+                    target,
                     selection,
                 } => {
-                    self.fields.insert(format!("{ty}.{relation}"));
-                    if let Some(target) = self.target(ty, relation) {
-                        self.node(&target, selection, &data[key.as_str()]);
-                    }
+                    self.relation(t, relation);
+                    let related = match node.items.get(key) {
+                        Some(Item::One(related)) => related.as_ref(),
+                        _ => None,
+                    };
+                    self.node(target, selection, related);
                 }
                 NodeItem::Many {
                     key,
                     relation,
+                    target,
                     connection,
                 } => {
-                    self.fields.insert(format!("{ty}.{relation}"));
-                    if let Some(target) = self.target(ty, relation) {
-                        self.connection(
-                            &target,
-                            Some((ty, relation)),
-                            connection,
-                            &data[key.as_str()],
-                        );
-                    }
+                    self.relation(t, relation);
+                    let none = Page::default();
+                    let page = match node.items.get(key) {
+                        Some(Item::Many(page)) => page,
+                        _ => &none,
+                    };
+                    self.connection(target, Some((t, relation)), connection, page);
                 }
             }
         }
-    }
-
-    fn target(&self, ty: &str, relation: &str) -> Option<String> {
-        self.catalog
-            .node(ty)
-            .and_then(|t| t.relation(relation))
-            .map(|r| r.target.clone())
     }
 }

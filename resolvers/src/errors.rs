@@ -77,9 +77,9 @@ pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
 /// costlier than the [`ShapeLimits`](crate::ShapeLimits) from the depth and
 /// complexity validation measured, and applies variable defaults before execution
 /// (async-graphql 7.2 evaluates `@skip`/`@include` without them).
-pub struct ErrorCodes {
+pub(crate) struct ErrorCodes {
     /// The limits on depth and complexity.
-    pub shape: crate::ShapeLimits,
+    pub(crate) shape: crate::ShapeLimits,
 }
 
 impl ExtensionFactory for ErrorCodes {

@@ -21,9 +21,9 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextResolve, ResolveInfo,
 };
 use async_graphql::{QueryPathSegment, Request, ServerResult, Value as GqlValue};
-use serde_json::Value;
 
 use crate::access::AccessPlan;
+use crate::answer::Node;
 use crate::api::{walker, Engine};
 use crate::errors::HubError;
 
@@ -39,19 +39,19 @@ pub(crate) async fn resolve<'a>(
         return Ok(Some(FieldValue::list(Vec::<FieldValue>::new())));
     }
     let query = crate::cypher::compile_entities(&engine.catalog, &plan, &fetch)?;
-    let mut data = crate::api::run_disclosed(&ctx, &engine, &query, |d, data| {
-        crate::disclose::entities(d, &engine.catalog, &plan, &fetch, data);
-    })
+    let answer = crate::api::run_disclosed(
+        &ctx,
+        &engine,
+        &query,
+        |data| crate::answer::entities(&fetch, data),
+        |d, answer| crate::disclose::entities(d, &engine.catalog, &plan, &fetch, answer),
+    )
     .await?;
-    let mut found: HashMap<(String, String), Value> = HashMap::new();
-    for group in &fetch.groups {
-        let nodes = match data.get_mut(group.type_name.as_str()).map(Value::take) {
-            Some(Value::Array(nodes)) => nodes,
-            _ => Vec::new(),
-        };
-        for mut node in nodes {
-            if let Some(id) = node["k"].as_str() {
-                found.insert((group.type_name.clone(), id.to_string()), node["v"].take());
+    let mut found: HashMap<(&str, String), Node> = HashMap::new();
+    for (group, nodes) in fetch.groups.iter().zip(answer.groups) {
+        for (id, node) in nodes {
+            if let Some(id) = id {
+                found.insert((group.node.name.as_str(), id), node);
             }
         }
     }
@@ -60,15 +60,16 @@ pub(crate) async fn resolve<'a>(
         .map_err(|_| HubError::internal("entity gaps are not tracked"))?;
     let key = ctx.ctx.item.node.response_key().node.to_string();
     let mut items = Vec::with_capacity(fetch.order.len());
-    for (i, (type_name, id)) in fetch.order.into_iter().enumerate() {
-        let value = match found.get(&(type_name.clone(), id)) {
-            Some(v) => v.clone(),
+    for (i, (t, id)) in fetch.order.iter().enumerate() {
+        let node = match found.get(&(t.name.as_str(), id.clone())) {
+            Some(node) => node.clone(),
             None => {
+                // Answered `null` by `EntityGaps` without reading the node.
                 gaps.mark(&key, i);
-                Value::Null
+                Node::default()
             }
         };
-        items.push(FieldValue::owned_any(value).with_type(type_name));
+        items.push(FieldValue::owned_any(node).with_type(t.name.clone()));
     }
     Ok(Some(FieldValue::list(items)))
 }
@@ -94,7 +95,7 @@ impl Gaps {
 }
 
 /// The schema extension that answers marked `_entities` positions with `null`.
-pub struct EntityGaps;
+pub(crate) struct EntityGaps;
 
 impl ExtensionFactory for EntityGaps {
     fn create(&self) -> Arc<dyn Extension> {

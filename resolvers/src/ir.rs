@@ -2,92 +2,106 @@
 //! expanded, variables substituted, `@skip`/`@include` applied, same response keys
 //! merged) and checked against the catalog and the access plan. The Cypher compiler
 //! reads only this.
+//!
+//! What the walker resolved is carried as references into the catalog (`'a` is
+//! the catalog's lifetime) together with the access the plan grants, so the
+//! compiler never looks a name up again. Row predicates ([`Filter`]) stay by
+//! name: access plans carry them too, and they are written without a catalog.
 
+use mandate_schema::{Field, NodeType, Relation};
 use serde_json::Value;
+
+use crate::access::FieldAccess;
 
 /// A root field to compile into one Cypher query.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RootField {
-    /// Node type name.
-    pub type_name: String,
+pub(crate) struct RootField<'a> {
+    /// The node type read.
+    pub node: &'a NodeType,
     /// Lookup by id, or a list.
-    pub kind: RootKind,
+    pub kind: RootKind<'a>,
 }
 
 /// The two root field shapes.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RootKind {
+pub(crate) enum RootKind<'a> {
     /// `resident(id:)`: one node or null.
     Lookup {
         /// The id looked up.
         id: String,
         /// What to read of the node.
-        selection: NodeSelection,
+        selection: NodeSelection<'a>,
     },
     /// `residents(...)`: a connection.
-    List(Connection),
+    List(Connection<'a>),
 }
 
 /// The federation entry point `_entities(representations:)`: nodes by type and
 /// id, each read through the same plan as a lookup of its type.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EntityFetch {
+pub(crate) struct EntityFetch<'a> {
     /// One group per entity type asked for, in order of first appearance.
-    pub groups: Vec<EntityGroup>,
-    /// The representations in the order given: (type name, id). The answer lists
+    pub groups: Vec<EntityGroup<'a>>,
+    /// The representations in the order given: (type, id). The answer lists
     /// one entity (or null) per representation, in this order.
-    pub order: Vec<(String, String)>,
+    pub order: Vec<(&'a NodeType, String)>,
 }
 
 /// The nodes of one type an entity fetch asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EntityGroup {
-    /// Node type name.
-    pub type_name: String,
+pub(crate) struct EntityGroup<'a> {
+    /// The node type.
+    pub node: &'a NodeType,
     /// Distinct ids asked for, in order of first appearance.
     pub ids: Vec<String>,
     /// What to read of each node: the selection's fragments on this type.
-    pub selection: NodeSelection,
+    pub selection: NodeSelection<'a>,
 }
 
 /// Selected items of one node, each under its response key.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct NodeSelection {
+pub(crate) struct NodeSelection<'a> {
     /// Items in first-seen order, unique by key.
-    pub items: Vec<NodeItem>,
+    pub items: Vec<NodeItem<'a>>,
 }
 
 /// One selected item of a node.
 #[derive(Debug, Clone, PartialEq)]
-pub enum NodeItem {
+pub(crate) enum NodeItem<'a> {
     /// A scalar field.
     Scalar {
         /// Response key (alias or field name).
         key: String,
-        /// Field name.
-        field: String,
+        /// The field.
+        field: &'a Field,
+        /// How the plan lets it be read.
+        access: FieldAccess,
     },
     /// A single-valued relationship.
     One {
         /// Response key.
         key: String,
-        /// Relationship field name.
-        relation: String,
+        /// The relationship field.
+        relation: &'a Relation,
+        /// The type it leads to.
+        target: &'a NodeType,
         /// What to read of the target.
-        selection: NodeSelection,
+        selection: NodeSelection<'a>,
     },
     /// A list relationship, served as a connection.
     Many {
         /// Response key.
         key: String,
-        /// Relationship field name.
-        relation: String,
+        /// The relationship field.
+        relation: &'a Relation,
+        /// The type it leads to.
+        target: &'a NodeType,
         /// Arguments and selection.
-        connection: Connection,
+        connection: Connection<'a>,
     },
 }
 
-impl NodeItem {
+impl NodeItem<'_> {
     /// The item's response key.
     pub fn key(&self) -> &str {
         match self {
@@ -100,11 +114,11 @@ impl NodeItem {
 
 /// A connection: list arguments and what is read of it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Connection {
+pub(crate) struct Connection<'a> {
     /// Row filter from `where`.
     pub filter: Option<Filter>,
     /// Sort keys from `orderBy` (the id is appended by the compiler as the final key).
-    pub order: Vec<SortKey>,
+    pub order: Vec<SortKey<'a>>,
     /// Page size.
     pub first: usize,
     /// Decoded `after` cursor: the sort-key values of the last row seen, id last.
@@ -116,18 +130,29 @@ pub struct Connection {
     /// Whether `totalCount` is selected.
     pub total: bool,
     /// Merged selection of every `edges { node { ... } }`.
-    pub node: NodeSelection,
-    /// Edge properties selected on `edges`, as (response key, property name).
-    pub edge_props: Vec<(String, String)>,
+    pub node: NodeSelection<'a>,
+    /// Edge properties selected on `edges`.
+    pub edge_props: Vec<EdgeProp<'a>>,
 }
 
 /// One sort key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SortKey {
-    /// Field name.
-    pub field: String,
+pub(crate) struct SortKey<'a> {
+    /// The field sorted on (readable in full).
+    pub field: &'a Field,
     /// Descending when true.
     pub descending: bool,
+}
+
+/// A relationship property selected on a connection's edges.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EdgeProp<'a> {
+    /// Response key.
+    pub key: String,
+    /// The property.
+    pub field: &'a Field,
+    /// How the plan lets it be read.
+    pub access: FieldAccess,
 }
 
 /// A row predicate over one node, from a `where` argument or an access plan.

@@ -5,26 +5,37 @@
 //! ```text
 //! GraphQL AST ──selection::Walker──▶ ir::RootField ──cypher::compile──▶ store::CypherQuery
 //!      (checked against access::AccessPlan)                 (one query, parameters only)
+//!
+//! GraphStore::run ──data──▶ answer::{Node, Page, Row} ──▶ resolvers, disclose (audit)
 //! ```
 //!
-//! [`api::build_schema`] generates an agency's GraphQL schema from the catalog and its
+//! [`build_schema`] generates an agency's GraphQL schema from the catalog and its
 //! access plan, with root resolvers that run the pipeline above through the
-//! [`store::GraphStore`] port. This crate knows neither the HTTP server nor the
-//! Neo4j driver.
+//! [`GraphStore`] port. This crate knows neither the HTTP server nor the Neo4j
+//! driver.
+//!
+//! The public surface is re-exported here. The modules `access`, `ir`, `api`,
+//! `cursor` and `errors` are also public because other crates import items by
+//! those paths; everything else in them is crate-internal.
 
 pub mod access;
+mod answer;
 pub mod api;
 pub mod cursor;
-pub mod cypher;
+mod cypher;
 mod disclose;
 pub mod errors;
-pub mod federation;
+mod federation;
 pub mod ir;
-pub mod selection;
-pub mod store;
+mod limits;
+mod selection;
+mod store;
 
-pub use access::AccessPlan;
-pub use api::{build_schema, Engine, ShapeLimits};
-pub use errors::{Code, HubError};
-pub use selection::Limits;
+pub use access::{AccessPlan, FieldAccess, Mask, TypeAccess};
+pub use api::{build_schema, parse_date, Engine};
+pub use cursor::CursorKey;
+pub use errors::{with_code, Code, HubError};
+pub use ir::{CompareOp, Filter};
+pub use limits::{Limits, ShapeLimits};
+pub use selection::{Document, Walker};
 pub use store::{CypherQuery, GraphStore, StoreError};

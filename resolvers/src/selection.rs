@@ -9,68 +9,65 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{
-    Directive, Field, FragmentDefinition, Selection, SelectionSet, VariableDefinition,
+    Directive, Field, FragmentDefinition, OperationDefinition, Selection, SelectionSet,
+    VariableDefinition,
 };
 use async_graphql::{Name, Positioned, Value as ConstValue, Variables};
 use mandate_schema::{Catalog, NodeType, Relation, ScalarKind};
 use serde_json::Value;
 
 use crate::access::AccessPlan;
+use crate::api::Engine;
 use crate::cursor::{scope_of, CursorKey};
 use crate::errors::{Code, HubError};
 use crate::ir::{
-    CompareOp, Connection, EntityFetch, EntityGroup, Filter, NodeItem, NodeSelection, RootField,
-    RootKind, SortKey,
+    CompareOp, Connection, EdgeProp, EntityFetch, EntityGroup, Filter, NodeItem, NodeSelection,
+    RootField, RootKind, SortKey,
 };
-
-/// Page-size and input limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// `first` when not given.
-    pub default_page_size: usize,
-    /// Largest `first` accepted.
-    pub max_page_size: usize,
-    /// Largest list accepted by an `in` filter.
-    pub max_in_values: usize,
-    /// Most sort keys in one `orderBy`.
-    pub max_sort_keys: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            default_page_size: 20,
-            max_page_size: 100,
-            max_in_values: 1000,
-            max_sort_keys: 5,
-        }
-    }
-}
+use crate::limits::{Limits, MAX_FRAGMENT_DEPTH};
+use crate::store::CypherQuery;
 
 /// The parts of an operation the walker needs besides the field itself.
 #[derive(Clone, Copy)]
 pub struct Document<'a> {
     /// Named fragments of the document.
-    pub fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     /// Variable values sent with the request.
-    pub variables: &'a Variables,
+    variables: &'a Variables,
     /// The operation's variable definitions (for defaults).
-    pub definitions: &'a [Positioned<VariableDefinition>],
+    definitions: &'a [Positioned<VariableDefinition>],
 }
 
-/// Everything the walker checks against.
+impl<'a> Document<'a> {
+    /// The operation `operation` of a document with `fragments`, run with
+    /// `variables`.
+    pub fn new(
+        fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+        operation: &'a OperationDefinition,
+        variables: &'a Variables,
+    ) -> Self {
+        Document {
+            fragments,
+            variables,
+            definitions: &operation.variable_definitions,
+        }
+    }
+}
+
+/// Reads root fields of one operation into the IR, checking them against one
+/// access plan.
 #[derive(Clone, Copy)]
 pub struct Walker<'a> {
     /// The data model.
-    pub catalog: &'a Catalog,
+    catalog: &'a Catalog,
     /// The asking agency's plan.
-    pub plan: &'a AccessPlan,
+    plan: &'a AccessPlan,
     /// Limits.
-    pub limits: &'a Limits,
+    limits: &'a Limits,
     /// Cursor key, to open `after` cursors.
-    pub cursors: &'a CursorKey,
+    cursors: &'a CursorKey,
     /// The operation.
-    pub doc: Document<'a>,
+    doc: Document<'a>,
 }
 
 fn denied(what: &str) -> HubError {
@@ -82,8 +79,34 @@ fn denied(what: &str) -> HubError {
 }
 
 impl<'a> Walker<'a> {
+    /// A walker of `doc` for an agency with `plan`, under `engine`'s catalog,
+    /// limits and cursor key.
+    pub fn new(engine: &'a Engine, plan: &'a AccessPlan, doc: Document<'a>) -> Self {
+        Walker {
+            catalog: &engine.catalog,
+            plan,
+            limits: &engine.limits,
+            cursors: &engine.cursors,
+            doc,
+        }
+    }
+
+    /// The one Cypher query a root field of the operation (a lookup, a list or
+    /// `_entities`) runs: what its resolver would send to the store.
+    ///
+    /// # Errors
+    /// As the resolver would answer: a field outside the plan, bad arguments,
+    /// an invalid cursor.
+    pub fn compile(&self, field: &'a Field) -> Result<CypherQuery, HubError> {
+        if field.name.node == "_entities" {
+            crate::cypher::compile_entities(self.catalog, self.plan, &self.entities(field)?)
+        } else {
+            crate::cypher::compile(self.catalog, self.plan, &self.root(field)?)
+        }
+    }
+
     /// The IR of a root field.
-    pub fn root(&self, field: &'a Field) -> Result<RootField, HubError> {
+    pub(crate) fn root(&self, field: &'a Field) -> Result<RootField<'a>, HubError> {
         let name = field.name.node.as_str();
         let (t, is_lookup) = self
             .catalog
@@ -116,17 +139,14 @@ impl<'a> Walker<'a> {
         } else {
             RootKind::List(self.connection(t, &t.name, &args, &field.selection_set.node, None)?)
         };
-        Ok(RootField {
-            type_name: t.name.clone(),
-            kind,
-        })
+        Ok(RootField { node: t, kind })
     }
 
     /// The IR of `_entities(representations:)`: every representation names an
     /// entity type of the plan (one with root fields and its id readable in
     /// full: the types a lookup reaches) and an id; each type's nodes are read
     /// with the selection's fragments on that type.
-    pub fn entities(&self, field: &'a Field) -> Result<EntityFetch, HubError> {
+    pub(crate) fn entities(&self, field: &'a Field) -> Result<EntityFetch<'a>, HubError> {
         let args = self.arguments(field)?;
         let reps = match args.get("representations") {
             Some(ConstValue::List(items)) => items,
@@ -174,12 +194,12 @@ impl<'a> Walker<'a> {
                     )))
                 }
             };
-            let group = match fetch.groups.iter().position(|g| g.type_name == t.name) {
+            let group = match fetch.groups.iter().position(|g| g.node.name == t.name) {
                 Some(g) => &mut fetch.groups[g],
                 None => {
                     let selection = self.node_selection(t, &field.selection_set.node)?;
                     fetch.groups.push(EntityGroup {
-                        type_name: t.name.clone(),
+                        node: t,
                         ids: Vec::new(),
                         selection,
                     });
@@ -192,7 +212,7 @@ impl<'a> Walker<'a> {
             if seen.insert((t.name.as_str(), id.clone())) {
                 group.ids.push(id.clone());
             }
-            fetch.order.push((t.name.clone(), id));
+            fetch.order.push((t, id));
         }
         Ok(fetch)
     }
@@ -262,7 +282,7 @@ impl<'a> Walker<'a> {
         out: &mut Vec<&'a Field>,
         depth: usize,
     ) -> Result<(), HubError> {
-        if depth > 32 {
+        if depth > MAX_FRAGMENT_DEPTH {
             return Err(HubError::new(Code::QueryTooDeep, "fragments nest too deep"));
         }
         let applies = |condition: Option<&Name>| match (on, condition) {
@@ -304,9 +324,9 @@ impl<'a> Walker<'a> {
 
     fn node_selection(
         &self,
-        t: &NodeType,
+        t: &'a NodeType,
         set: &'a SelectionSet,
-    ) -> Result<NodeSelection, HubError> {
+    ) -> Result<NodeSelection<'a>, HubError> {
         let mut sel = NodeSelection::default();
         self.add_node_items(t, set, &mut sel)?;
         Ok(sel)
@@ -314,9 +334,9 @@ impl<'a> Walker<'a> {
 
     fn add_node_items(
         &self,
-        t: &NodeType,
+        t: &'a NodeType,
         set: &'a SelectionSet,
-        sel: &mut NodeSelection,
+        sel: &mut NodeSelection<'a>,
     ) -> Result<(), HubError> {
         for f in self.fields(set, Some(&t.name))? {
             let name = f.name.node.as_str();
@@ -324,14 +344,9 @@ impl<'a> Walker<'a> {
                 continue;
             }
             let key = response_key(f);
-            let item = if t.field(name).is_some() {
-                if self.plan.field(&t.name, name).is_none() {
-                    return Err(denied(name));
-                }
-                NodeItem::Scalar {
-                    key,
-                    field: name.to_string(),
-                }
+            let item = if let Some(field) = t.field(name) {
+                let access = self.plan.field(&t.name, name).ok_or_else(|| denied(name))?;
+                NodeItem::Scalar { key, field, access }
             } else if let Some(rel) = t.relation(name) {
                 if !self.plan.relation_visible(self.catalog, &t.name, name) {
                     return Err(denied(name));
@@ -342,7 +357,8 @@ impl<'a> Walker<'a> {
                     let path = format!("{}.{}", t.name, rel.name);
                     NodeItem::Many {
                         key,
-                        relation: name.to_string(),
+                        relation: rel,
+                        target,
                         connection: self.connection(
                             target,
                             &path,
@@ -354,7 +370,8 @@ impl<'a> Walker<'a> {
                 } else {
                     NodeItem::One {
                         key,
-                        relation: name.to_string(),
+                        relation: rel,
+                        target,
                         selection: self.node_selection(target, &f.selection_set.node)?,
                     }
                 }
@@ -374,12 +391,12 @@ impl<'a> Walker<'a> {
 
     fn connection(
         &self,
-        t: &NodeType,
+        t: &'a NodeType,
         path: &str,
         args: &HashMap<String, ConstValue>,
         set: &'a SelectionSet,
-        rel: Option<&Relation>,
-    ) -> Result<Connection, HubError> {
+        rel: Option<&'a Relation>,
+    ) -> Result<Connection<'a>, HubError> {
         let filter = match args.get("where") {
             None | Some(ConstValue::Null) => None,
             Some(v) => Some(self.filter(t, v)?),
@@ -403,7 +420,7 @@ impl<'a> Walker<'a> {
         let canonical_filter = serde_json::to_string(&filter).map_err(HubError::internal)?;
         let canonical_order = order
             .iter()
-            .map(|k| format!("{}:{}", k.field, if k.descending { "d" } else { "a" }))
+            .map(|k| format!("{}:{}", k.field.name, if k.descending { "d" } else { "a" }))
             .collect::<Vec<_>>()
             .join(",");
         let scope = scope_of(&[
@@ -448,20 +465,21 @@ impl<'a> Walker<'a> {
                                 self.add_node_items(t, &ef.selection_set.node, &mut conn.node)?
                             }
                             prop => {
-                                let readable = rel.is_some_and(|r| {
-                                    r.properties.iter().any(|p| p.name == prop)
-                                        && self
+                                let (field, access) = rel
+                                    .and_then(|r| {
+                                        let field = r.properties.iter().find(|p| p.name == prop)?;
+                                        let access = self
                                             .plan
-                                            .type_access(path_owner(path))
-                                            .and_then(|a| a.relations.get(&r.name))
-                                            .is_some_and(|props| props.contains_key(prop))
-                                });
-                                if !readable {
-                                    return Err(denied(prop));
-                                }
+                                            .type_access(path_owner(path))?
+                                            .relations
+                                            .get(&r.name)?
+                                            .get(prop)?;
+                                        Some((field, *access))
+                                    })
+                                    .ok_or_else(|| denied(prop))?;
                                 let key = response_key(ef);
-                                if !conn.edge_props.iter().any(|(k, _)| *k == key) {
-                                    conn.edge_props.push((key, prop.to_string()));
+                                if !conn.edge_props.iter().any(|p| p.key == key) {
+                                    conn.edge_props.push(EdgeProp { key, field, access });
                                 }
                             }
                         }
@@ -473,7 +491,11 @@ impl<'a> Walker<'a> {
         Ok(conn)
     }
 
-    fn order(&self, t: &NodeType, value: Option<&ConstValue>) -> Result<Vec<SortKey>, HubError> {
+    fn order(
+        &self,
+        t: &'a NodeType,
+        value: Option<&ConstValue>,
+    ) -> Result<Vec<SortKey<'a>>, HubError> {
         let items = match value {
             None | Some(ConstValue::Null) => return Ok(Vec::new()),
             Some(ConstValue::List(items)) => items.clone(),
@@ -514,13 +536,10 @@ impl<'a> Walker<'a> {
                         .is_some_and(|a| a.is_full())
                 })
                 .ok_or_else(|| denied(&field_enum))?;
-            if keys.iter().any(|k| k.field == field.name) {
+            if keys.iter().any(|k| k.field.name == field.name) {
                 return Err(HubError::input("a field appears twice in `orderBy`"));
             }
-            keys.push(SortKey {
-                field: field.name.clone(),
-                descending,
-            });
+            keys.push(SortKey { field, descending });
         }
         Ok(keys)
     }
@@ -679,7 +698,7 @@ impl<'a> Walker<'a> {
 }
 
 /// The operators offered for a kind of scalar.
-pub fn ops_for(kind: &ScalarKind) -> &'static [CompareOp] {
+pub(crate) fn ops_for(kind: &ScalarKind) -> &'static [CompareOp] {
     use CompareOp::*;
     match kind {
         ScalarKind::Id => &[Eq, In],
@@ -691,7 +710,7 @@ pub fn ops_for(kind: &ScalarKind) -> &'static [CompareOp] {
 }
 
 /// The `orderBy.field` enum value of a field: `birthDate` → `BIRTH_DATE`.
-pub fn sort_enum_value(field: &str) -> String {
+pub(crate) fn sort_enum_value(field: &str) -> String {
     let mut out = String::with_capacity(field.len() + 4);
     for (i, c) in field.chars().enumerate() {
         if c.is_ascii_uppercase() && i > 0 {
@@ -750,7 +769,7 @@ fn scalar_value(
 }
 
 /// Adds `item` under its key, merging it with an item already there.
-fn merge_item(items: &mut Vec<NodeItem>, item: NodeItem) -> Result<(), HubError> {
+fn merge_item<'a>(items: &mut Vec<NodeItem<'a>>, item: NodeItem<'a>) -> Result<(), HubError> {
     let Some(existing) = items.iter_mut().find(|i| i.key() == item.key()) else {
         items.push(item);
         return Ok(());
@@ -765,7 +784,11 @@ fn merge_item(items: &mut Vec<NodeItem>, item: NodeItem) -> Result<(), HubError>
         )
     };
     match (existing, item.clone()) {
-        (NodeItem::Scalar { field: a, .. }, NodeItem::Scalar { field: b, .. }) if *a == b => Ok(()),
+        (NodeItem::Scalar { field: a, .. }, NodeItem::Scalar { field: b, .. })
+            if a.name == b.name =>
+        {
+            Ok(())
+        }
         (
             NodeItem::One {
                 relation: a,
@@ -777,7 +800,7 @@ fn merge_item(items: &mut Vec<NodeItem>, item: NodeItem) -> Result<(), HubError>
                 selection: sb,
                 ..
             },
-        ) if *a == b => {
+        ) if a.name == b.name => {
             for i in sb.items {
                 merge_item(&mut sa.items, i)?;
             }
@@ -794,7 +817,7 @@ fn merge_item(items: &mut Vec<NodeItem>, item: NodeItem) -> Result<(), HubError>
                 connection: cb,
                 ..
             },
-        ) if *a == b
+        ) if a.name == b.name
             && ca.filter == cb.filter
             && ca.order == cb.order
             && ca.first == cb.first

@@ -3,50 +3,55 @@
 //! parameter; the parameters show what is sent.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+use std::sync::Arc;
+
 use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{DocumentOperations, Selection};
 use async_graphql::Variables;
-use mandate_resolvers::access::{AccessPlan, FieldAccess, Mask};
-use mandate_resolvers::cursor::CursorKey;
-use mandate_resolvers::ir::{CompareOp, Filter};
-use mandate_resolvers::selection::{Document, Walker};
-use mandate_resolvers::{cypher, CypherQuery, Limits};
+use futures::future::BoxFuture;
+use mandate_resolvers::{
+    AccessPlan, CompareOp, CursorKey, CypherQuery, Document, Engine, FieldAccess, Filter,
+    GraphStore, Limits, Mask, ShapeLimits, StoreError, Walker,
+};
+
+/// Nothing is run here: the queries are only compiled.
+struct NoStore;
+
+impl GraphStore for NoStore {
+    fn run<'a>(
+        &'a self,
+        _: &'a CypherQuery,
+    ) -> BoxFuture<'a, Result<serde_json::Value, StoreError>> {
+        Box::pin(async { Err(StoreError::Timeout) })
+    }
+}
 
 fn compile_with(plan: &AccessPlan, query: &str, variables: serde_json::Value) -> Vec<CypherQuery> {
-    let catalog = mandate_schema::hub_catalog().unwrap();
+    let engine = Engine {
+        catalog: Arc::new(mandate_schema::hub_catalog().unwrap()),
+        limits: Limits::default(),
+        shape: ShapeLimits::default(),
+        cursors: CursorKey::from_secret(b"snapshots"),
+        store: Arc::new(NoStore),
+    };
     let doc = parse_query(query).expect("query parses");
     let op = match &doc.operations {
         DocumentOperations::Single(op) => op,
         DocumentOperations::Multiple(ops) => ops.values().next().unwrap(),
     };
     let variables = Variables::from_json(variables);
-    let limits = Limits::default();
-    let cursors = CursorKey::from_secret(b"snapshots");
-    let walker = Walker {
-        catalog: &catalog,
+    let walker = Walker::new(
+        &engine,
         plan,
-        limits: &limits,
-        cursors: &cursors,
-        doc: Document {
-            fragments: &doc.fragments,
-            variables: &variables,
-            definitions: &op.node.variable_definitions,
-        },
-    };
+        Document::new(&doc.fragments, &op.node, &variables),
+    );
     op.node
         .selection_set
         .node
         .items
         .iter()
         .map(|item| match &item.node {
-            Selection::Field(f) if f.node.name.node == "_entities" => {
-                let fetch = walker.entities(&f.node).expect("walks");
-                cypher::compile_entities(&catalog, plan, &fetch).expect("compiles")
-            }
-            Selection::Field(f) => {
-                let root = walker.root(&f.node).expect("walks");
-                cypher::compile(&catalog, plan, &root).expect("compiles")
-            }
+            Selection::Field(f) => walker.compile(&f.node).expect("compiles"),
             _ => panic!("root fragments are not used in these snapshots"),
         })
         .collect()

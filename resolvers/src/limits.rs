@@ -1,0 +1,56 @@
+//! Every limit a request is held to, with its default, in one place: page sizes
+//! and input sizes checked by the walker, and the query shape checked at
+//! validation.
+
+/// Page-size and input limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `first` when not given.
+    pub default_page_size: usize,
+    /// Largest `first` accepted.
+    pub max_page_size: usize,
+    /// Largest list accepted by an `in` filter (and by `_entities`).
+    pub max_in_values: usize,
+    /// Most sort keys in one `orderBy`.
+    pub max_sort_keys: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            default_page_size: 20,
+            max_page_size: 100,
+            max_in_values: 1000,
+            max_sort_keys: 5,
+        }
+    }
+}
+
+/// Query-shape limits enforced at validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeLimits {
+    /// Maximum selection depth.
+    pub max_depth: usize,
+    /// Maximum complexity (fields, connections weighted by page size).
+    pub max_complexity: usize,
+    /// Maximum directives on one field.
+    pub max_directives: usize,
+}
+
+impl Default for ShapeLimits {
+    fn default() -> Self {
+        ShapeLimits {
+            max_depth: 24,
+            max_complexity: 20_000,
+            max_directives: 8,
+        }
+    }
+}
+
+/// `accessReceipts(first:)` when not given (still capped at
+/// [`Limits::max_page_size`]).
+pub(crate) const DEFAULT_RECEIPTS: i64 = 50;
+
+/// How deep fragments may nest inside one selection set, and how deep
+/// async-graphql may recurse into a document.
+pub(crate) const MAX_FRAGMENT_DEPTH: usize = 32;
