@@ -115,9 +115,9 @@ impl App {
         let catalog = Arc::new(mandate_schema::hub_catalog()?);
         let store = Neo4jStore::new(&neo4j_settings(&config))?;
         let cursors = if config.cursors.secret.is_empty() {
-            mandate_resolvers::cursor::CursorKey::random()
+            mandate_resolvers::CursorKey::random()
         } else {
-            mandate_resolvers::cursor::CursorKey::from_secret(config.cursors.secret.as_bytes())
+            mandate_resolvers::CursorKey::from_secret(config.cursors.secret.as_bytes())
         };
         let auth = Authenticator::load(&config.auth).await?;
         // A pool of its own, so audit writes never wait behind reads (and are
@@ -503,8 +503,34 @@ async fn readyz(app: Data<&Arc<App>>) -> Response {
         .body(body.to_string())
 }
 
+/// Whether `req` may read `/metrics`: with `server.metrics_token` set, it must
+/// carry it as a bearer token; without one, only loopback connections may.
+fn may_read_metrics(req: &Request, token: &str) -> bool {
+    if token.is_empty() {
+        return req
+            .remote_addr()
+            .as_socket_addr()
+            .is_some_and(|a| a.ip().is_loopback());
+    }
+    let sent = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compared as digests, so the time taken says nothing about the token.
+    use sha2::Digest as _;
+    sha2::Sha256::digest(sent.as_bytes()) == sha2::Sha256::digest(token.as_bytes())
+}
+
 #[handler]
-fn metrics(app: Data<&Arc<App>>) -> Response {
+fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
+    if !may_read_metrics(req, &app.config.server.metrics_token) {
+        return Response::builder()
+            .status(StatusCode::UNAUTHORIZED)
+            .header(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")
+            .body("metrics need the scraper's bearer token");
+    }
     let m = &app.metrics;
     let body = format!(
         "# HELP mandate_graphql_requests_total GraphQL requests received.\n\

@@ -111,6 +111,9 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Serve GraphiQL at `/graphiql`.
     pub graphiql: bool,
+    /// Bearer token a scraper must send to read `/metrics`. Empty: `/metrics`
+    /// answers only connections from loopback (a scraper beside the hub).
+    pub metrics_token: String,
 }
 
 /// Neo4j connection settings.
@@ -191,6 +194,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".to_string(),
             shutdown_grace_secs: 10,
             graphiql: true,
+            metrics_token: String::new(),
         }
     }
 }
@@ -211,12 +215,15 @@ impl Default for Neo4jConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
+        // The engine's own defaults, written once (mandate-resolvers' limits).
+        let page = mandate_resolvers::Limits::default();
+        let shape = mandate_resolvers::ShapeLimits::default();
         LimitsConfig {
-            default_page_size: 20,
-            max_page_size: 100,
-            max_in_values: 1000,
-            max_depth: 24,
-            max_complexity: 20_000,
+            default_page_size: page.default_page_size,
+            max_page_size: page.max_page_size,
+            max_in_values: page.max_in_values,
+            max_depth: shape.max_depth,
+            max_complexity: shape.max_complexity,
             max_body_bytes: 1 << 20,
         }
     }
@@ -312,7 +319,7 @@ impl Config {
             return bad("limits.default_page_size must be at most limits.max_page_size, which must be positive");
         }
         if !self.policies.today.is_empty()
-            && mandate_resolvers::api::parse_date(&self.policies.today).is_none()
+            && mandate_resolvers::parse_date(&self.policies.today).is_none()
         {
             return bad("policies.today must be a date YYYY-MM-DD");
         }

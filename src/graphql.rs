@@ -4,8 +4,7 @@
 //! replaced by a generic message (the original goes to the log).
 
 use async_graphql::Variables;
-use mandate_resolvers::errors::with_code;
-use mandate_resolvers::Code;
+use mandate_resolvers::{with_code, Code};
 use poem::http::{header, Method, StatusCode};
 use poem::{Body, Request, Response};
 

@@ -651,6 +651,50 @@ async fn errors_carry_stable_codes_and_no_internals() {
     );
 }
 
+/// Regressions of two classes found from outside: a document of a few hundred bytes
+/// whose fragment spreads double at every level (validation used to walk all 2^n
+/// fields), and two different root fields answered under one response key (their
+/// answers used to be merged: one resident's id with another's name).
+#[tokio::test]
+async fn documents_are_bounded_and_keys_unambiguous_before_validation() {
+    let hub = TestHub::start().await;
+    let mut doubling = String::from("{ ...F0 }\n");
+    for i in 0..40 {
+        doubling.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{n} ...F{n} }}\n",
+            n = i + 1
+        ));
+    }
+    doubling.push_str("fragment F40 on Query { __typename }\n");
+    assert!(doubling.len() < 2048);
+    assert_eq!(
+        hub.error_code(&doubling, json!({})).await,
+        "QUERY_TOO_COMPLEX"
+    );
+    let merged = [
+        r#"{ a: resident(id: "R00000001") { id } ... on Query { a: resident(id: "R00000002") { name phone } } }"#,
+        r#"{ a: resident(id: "R00000001") { id } ...F } fragment F on Query { a: resident(id: "R00000002") { name } }"#,
+        r#"{ r: resident(id: "R00000001") { x: name ... on Resident { x: phone } } }"#,
+        r#"{ a: residents(first: 1) { totalCount } a: households(first: 1) { totalCount } }"#,
+    ];
+    for q in merged {
+        assert_eq!(
+            hub.error_code(q, json!({})).await,
+            "GRAPHQL_VALIDATION_FAILED",
+            "{q}"
+        );
+    }
+    // The same field asked twice under one key still merges, as GraphQL says.
+    let data = hub
+        .data(
+            r#"{ resident(id: "R00000001") { id } ... on Query { resident(id: "R00000001") { name } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["resident"]["id"], "R00000001");
+    assert!(data["resident"]["name"].is_string());
+}
+
 #[tokio::test]
 async fn graphql_over_http_get_and_media_types() {
     let hub = TestHub::start().await;
@@ -745,6 +789,37 @@ async fn health_and_readiness() {
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["neo4j"], "up");
     assert_eq!(v["audit"], "up");
+}
+
+#[tokio::test]
+async fn metrics_need_the_scrapers_token_when_one_is_set() {
+    let mut config = common::open_config();
+    config.server.metrics_token = "scrape-secret-1".into();
+    let hub = TestHub::start_with(config).await;
+    let without = hub.client.get(hub.url("/metrics")).send().await.unwrap();
+    assert_eq!(without.status().as_u16(), 401);
+    assert!(without.headers().get("www-authenticate").is_some());
+    let wrong = hub
+        .client
+        .get(hub.url("/metrics"))
+        .bearer_auth("scrape-secret-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right = hub
+        .client
+        .get(hub.url("/metrics"))
+        .bearer_auth("scrape-secret-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status().as_u16(), 200);
+    assert!(right
+        .text()
+        .await
+        .unwrap()
+        .contains("mandate_graphql_requests_total"));
 }
 
 #[tokio::test]

@@ -661,7 +661,10 @@ async fn records_carry_the_verified_caller_and_the_hubs_own_request_id() {
         assert_eq!(r["a"]["requestId"], id.as_str());
         assert_eq!(r["a"]["clientRequestId"], "client-chosen-1");
     }
-    assert_ne!(hub_ids[0], hub_ids[1], "a repeated client id is two requests");
+    assert_ne!(
+        hub_ids[0], hub_ids[1],
+        "a repeated client id is two requests"
+    );
     // Refused at admission: the verified caller is on record.
     let refused = &records[2]["a"];
     assert_eq!(refused["decision"], "rejected");

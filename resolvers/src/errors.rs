@@ -132,9 +132,22 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
+        let doc = next
+            .run(ctx, query, variables)
             .await
-            .map_err(|e| with_code(e, Code::GraphqlParseFailed))
+            .map_err(|e| with_code(e, Code::GraphqlParseFailed))?;
+        // Before validation walks the document: bounded, linear-time checks.
+        crate::shape::check(&doc, self.shape.max_complexity).map_err(|e| {
+            let (message, code) = match e {
+                crate::shape::ShapeError::TooLarge => {
+                    ("Query is too complex.".to_string(), Code::QueryTooComplex)
+                }
+                crate::shape::ShapeError::BadFragments(m)
+                | crate::shape::ShapeError::KeyConflict(m) => (m, Code::GraphqlValidationFailed),
+            };
+            with_code(ServerError::new(message, None), code)
+        })?;
+        Ok(doc)
     }
 
     async fn validation(

@@ -29,6 +29,7 @@ mod federation;
 pub mod ir;
 mod limits;
 mod selection;
+mod shape;
 mod store;
 
 pub use access::{AccessPlan, FieldAccess, Mask, TypeAccess};

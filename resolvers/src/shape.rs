@@ -1,0 +1,251 @@
+//! Checks on a parsed document that run before validation, in time linear in the
+//! document's text:
+//!
+//! - **expansion**: the number of fields the document stands for once every fragment
+//!   spread is expanded, counted with one memoised size per fragment — a document of a
+//!   few hundred bytes whose spreads double at each level is refused here, before any
+//!   rule walks its expansion (which would take seconds of CPU);
+//! - **one response key, one field**: in every selection set, after fragments are
+//!   merged into it, fields sharing a response key must be the same field with the
+//!   same arguments (and, recursively, their sub-selections too). Otherwise the
+//!   executor would merge two different fields — at the root, two residents — into
+//!   one object: personal data attributed to the wrong person.
+//!
+//! The second check walks the expansion, so it runs only once the first has bounded it.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, FragmentDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Positioned};
+
+/// Why a document is refused before validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ShapeError {
+    /// The expanded document holds more than the limit's fields.
+    TooLarge,
+    /// Fragments spread each other in a cycle (or name one that is not defined).
+    BadFragments(String),
+    /// One response key would merge two different fields.
+    KeyConflict(String),
+}
+
+/// Checks `doc`: its expansion holds at most `max_fields` fields and no response
+/// key stands for two different fields.
+pub(crate) fn check(doc: &ExecutableDocument, max_fields: usize) -> Result<(), ShapeError> {
+    let mut sizes = Sizes {
+        fragments: &doc.fragments,
+        memo: HashMap::new(),
+        max: max_fields,
+    };
+    let mut total = 0usize;
+    for (_, op) in doc.operations.iter() {
+        total = total.saturating_add(sizes.set(&op.node.selection_set.node, 0)?);
+        if total > max_fields {
+            return Err(ShapeError::TooLarge);
+        }
+    }
+    let roots: Vec<&SelectionSet> = match &doc.operations {
+        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
+        DocumentOperations::Multiple(ops) => {
+            // Each operation is answered on its own: check them apart.
+            for op in ops.values() {
+                merged(&doc.fragments, &[&op.node.selection_set.node])?;
+            }
+            return Ok(());
+        }
+    };
+    merged(&doc.fragments, &roots)
+}
+
+/// Fragment nesting deeper than this is refused (a cycle, or an abuse).
+const MAX_FRAGMENT_NESTING: usize = 64;
+
+struct Sizes<'a> {
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    /// Expanded size of each fragment; `None` while it is being sized (a cycle).
+    memo: HashMap<&'a str, Option<usize>>,
+    max: usize,
+}
+
+impl<'a> Sizes<'a> {
+    fn set(&mut self, set: &'a SelectionSet, depth: usize) -> Result<usize, ShapeError> {
+        let mut n = 0usize;
+        for item in &set.items {
+            let add = match &item.node {
+                Selection::Field(f) => {
+                    1usize.saturating_add(self.set(&f.node.selection_set.node, depth)?)
+                }
+                Selection::InlineFragment(i) => self.set(&i.node.selection_set.node, depth)?,
+                Selection::FragmentSpread(s) => self.fragment(&s.node.fragment_name.node, depth)?,
+            };
+            n = n.saturating_add(add);
+            if n > self.max {
+                return Err(ShapeError::TooLarge);
+            }
+        }
+        Ok(n)
+    }
+
+    fn fragment(&mut self, name: &'a str, depth: usize) -> Result<usize, ShapeError> {
+        match self.memo.get(name) {
+            Some(Some(n)) => return Ok(*n),
+            Some(None) => {
+                return Err(ShapeError::BadFragments(format!(
+                    "fragment `{name}` spreads itself"
+                )))
+            }
+            None => {}
+        }
+        if depth >= MAX_FRAGMENT_NESTING {
+            return Err(ShapeError::BadFragments(
+                "fragments nest too deeply".to_string(),
+            ));
+        }
+        let Some(def) = self.fragments.get(name) else {
+            return Err(ShapeError::BadFragments(format!(
+                "unknown fragment `{name}`"
+            )));
+        };
+        self.memo.insert(name, None);
+        let n = self.set(&def.node.selection_set.node, depth + 1)?;
+        self.memo.insert(name, Some(n));
+        Ok(n)
+    }
+}
+
+/// The fields of `sets` merged into one selection set (through inline fragments
+/// and spreads), grouped by response key; checks each group is one field with one
+/// set of arguments, then each group's merged sub-selections.
+fn merged(
+    fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+    sets: &[&SelectionSet],
+) -> Result<(), ShapeError> {
+    let mut groups: Vec<(&str, Vec<&Field>)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut pending: Vec<&SelectionSet> = sets.to_vec();
+    while let Some(set) = pending.pop() {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let key = f.node.response_key().node.as_str();
+                    match index.get(key) {
+                        Some(&i) => groups[i].1.push(&f.node),
+                        None => {
+                            index.insert(key, groups.len());
+                            groups.push((key, vec![&f.node]));
+                        }
+                    }
+                }
+                Selection::InlineFragment(i) => pending.push(&i.node.selection_set.node),
+                Selection::FragmentSpread(s) => {
+                    // Unknown fragments are validation's to report.
+                    if let Some(def) = fragments.get(s.node.fragment_name.node.as_str()) {
+                        pending.push(&def.node.selection_set.node);
+                    }
+                }
+            }
+        }
+    }
+    for (key, fields) in &groups {
+        let first = fields[0];
+        for other in &fields[1..] {
+            if other.name.node != first.name.node || !same_arguments(first, other) {
+                return Err(ShapeError::KeyConflict(format!(
+                    "the response key `{key}` stands for two different fields (`{}` and `{}`); give each its own alias",
+                    first.name.node, other.name.node
+                )));
+            }
+        }
+        let subs: Vec<&SelectionSet> = fields.iter().map(|f| &f.selection_set.node).collect();
+        if subs.iter().any(|s| !s.items.is_empty()) {
+            merged(fragments, &subs)?;
+        }
+    }
+    Ok(())
+}
+
+fn same_arguments(a: &Field, b: &Field) -> bool {
+    let sorted = |f: &Field| {
+        let mut args: Vec<_> = f
+            .arguments
+            .iter()
+            .map(|(n, v)| (n.node.as_str().to_string(), v.node.to_string()))
+            .collect();
+        args.sort();
+        args
+    };
+    sorted(a) == sorted(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_text(query: &str, max: usize) -> Result<(), ShapeError> {
+        let doc = async_graphql::parser::parse_query(query).unwrap();
+        check(&doc, max)
+    }
+
+    /// `levels` fragments, each spreading the next twice: 2^levels fields.
+    fn doubling(levels: usize) -> String {
+        let mut q = String::from("{ ...F0 }\n");
+        for i in 0..levels {
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{next} ...F{next} }}\n",
+                next = i + 1
+            ));
+        }
+        q.push_str(&format!("fragment F{levels} on Query {{ __typename }}\n"));
+        q
+    }
+
+    #[test]
+    fn exponential_fragments_are_refused_in_linear_time() {
+        assert_eq!(check_text(&doubling(10), 20_000), Ok(()));
+        let started = std::time::Instant::now();
+        // 2^60 fields in about 2 KB of text.
+        assert_eq!(check_text(&doubling(60), 20_000), Err(ShapeError::TooLarge));
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+    }
+
+    #[test]
+    fn fragment_cycles_and_unknown_fragments_stop_the_count() {
+        let cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+        assert!(matches!(
+            check_text(cycle, 100),
+            Err(ShapeError::BadFragments(_))
+        ));
+        assert!(matches!(
+            check_text("{ ...Nope }", 100),
+            Err(ShapeError::BadFragments(_))
+        ));
+    }
+
+    #[test]
+    fn one_response_key_is_one_field() {
+        let conflicts = [
+            r#"{ a: resident(id: "1") { id } ... on Query { a: resident(id: "2") { name } } }"#,
+            r#"{ a: resident(id: "1") { id } a: resident(id: "2") { id } }"#,
+            r#"{ r: resident(id: "1") { x: name x: phone } }"#,
+            r#"{ r: resident(id: "1") { h: household { id } } ...F }
+               fragment F on Query { r: resident(id: "1") { h: building { id } } }"#,
+            r#"{ r: resident(id: "1") { household { k: id } } r: resident(id: "1") { household { k: memberCount } } }"#,
+        ];
+        for q in conflicts {
+            assert!(
+                matches!(check_text(q, 1000), Err(ShapeError::KeyConflict(_))),
+                "{q}"
+            );
+        }
+        let fine = [
+            r#"{ a: resident(id: "1") { id } b: resident(id: "2") { id } }"#,
+            r#"{ resident(id: "1") { id } ... on Query { resident(id: "1") { name } } }"#,
+            r#"query Q { a: residents { totalCount } } query P { a: households { totalCount } }"#,
+        ];
+        for q in fine {
+            assert_eq!(check_text(q, 1000), Ok(()), "{q}");
+        }
+    }
+}
