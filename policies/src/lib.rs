@@ -6,12 +6,13 @@
 //! condition, legal basis` and role inheritance `g, role, parent, agency`.
 //! [`Policies::load`] reads and checks them against the catalog — unknown objects,
 //! actions, masks or scopes, and grants the catalog's share class forbids, are
-//! errors naming the file and line — and builds the casbin enforcer, which stays
+//! errors naming the file and line, as are scope atoms reading fields,
+//! relationships or enum values the catalog lacks — and builds the casbin enforcer, which stays
 //! the source of truth. [`Policies::compile`] turns one (agency, roles, purpose)
 //! into an [`AccessPlan`]: readable fields per type asked of `enforce()`, masks,
 //! and row predicates from the scopes. Callers cache plans by [`PlanKey`].
 
-pub mod scope;
+mod scope;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use mandate_resolvers::access::{AccessPlan, FieldAccess, Mask, TypeAccess};
 use mandate_schema::{Catalog, ShareClass};
 use sha2::{Digest, Sha256};
 
-pub use scope::{Jurisdiction, Scope, ScopeContext};
+pub use scope::{atoms_for, facts_of, years_before, Jurisdiction, Scope, ScopeContext};
 
 /// The masks a list may name, with their names in policy text.
 pub const MASKS: [(&str, Mask); 5] = [
@@ -57,6 +58,17 @@ pub enum PolicyError {
         /// 1-based line number.
         line: usize,
         /// What is wrong.
+        message: String,
+    },
+    /// A scope atom the code defines reads something the catalog does not have
+    /// (checked on every load, whether or not a list uses the atom).
+    #[error("scope `{atom}` of {type_name} {message}")]
+    Scope {
+        /// The type the atom belongs to.
+        type_name: String,
+        /// The atom.
+        atom: String,
+        /// What does not fit the model.
         message: String,
     },
     /// casbin rejected the model or the policies.
@@ -265,6 +277,9 @@ impl Policies {
                 }
             }
         }
+        // The lines checked the atoms they use (errors with file and line);
+        // now every atom, used or not.
+        scope::check_atoms(catalog)?;
         let model = DefaultModel::from_str(model_text)
             .await
             .map_err(|e| PolicyError::Casbin(e.to_string()))?;
@@ -567,7 +582,7 @@ fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
             if i.action != "rows" {
                 return Err(format!("a type (`{}`) takes the action `rows`", i.object));
             }
-            Scope::parse(&i.condition, &t.name)?;
+            Scope::parse(&i.condition, &t.name)?.check(&t.name, catalog)?;
             return Ok(());
         }
         [_, f] => {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mandate_policies::{Jurisdiction, PlanKey, Policies, ScopeContext};
+use mandate_policies::{Jurisdiction, PlanKey, Policies, PolicyError, ScopeContext};
 use mandate_resolvers::access::{FieldAccess, Mask};
 
 fn dir() -> PathBuf {
@@ -233,10 +233,108 @@ async fn bad_lists_are_refused_with_file_and_line() {
             "not shared",
         ),
         ("x, r, D-HOUSING", "starts with `p` or `g`"),
+        (
+            "p, r, D-HOUSING, x, Building, rows, jurisdiction|low_income, basis",
+            "`low_income` is not a scope of Building",
+        ),
+        (
+            "p, r, D-HOUSING, x, Grid, rows, unsafe, basis",
+            "`unsafe` is not a scope of Grid",
+        ),
     ];
     for (line, want) in cases {
         let err = load_texts(&format!("# comment\n\n{line}\n")).await;
         assert!(err.contains(want), "{line}: {err}");
         assert!(err.starts_with("bad.csv:3:"), "{err}");
     }
+}
+
+/// The hub model with `from` replaced by `to` once.
+fn changed_model(from: &str, to: &str) -> mandate_schema::Catalog {
+    let sdl = mandate_schema::HUB_SDL;
+    assert!(sdl.contains(from), "the model has `{from}`");
+    mandate_schema::Catalog::load(&sdl.replacen(from, to, 1)).expect("changed model loads")
+}
+
+async fn load_with(catalog: &mandate_schema::Catalog, list: &str) -> Result<Policies, PolicyError> {
+    let model = std::fs::read_to_string(dir().join("model.conf")).unwrap();
+    Policies::from_texts(
+        &model,
+        &[(PathBuf::from("lists/bad.csv"), list.to_string())],
+        catalog,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn scopes_reading_what_the_model_lacks_are_refused_with_file_and_line() {
+    let cases = [
+        // A field renamed.
+        (
+            "lowIncome:",
+            "lowIncomeFlag:",
+            "Resident, rows, elderly|low_income",
+            "scope `low_income` of Resident reads `Resident.lowIncome`",
+        ),
+        // A field an atom reads over two relationships.
+        (
+            "lowIncome:",
+            "lowIncomeFlag:",
+            "Resident, rows, low_income_household",
+            "reads `Resident.household.members.lowIncome`",
+        ),
+        // A relationship renamed.
+        (
+            "  building: Building @relationship",
+            "  home: Building @relationship",
+            "Household, rows, unsafe_building",
+            "follows `Household.building`",
+        ),
+        // An enum value gone.
+        (
+            "enum DisabilityStatus { NONE GRADE_1 GRADE_2 GRADE_3 GRADE_4 }",
+            "enum DisabilityStatus { NONE GRADE_1 GRADE_2 GRADE_3 SEVERE }",
+            "Household, rows, disabled",
+            "`GRADE_4` is not a value of enum `DisabilityStatus`",
+        ),
+        // A field of another kind.
+        (
+            "safetyGrade: SafetyGrade!",
+            "safetyGrade: String!",
+            "Building, rows, jurisdiction&unsafe",
+            "an enum value needs an enum field",
+        ),
+    ];
+    for (from, to, line, want) in cases {
+        let catalog = changed_model(from, to);
+        let list = format!("# comment\np, r, D-HOUSING, x, Grid, rows, all, basis\np, r, D-HOUSING, x, {line}, basis\n");
+        let err = load_with(&catalog, &list)
+            .await
+            .expect_err("must be refused");
+        assert!(
+            matches!(&err, PolicyError::Line { path, line: 3, message }
+                if path == Path::new("lists/bad.csv") && message.contains(want)),
+            "{from} -> {to}: {err}"
+        );
+        assert!(err.to_string().starts_with("lists/bad.csv:3: "), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn atoms_no_list_uses_are_checked_on_every_load() {
+    // No line uses `old_compound`, yet the model change breaking it is refused.
+    let catalog = changed_model("oldCompound:", "historicCompound:");
+    let err = load_with(&catalog, "p, r, D-HOUSING, x, Resident, rows, all, basis\n")
+        .await
+        .expect_err("must be refused");
+    assert!(
+        matches!(&err, PolicyError::Scope { atom, .. } if atom == "old_compound"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("`oldCompound`"), "{err}");
+    // The same list loads against the model as checked in.
+    let hub = mandate_schema::hub_catalog().unwrap();
+    load_with(&hub, "p, r, D-HOUSING, x, Resident, rows, all, basis\n")
+        .await
+        .expect("loads");
 }

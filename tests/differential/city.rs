@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use mandate_policies::scope::{years_before, Jurisdiction};
+use mandate_policies::{years_before, Jurisdiction};
 use mandate_schema::{Catalog, Direction, NodeType};
 use serde_json::{json, Map, Value};
 

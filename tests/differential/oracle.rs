@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use mandate_policies::scope::{atoms_for, facts_of, ScopeContext};
+use mandate_policies::{atoms_for, facts_of, ScopeContext};
 use mandate_policies::{Policies, MASKS};
 use mandate_schema::ShareClass;
 

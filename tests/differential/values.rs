@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use mandate_policies::scope::years_before;
+use mandate_policies::years_before;
 use mandate_schema::ScalarKind;
 use serde_json::{json, Value};
 
