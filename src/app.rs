@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mandate_audit::AuditSink;
-use mandate_connectors::audit::AuditWriter;
-use mandate_connectors::journal::{AuditJournal, JournalSettings};
+use mandate_connectors::AuditWriter;
+use mandate_connectors::{AuditJournal, JournalSettings};
 use mandate_connectors::{Neo4jSettings, Neo4jStore};
 use mandate_hub::{Call, Caller, Hub, HubBuilder, Statement};
 use mandate_policies::Policies;
@@ -82,7 +82,7 @@ pub enum HubBuildError {
     Policies(#[from] mandate_policies::PolicyError),
     /// The audit journal cannot be opened or is damaged.
     #[error(transparent)]
-    Journal(#[from] mandate_connectors::journal::JournalError),
+    Journal(#[from] mandate_connectors::JournalError),
 }
 
 impl App {

@@ -209,7 +209,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             let journal = journal.unwrap_or_else(|| config.audit.journal.clone());
             if !journal.is_empty() {
                 let chain = chain.unwrap_or_else(|| config.audit.chain.clone());
-                match mandate_connectors::journal::verify(&store, Path::new(&journal), &chain).await
+                match mandate_connectors::verify_journal(&store, Path::new(&journal), &chain).await
                 {
                     Ok(unshipped) => {
                         println!("journal {journal}: {unshipped} records not yet in Neo4j")

@@ -5,16 +5,19 @@
 //! `mandate-resolvers` (GraphQL → Cypher), `mandate-audit` (records and chains),
 //! `mandate-connectors` (Neo4j), `mandate-schema` (model).
 
-pub mod app;
-pub mod assets;
+mod app;
+mod assets;
 pub use mandate_auth as auth;
 pub mod cli;
-pub mod config;
-pub mod graphql;
+mod config;
+mod graphql;
 pub mod telemetry;
 
-pub use app::App;
-pub use config::Config;
+pub use app::{App, HubBuildError, Metrics};
+pub use config::{
+    AuditConfig, Config, ConfigError, CursorConfig, LimitsConfig, LogConfig, LogFormat,
+    Neo4jConfig, PoliciesConfig, ServerConfig,
+};
 
 /// Binds `app` on its configured address (or `listen` if given) and serves until
 /// `shutdown` resolves. Returns the bound address through `bound`.

@@ -157,7 +157,7 @@ async fn journaled_reads_reach_neo4j_and_receipts_see_them_at_once() {
     for a in &answers {
         assert!(a.get("errors").is_none(), "{a:#}");
     }
-    let journaled = mandate_connectors::journal::read_journal(&journal, false).unwrap();
+    let journaled = mandate_connectors::read_journal(&journal, false).unwrap();
     assert!(journaled.records.len() >= 20, "{}", journaled.records.len());
     // The receipts wait for the journal to be shipped: the reads are all there.
     let receipts = ask(
@@ -179,10 +179,10 @@ async fn journaled_reads_reach_neo4j_and_receipts_see_them_at_once() {
     let seqs: Vec<u64> = rows.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
     hub.intact_chain(&chain).await;
-    let unshipped = mandate_connectors::journal::verify(&hub.hub.store, &journal, &chain)
+    let unshipped = mandate_connectors::verify_journal(&hub.hub.store, &journal, &chain)
         .await
         .unwrap();
-    let journaled = mandate_connectors::journal::read_journal(&journal, false).unwrap();
+    let journaled = mandate_connectors::read_journal(&journal, false).unwrap();
     assert_eq!(
         journaled.records.len() - unshipped,
         rows.len(),
@@ -241,7 +241,7 @@ async fn a_journal_tail_left_by_a_stopped_hub_is_shipped_on_start() {
     assert_eq!(rows[5]["seq"], 6, "the new request continues the chain");
     assert_eq!(hub.intact_chain(&chain).await, 6);
     // The torn line was cut: the journal reads back whole.
-    let back = mandate_connectors::journal::read_journal(&journal, false).unwrap();
+    let back = mandate_connectors::read_journal(&journal, false).unwrap();
     assert_eq!(back.torn_bytes, 0);
     assert_eq!(back.records.len(), 6);
     // A second hub on the same journal is refused: one writer per journal.
@@ -289,7 +289,7 @@ async fn a_journal_that_does_not_continue_the_chain_in_neo4j_releases_nothing() 
         ready,
         json!({"status": "not ready", "neo4j": "up", "audit": "down"})
     );
-    let problem = mandate_connectors::journal::verify(&hub.hub.store, &journal, &chain)
+    let problem = mandate_connectors::verify_journal(&hub.hub.store, &journal, &chain)
         .await
         .unwrap_err();
     assert!(problem.contains("records 1..2 are in neither"), "{problem}");
@@ -341,7 +341,7 @@ async fn a_journal_past_its_bound_keeps_only_what_neo4j_may_lack() {
     // (almost) nothing but keeps chaining.
     let body = ask(&hub, CA, "subsidy_review", q).await;
     assert!(body.get("errors").is_none(), "{body:#}");
-    let back = mandate_connectors::journal::read_journal(&journal, false).unwrap();
+    let back = mandate_connectors::read_journal(&journal, false).unwrap();
     assert!(
         !back.records.is_empty() && back.records.len() < 30,
         "{} records kept",
@@ -351,7 +351,7 @@ async fn a_journal_past_its_bound_keeps_only_what_neo4j_may_lack() {
     let rows = wait_for_records(&hub, &chain, 31).await;
     assert_eq!(rows.len(), 31);
     hub.intact_chain(&chain).await;
-    let unshipped = mandate_connectors::journal::verify(&hub.hub.store, &journal, &chain)
+    let unshipped = mandate_connectors::verify_journal(&hub.hub.store, &journal, &chain)
         .await
         .unwrap();
     assert_eq!(unshipped, 0);

@@ -663,13 +663,13 @@ async fn audit(
         Err(e) => return eprintln!("mandate-bench: {e}"),
     };
     let writer: Arc<dyn AuditSink> = match journal {
-        None => Arc::new(mandate_connectors::audit::AuditWriter::start(
+        None => Arc::new(mandate_connectors::AuditWriter::start(
             store.clone(),
             chain,
             Duration::from_secs(5),
         )),
         Some(path) => {
-            let settings = mandate_connectors::journal::JournalSettings {
+            let settings = mandate_connectors::JournalSettings {
                 path,
                 chain,
                 timeout: Duration::from_secs(5),
@@ -677,7 +677,7 @@ async fn audit(
                 compact_bytes: 64 << 20,
                 ship_interval: Duration::from_millis(250),
             };
-            match mandate_connectors::journal::AuditJournal::open(store.clone(), settings) {
+            match mandate_connectors::AuditJournal::open(store.clone(), settings) {
                 Ok(j) => Arc::new(j),
                 Err(e) => return eprintln!("mandate-bench: {e}"),
             }

@@ -7,11 +7,16 @@
 //!
 //! The demo city and its writer live in the `mandate-seed` crate.
 
-pub mod audit;
-pub mod ddl;
-pub mod journal;
-pub mod neo4j;
+mod audit;
+mod ddl;
+mod journal;
+mod neo4j;
 
+pub use audit::AuditWriter;
+pub use journal::{
+    read_journal, verify as verify_journal, AuditJournal, JournalContents, JournalError,
+    JournalSettings,
+};
 pub use neo4j::{Neo4jSettings, Neo4jStore};
 
 use mandate_hub::AgencyProfile;

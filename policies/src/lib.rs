@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use casbin::function_map::OperatorFunction;
 use casbin::rhai::Dynamic;
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
-use mandate_resolvers::access::{AccessPlan, FieldAccess, Mask, TypeAccess};
+use mandate_resolvers::{AccessPlan, FieldAccess, Mask, TypeAccess};
 use mandate_schema::{Catalog, ShareClass};
 use sha2::{Digest, Sha256};
 

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeSet;
 
-use mandate_resolvers::ir::{CompareOp, Filter};
+use mandate_resolvers::{CompareOp, Filter};
 use mandate_schema::{Catalog, Field, ScalarKind};
 use serde_json::{json, Value};
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use mandate_policies::{Jurisdiction, PlanKey, Policies, PolicyError, ScopeContext};
-use mandate_resolvers::access::{FieldAccess, Mask};
+use mandate_resolvers::{FieldAccess, Mask};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()

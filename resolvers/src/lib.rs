@@ -14,19 +14,17 @@
 //! [`GraphStore`] port. This crate knows neither the HTTP server nor the Neo4j
 //! driver.
 //!
-//! The public surface is re-exported here. The modules `access`, `ir`, `api`,
-//! `cursor` and `errors` are also public because other crates import items by
-//! those paths; everything else in them is crate-internal.
+//! The modules are private; the public surface is re-exported here.
 
-pub mod access;
+mod access;
 mod answer;
-pub mod api;
-pub mod cursor;
+mod api;
+mod cursor;
 mod cypher;
 mod disclose;
-pub mod errors;
+mod errors;
 mod federation;
-pub mod ir;
+mod ir;
 mod limits;
 mod selection;
 mod shape;
