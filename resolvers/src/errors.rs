@@ -72,11 +72,13 @@ pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
     e
 }
 
-/// The schema extension that keeps requests inside the error policy: it tags
-/// parse and validation errors with their codes, refuses documents deeper or
-/// costlier than the [`ShapeLimits`](crate::ShapeLimits) from the depth and
-/// complexity validation measured, and applies variable defaults before execution
-/// (async-graphql 7.2 evaluates `@skip`/`@include` without them).
+/// The schema extension that keeps requests inside the error policy: it parses
+/// the document once and checks its expansion and response keys before anything
+/// else walks it (`shape`), tags parse and validation errors with their codes,
+/// refuses documents deeper or costlier than the [`ShapeLimits`](crate::ShapeLimits)
+/// from the depth and complexity validation measured, and applies variable
+/// defaults before execution (async-graphql 7.2 evaluates `@skip`/`@include`
+/// without them).
 pub(crate) struct ErrorCodes {
     /// The limits on depth and complexity.
     pub(crate) shape: crate::ShapeLimits,
@@ -99,44 +101,10 @@ impl Extension for ErrorCodesExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        // A default value needs `=` (`$first: Int = 10`): without one there is
-        // nothing to apply, and the query is not parsed twice.
-        let has_defaults = request.query.contains('=');
-        if let Some(Ok(doc)) =
-            has_defaults.then(|| async_graphql::parser::parse_query(&request.query))
-        {
-            let op = match (&doc.operations, &request.operation_name) {
-                (DocumentOperations::Single(op), _) => Some(op),
-                (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
-                (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-                _ => None,
-            };
-            if let Some(op) = op {
-                for def in &op.node.variable_definitions {
-                    let name = &def.node.name.node;
-                    if let (None, Some(default)) =
-                        (request.variables.get(name), &def.node.default_value)
-                    {
-                        request.variables.insert(name.clone(), default.node.clone());
-                    }
-                }
-            }
-        }
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, Code::GraphqlParseFailed))?;
-        // Before validation walks the document: bounded, linear-time checks.
+        // Parsed once, here, so that nothing walks the document before its
+        // expansion is known to be bounded; async-graphql takes the parsed document.
+        let doc = async_graphql::parser::parse_query(&request.query)
+            .map_err(|e| with_code(e.into(), Code::GraphqlParseFailed))?;
         crate::shape::check(&doc, self.shape.max_complexity).map_err(|e| {
             let (message, code) = match e {
                 crate::shape::ShapeError::TooLarge => {
@@ -147,7 +115,36 @@ impl Extension for ErrorCodesExtension {
             };
             with_code(ServerError::new(message, None), code)
         })?;
-        Ok(doc)
+        let op = match (&doc.operations, &request.operation_name) {
+            (DocumentOperations::Single(op), _) => Some(op),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+            _ => None,
+        };
+        if let Some(op) = op {
+            for def in &op.node.variable_definitions {
+                let name = &def.node.name.node;
+                if let (None, Some(default)) =
+                    (request.variables.get(name), &def.node.default_value)
+                {
+                    request.variables.insert(name.clone(), default.node.clone());
+                }
+            }
+        }
+        request.set_parsed_query(doc);
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, Code::GraphqlParseFailed))
     }
 
     async fn validation(

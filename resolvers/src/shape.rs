@@ -1,10 +1,11 @@
 //! Checks on a parsed document that run before validation, in time linear in the
 //! document's text:
 //!
-//! - **expansion**: the number of fields the document stands for once every fragment
-//!   spread is expanded, counted with one memoised size per fragment — a document of a
-//!   few hundred bytes whose spreads double at each level is refused here, before any
-//!   rule walks its expansion (which would take seconds of CPU);
+//! - **expansion**: the number of selections the document stands for once every
+//!   fragment spread is expanded, counted with one memoised size per fragment — a
+//!   document of a few hundred bytes whose spreads double at each level is refused
+//!   here, before anything walks its expansion (async-graphql's recursion-depth check
+//!   and its validation rules both do, without memo: seconds to hours of CPU);
 //! - **one response key, one field**: in every selection set, after fragments are
 //!   merged into it, fields sharing a response key must be the same field with the
 //!   same arguments (and, recursively, their sub-selections too). Otherwise the
@@ -31,8 +32,8 @@ pub(crate) enum ShapeError {
     KeyConflict(String),
 }
 
-/// Checks `doc`: its expansion holds at most `max_fields` fields and no response
-/// key stands for two different fields.
+/// Checks `doc`: its expansion holds at most `max_fields` selections (fields,
+/// spreads, inline fragments) and no response key stands for two different fields.
 pub(crate) fn check(doc: &ExecutableDocument, max_fields: usize) -> Result<(), ShapeError> {
     let mut sizes = Sizes {
         fragments: &doc.fragments,
@@ -73,13 +74,14 @@ impl<'a> Sizes<'a> {
     fn set(&mut self, set: &'a SelectionSet, depth: usize) -> Result<usize, ShapeError> {
         let mut n = 0usize;
         for item in &set.items {
-            let add = match &item.node {
-                Selection::Field(f) => {
-                    1usize.saturating_add(self.set(&f.node.selection_set.node, depth)?)
-                }
+            // Every selection counts, spreads and inline fragments too: the bound
+            // is on the nodes any walk of the expansion visits.
+            let inner = match &item.node {
+                Selection::Field(f) => self.set(&f.node.selection_set.node, depth)?,
                 Selection::InlineFragment(i) => self.set(&i.node.selection_set.node, depth)?,
                 Selection::FragmentSpread(s) => self.fragment(&s.node.fragment_name.node, depth)?,
             };
+            let add = 1usize.saturating_add(inner);
             n = n.saturating_add(add);
             if n > self.max {
                 return Err(ShapeError::TooLarge);
