@@ -334,7 +334,7 @@ impl Policies {
             named,
             items,
             inherits,
-            version: hex(&hash.finalize()[..8]),
+            version: hex::encode(&hash.finalize()[..8]),
             catalog: catalog.clone(),
         })
     }
@@ -534,15 +534,18 @@ impl Policies {
         }
         let receipts = self.allowed(key, RECEIPTS, "read", "-")?;
         Ok(AccessPlan {
-            fingerprint: hex(&fp.finalize()[..12]),
+            fingerprint: hex::encode(&fp.finalize()[..12]),
             types,
             receipts,
         })
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The department code an agency id names: `D-<CODE>` or `D-<CODE>-<unit>`
+/// (`D-GRID_MANAGEMENT-T1` → `GRID_MANAGEMENT`). Compared whole, never as a
+/// prefix: `D-PUBLIC_SECURITY_X` is not the public security bureau.
+fn department_of(agency: &str) -> Option<&str> {
+    agency.strip_prefix("D-")?.split('-').next()
 }
 
 fn check_name(s: &str) -> Result<(), String> {
@@ -633,7 +636,8 @@ fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
             ))
         }
     }
-    if share.class == ShareClass::NotShared && !i.agency.starts_with(&format!("D-{}", share.owner))
+    if share.class == ShareClass::NotShared
+        && department_of(&i.agency) != Some(share.owner.as_str())
     {
         return Err(format!(
             "`{}` is not shared (catalog); only its owner department {} may read it",

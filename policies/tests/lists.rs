@@ -232,6 +232,11 @@ async fn bad_lists_are_refused_with_file_and_line() {
             "p, r, D-HOUSING, x, Grid.gridWorker, read, -, basis",
             "not shared",
         ),
+        // Another agency whose id merely starts like the owner's.
+        (
+            "p, r, D-GRID_MANAGEMENT_X, x, Grid.gridWorker, read, -, basis",
+            "not shared",
+        ),
         ("x, r, D-HOUSING", "starts with `p` or `g`"),
         (
             "p, r, D-HOUSING, x, Building, rows, jurisdiction|low_income, basis",
