@@ -56,6 +56,10 @@ pub struct JwtConfig {
     pub audience: String,
     /// Clock skew allowed on exp/nbf, seconds (default 30, at most 300).
     pub leeway_secs: u64,
+    /// Longest lifetime a token may have, seconds (default 86,400: one working day):
+    /// its `exp` may lie at most this far ahead, and at most this far after its
+    /// `iat` when it has one. A token minted to live for years is refused.
+    pub max_lifetime_secs: u64,
     /// Which agencies each JWKS key (by `kid`) may sign tokens for, e.g.
     /// `{ "ca-2026" = ["D-CIVIL_AFFAIRS"] }`. When set, a token signed by a key not
     /// listed, or whose `agency` claim is not among its key's, is refused: one
@@ -74,6 +78,7 @@ impl Default for JwtConfig {
             issuer: String::new(),
             audience: String::new(),
             leeway_secs: 30,
+            max_lifetime_secs: 86_400,
             key_agencies: std::collections::BTreeMap::new(),
         }
     }
@@ -95,6 +100,7 @@ impl fmt::Debug for JwtConfig {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway_secs", &self.leeway_secs)
+            .field("max_lifetime_secs", &self.max_lifetime_secs)
             .field("key_agencies", &self.key_agencies)
             .finish()
     }

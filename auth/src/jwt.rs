@@ -104,7 +104,7 @@ impl Authenticator {
         // 1. Read the header ourselves and check `alg` against the allow-list before any
         //    library decoding path sees the token: `none` and unconfigured algorithms stop here.
         let mut parts = token.split('.');
-        let (Some(header_b64), Some(_), Some(_), None) =
+        let (Some(header_b64), Some(claims_b64), Some(_), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(AuthError::bad_token(
@@ -114,8 +114,7 @@ impl Authenticator {
         let header_bytes = URL_SAFE_NO_PAD
             .decode(header_b64)
             .map_err(|_| AuthError::bad_token("its header is not base64url"))?;
-        let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
-            .map_err(|_| AuthError::bad_token("its header is not a JSON object"))?;
+        let header = unique_members(&header_bytes).map_err(|e| e.in_part("header"))?;
         let alg = match header.get("alg") {
             Some(Value::String(alg)) => alg.as_str(),
             Some(_) => return Err(AuthError::bad_token("its header's `alg` is not a string")),
@@ -172,6 +171,13 @@ impl Authenticator {
         validation.algorithms = vec![algorithm];
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
             .map_err(|e| map_jwt_error(&e))?;
+        // A claim written twice is read by different parsers as different values
+        // (serde keeps the last, others the first): refuse it rather than pick one.
+        let claims_bytes = URL_SAFE_NO_PAD
+            .decode(claims_b64)
+            .map_err(|_| AuthError::bad_token("its claims are not base64url"))?;
+        unique_members(&claims_bytes).map_err(|e| e.in_part("claims"))?;
+        check_lifetime(&data.claims, self.max_lifetime_secs)?;
 
         // 4. The hub's own claims, and whether the signing key may speak for the agency.
         let principal = principal_from_claims(&data.claims)?;
@@ -256,6 +262,86 @@ fn spec_claim(claim: &str) -> Option<&'static str> {
         .find(|c| *c == claim)
 }
 
+/// Why a JSON part of a token was refused.
+enum PartError {
+    NotAnObject,
+    Repeated,
+}
+
+impl PartError {
+    fn in_part(self, part: &str) -> AuthError {
+        match self {
+            PartError::NotAnObject => {
+                AuthError::BadToken(format!("its {part} is not a JSON object"))
+            }
+            PartError::Repeated => {
+                AuthError::BadToken(format!("it names a member of its {part} twice"))
+            }
+        }
+    }
+}
+
+/// A JSON object whose members each appear once.
+struct UniqueMembers(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueMembers;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<UniqueMembers, A::Error> {
+                let mut out = Map::new();
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom(REPEATED));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(UniqueMembers(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+const REPEATED: &str = "repeated member";
+
+/// `bytes` as a JSON object, refusing one that names a member twice.
+fn unique_members(bytes: &[u8]) -> Result<Map<String, Value>, PartError> {
+    match serde_json::from_slice::<UniqueMembers>(bytes) {
+        Ok(m) => Ok(m.0),
+        Err(e) if e.to_string().starts_with(REPEATED) => Err(PartError::Repeated),
+        Err(_) => Err(PartError::NotAnObject),
+    }
+}
+
+/// Refuses a token that lives longer than `max` seconds: `exp` too far ahead of
+/// now, or of its `iat`.
+fn check_lifetime(claims: &Map<String, Value>, max: u64) -> Result<(), AuthError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+    let from = match claims.get("iat") {
+        None => now,
+        Some(iat) => iat
+            .as_u64()
+            .ok_or_else(|| AuthError::bad_token("its `iat` claim is not a time"))?,
+    };
+    if exp.saturating_sub(from.min(now)) > max {
+        return Err(AuthError::BadToken(format!(
+            "it lives longer than the {max} s this hub accepts"
+        )));
+    }
+    Ok(())
+}
+
 /// Builds the principal from verified claims: `sub`, `agency`, optional `roles`.
 fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthError> {
     let officer = required_string_claim(claims, "sub")?;
@@ -316,6 +402,75 @@ mod tests {
         secret_key, sign, standard_jwks, with, Scratch, AUDIENCE, ISSUER, SECRET,
     };
     use crate::{AuthConfig, AuthError, AuthMethod, Authenticator, JwtConfig, Principal};
+
+    #[tokio::test]
+    async fn tokens_living_longer_than_allowed_are_refused() {
+        let scratch = Scratch::new();
+        let auth = jwt_auth(&scratch).await;
+        let now = get_current_timestamp();
+        let lives =
+            |e: AuthError| matches!(&e, AuthError::BadToken(r) if r.contains("lives longer"));
+        // Minted to live for years: refused although its signature is good.
+        let years = with(claims(), "exp", json!(now + 3 * 365 * 86_400));
+        assert!(lives(bearer(&auth, &hs256(&years)).unwrap_err()));
+        // Issued a while ago for two days: refused by `iat` too.
+        let two_days = with(
+            with(claims(), "iat", json!(now - 60)),
+            "exp",
+            json!(now - 60 + 2 * 86_400),
+        );
+        assert!(lives(bearer(&auth, &hs256(&two_days)).unwrap_err()));
+        // A working day is fine, with or without `iat`.
+        assert!(bearer(&auth, &hs256(&with(claims(), "exp", json!(now + 8 * 3600)))).is_ok());
+        let with_iat = with(with(claims(), "iat", json!(now)), "exp", json!(now + 3600));
+        assert!(bearer(&auth, &hs256(&with_iat)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_claim_or_header_member_written_twice_is_refused() {
+        let scratch = Scratch::new();
+        let auth = jwt_auth(&scratch).await;
+        let key = secret_key(SECRET.as_bytes());
+        let signed = |header: &str, payload: &str| {
+            let message = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(payload)
+            );
+            let signature =
+                jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+            format!("{message}.{signature}")
+        };
+        let exp = get_current_timestamp() + 600;
+        let body = |agency: &str| {
+            format!(
+                r#"{{"sub":"officer-17",{agency}"roles":["subsidy_reviewer"],"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp}}}"#
+            )
+        };
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        // The control: the same token with each member once is accepted.
+        assert!(bearer(
+            &auth,
+            &signed(header, &body(r#""agency":"D-CIVIL_AFFAIRS","#))
+        )
+        .is_ok());
+        let twice = body(r#""agency":"D-CIVIL_AFFAIRS","agency":"D-PUBLIC_SECURITY","#);
+        let e = bearer(&auth, &signed(header, &twice)).unwrap_err();
+        assert!(
+            matches!(&e, AuthError::BadToken(r) if r.contains("of its claims twice")),
+            "{e:?}"
+        );
+        let header_twice = r#"{"alg":"HS256","alg":"HS256","typ":"JWT"}"#;
+        let e = bearer(
+            &auth,
+            &signed(header_twice, &body(r#""agency":"D-CIVIL_AFFAIRS","#)),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, AuthError::BadToken(r) if r.contains("of its header twice")),
+            "{e:?}"
+        );
+    }
 
     #[tokio::test]
     async fn hs256_token_is_accepted() {

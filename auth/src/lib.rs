@@ -112,6 +112,8 @@ pub struct Authenticator {
     validation: Validation,
     /// `auth.jwt.key_agencies`: the agencies each JWKS key may sign for; `None` = any.
     key_agencies: Option<HashMap<String, HashSet<String>>>,
+    /// `auth.jwt.max_lifetime_secs`: the longest lifetime a token may have.
+    max_lifetime_secs: u64,
 }
 
 /// Counts only: never prints key material.
@@ -178,6 +180,7 @@ impl Authenticator {
             refresher,
             validation,
             key_agencies,
+            max_lifetime_secs: cfg.jwt.max_lifetime_secs,
         })
     }
 
