@@ -800,6 +800,116 @@ async fn residents_learn_who_read_their_data() {
 
 /// Residents of the test city inside civil affairs' subsidy-review mandate and
 /// outside it, by id.
+/// A low-income resident (readable by civil affairs) inside the test grid, and one
+/// outside it.
+async fn in_and_out_of_test_grid(hub: &TestHub) -> (String, String) {
+    let pick = |inside: bool| {
+        format!(
+            "MATCH (r:Resident)-[:MEMBER_OF]->(:Household)-[:RESIDES_IN]->(:Building)-[:IN_GRID]->(g:Grid)
+             WHERE r.lowIncome AND (g.id = $grid) = {inside}
+             RETURN r.id AS id ORDER BY id LIMIT 1"
+        )
+    };
+    let inside = hub
+        .reference_ids(&pick(true), json!({"grid": TEST_GRID}))
+        .await;
+    let outside = hub
+        .reference_ids(&pick(false), json!({"grid": TEST_GRID}))
+        .await;
+    (inside[0].clone(), outside[0].clone())
+}
+
+/// Regression of a leak found from outside: a street office's clerk read the
+/// receipts of a resident outside its subdistrict, with a police investigation's
+/// purpose, case number and officer.
+#[tokio::test]
+async fn receipts_are_cut_to_the_readers_scope_and_keep_investigations_confidential() {
+    // A street office whose jurisdiction is the one test grid: its list is the
+    // checked-in street office's, under another id.
+    const OFFICE: &str = "D-STREET_OFFICE-T1";
+    let root = std::env::temp_dir().join(format!("mandate-receipts-{}", std::process::id()));
+    let policies = common::policies_with_test_centre(&root, TEST_GRID_CENTRE);
+    let s01 = std::fs::read_to_string(policies.join("lists/street-office-s01.csv")).unwrap();
+    std::fs::write(
+        policies.join("lists/street-office-t1.csv"),
+        s01.replace("D-STREET_OFFICE-S01", OFFICE),
+    )
+    .unwrap();
+    let who = [
+        (CA.0, vec![CA.1], key_of(CA.0, CA.1)),
+        (
+            "D-PUBLIC_SECURITY",
+            vec!["detective"],
+            key_of("D-PUBLIC_SECURITY", "detective"),
+        ),
+        (
+            OFFICE,
+            vec!["service_clerk"],
+            key_of(OFFICE, "service_clerk"),
+        ),
+    ];
+    let keys = common::keys_file(&root, "receipts", &who);
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.policies.dir = policies.display().to_string();
+    config.policies.today = TODAY.into();
+    let hub = TestHub::start_with(config).await;
+    hub.write(
+        "MERGE (d:Department {id: $id}) SET d.name = '测试街道办事处', d.code = 'STREET_OFFICE', d.level = 'SUBDISTRICT'
+         WITH d MATCH (g:Grid {id: $grid}) MERGE (d)-[:SERVES]->(g)",
+        json!({"id": OFFICE, "grid": TEST_GRID}),
+    )
+    .await;
+    let (inside, outside) = in_and_out_of_test_grid(&hub).await;
+    let detective = ("D-PUBLIC_SECURITY", "detective");
+    for id in [&inside, &outside] {
+        let q = format!("{{ resident(id: \"{id}\") {{ name }} }}");
+        assert!(data(&hub, CA, "subsidy_review", &q).await["resident"]["name"].is_string());
+        assert!(
+            data(&hub, detective, "case_investigation", &q).await["resident"]["name"].is_string()
+        );
+    }
+    let clerk = (OFFICE, "service_clerk");
+    let receipts = |id: &str| {
+        format!("{{ accessReceipts(residentId: \"{id}\", first: 100) {{ agency officer purpose caseNumber fields }} }}")
+    };
+    // Outside the office's jurisdiction: nothing, as for a resident that does not exist.
+    let out = data(&hub, clerk, "resident_inquiry", &receipts(&outside)).await;
+    assert_eq!(out["accessReceipts"], json!([]), "{out}");
+    let nobody = data(&hub, clerk, "resident_inquiry", &receipts("R99999999")).await;
+    assert_eq!(out, nobody);
+    // Inside: civil affairs' read in full, the investigation's without who, why or which case.
+    let list = data(&hub, clerk, "resident_inquiry", &receipts(&inside)).await;
+    let list = list["accessReceipts"].as_array().unwrap().clone();
+    let police: Vec<&Value> = list
+        .iter()
+        .filter(|r| r["agency"] == "D-PUBLIC_SECURITY")
+        .collect();
+    assert!(
+        !police.is_empty(),
+        "the investigation's read is listed: {list:?}"
+    );
+    for r in &police {
+        assert_eq!(r["purpose"], "a law-enforcement access");
+        assert_eq!(r["officer"], "-");
+        assert_eq!(r["caseNumber"], "-");
+    }
+    assert!(list
+        .iter()
+        .any(|r| r["agency"] == "D-CIVIL_AFFAIRS" && r["purpose"] == "subsidy_review"));
+    assert!(!list.iter().any(|r| r["purpose"] == "case_investigation"));
+    // The audit log itself keeps the investigation whole.
+    let kept = hub
+        .reference(
+            "MATCH (:Resident {id: $id})<-[:DISCLOSED]-(a:AuditRecord {agency: 'D-PUBLIC_SECURITY'})
+             RETURN a.purpose AS purpose, a.caseNumber AS caseNumber LIMIT 1",
+            json!({"id": inside}),
+        )
+        .await;
+    assert_eq!(kept[0]["purpose"], "case_investigation");
+    assert_eq!(kept[0]["caseNumber"], "CASE-2026-0001");
+}
+
 async fn civil_affairs_inside_and_outside(hub: &TestHub) -> (String, String) {
     let inside = hub
         .reference_ids(

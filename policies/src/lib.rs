@@ -35,8 +35,17 @@ pub const MASKS: [(&str, Mask); 5] = [
     ("redact", Mask::Redact),
 ];
 
-/// The object granting access receipts: who read a resident's data.
+/// The object granting access receipts: who read a resident's data. Granted with
+/// `rows` and a scope over the residents whose receipts may be read.
 pub const RECEIPTS: &str = "AccessReceipt";
+
+/// The type a receipts grant's scope reads.
+const RECEIPTS_OF: &str = "Resident";
+
+/// The object a list marks one of its purposes with: `Purpose, confidential, -`
+/// makes reads for that purpose show in residents' receipts without officer, case
+/// number or stated purpose (the audit log keeps them in full).
+pub const PURPOSE: &str = "Purpose";
 
 /// Why policies could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +136,8 @@ pub struct PlanKey {
 pub struct Policies {
     enforcer: Enforcer,
     purposes_by_agency: BTreeMap<String, BTreeSet<String>>,
+    /// (agency, purpose) pairs marked confidential.
+    confidential: Vec<(String, String)>,
     /// (agency, purpose, object) of every item: the matcher compares these three
     /// exactly, so without such an item `enforce` cannot allow, and is not asked.
     named: std::collections::HashSet<(String, String, String)>,
@@ -328,9 +339,15 @@ impl Policies {
             .iter()
             .map(|i| (i.agency.clone(), i.purpose.clone(), i.object.clone()))
             .collect();
+        let confidential: BTreeSet<(String, String)> = items
+            .iter()
+            .filter(|i| i.object == PURPOSE)
+            .map(|i| (i.agency.clone(), i.purpose.clone()))
+            .collect();
         Ok(Policies {
             enforcer,
             purposes_by_agency,
+            confidential: confidential.into_iter().collect(),
             named,
             items,
             inherits,
@@ -532,11 +549,34 @@ impl Policies {
             fp.update(g.as_bytes());
             fp.update([0]);
         }
-        let receipts = self.allowed(key, RECEIPTS, "read", "-")?;
+        // Receipts are granted like rows: over the residents the grant's scope selects.
+        let receipt_scopes: Vec<Scope> = self
+            .items
+            .iter()
+            .filter(|i| {
+                i.agency == key.agency
+                    && i.purpose == key.purpose
+                    && i.object == RECEIPTS
+                    && i.action == "rows"
+                    && subjects.contains(&i.role)
+            })
+            .filter_map(|i| Scope::parse(&i.condition, RECEIPTS_OF).ok())
+            .collect();
+        let receipt_scope = Scope::any(receipt_scopes);
+        let receipts = receipt_scope.is_some();
+        let receipts_rows = receipt_scope
+            .filter(|s| !s.is_all())
+            .map(|s| s.to_filter(RECEIPTS_OF, &key.context));
         Ok(AccessPlan {
             fingerprint: hex::encode(&fp.finalize()[..12]),
             types,
             receipts,
+            receipts_rows,
+            confidential: if receipts {
+                self.confidential.clone()
+            } else {
+                Vec::new()
+            },
         })
     }
 }
@@ -570,10 +610,21 @@ fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
         return Err("every item names its legal basis".to_string());
     }
     if i.object == RECEIPTS {
-        return if i.action == "read" && i.condition == "-" {
+        if i.action != "rows" {
+            return Err(format!(
+                "`{RECEIPTS}` takes `rows` with a scope over the residents whose receipts may be read"
+            ));
+        }
+        Scope::parse(&i.condition, RECEIPTS_OF)?.check(RECEIPTS_OF, catalog)?;
+        return Ok(());
+    }
+    if i.object == PURPOSE {
+        return if i.action == "confidential" && i.condition == "-" {
             Ok(())
         } else {
-            Err(format!("`{RECEIPTS}` takes `read` with condition `-`"))
+            Err(format!(
+                "`{PURPOSE}` takes `confidential` with condition `-`"
+            ))
         };
     }
     let parts: Vec<&str> = i.object.split('.').collect();

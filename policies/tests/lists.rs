@@ -232,6 +232,19 @@ async fn bad_lists_are_refused_with_file_and_line() {
             "p, r, D-HOUSING, x, Grid.gridWorker, read, -, basis",
             "not shared",
         ),
+        // Receipts are granted over residents, by a scope.
+        (
+            "p, r, D-HOUSING, x, AccessReceipt, read, -, basis",
+            "takes `rows` with a scope",
+        ),
+        (
+            "p, r, D-HOUSING, x, AccessReceipt, rows, everyone, basis",
+            "not a scope of Resident",
+        ),
+        (
+            "p, r, D-HOUSING, x, Purpose, secret, -, basis",
+            "takes `confidential`",
+        ),
         // Another agency whose id merely starts like the owner's.
         (
             "p, r, D-GRID_MANAGEMENT_X, x, Grid.gridWorker, read, -, basis",

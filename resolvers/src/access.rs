@@ -72,6 +72,15 @@ pub struct AccessPlan {
     /// the resident's right to know under PIPL art. 44).
     #[serde(default)]
     pub receipts: bool,
+    /// Whose receipts: the residents the receipts grant's scope selects (`None`:
+    /// every resident). Receipts are personal data of their own.
+    #[serde(default)]
+    pub receipts_rows: Option<Filter>,
+    /// The (agency, purpose) pairs whose reads a receipt shows only as a lawful,
+    /// confidential access — no officer, no case number, no stated purpose
+    /// (PIPL art. 18 and 35): the purposes the lists mark `confidential`.
+    #[serde(default)]
+    pub confidential: Vec<(String, String)>,
 }
 
 impl AccessPlan {
@@ -109,6 +118,8 @@ impl AccessPlan {
             fingerprint: "allow-all".to_string(),
             types,
             receipts: true,
+            receipts_rows: None,
+            confidential: Vec::new(),
         }
     }
 

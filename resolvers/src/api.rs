@@ -201,7 +201,7 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
         }
     }
     if plan.receipts {
-        query = query.field(receipts_field(engine.clone()));
+        query = query.field(receipts_field(engine.clone(), plan.clone()));
     }
     let has_roots = catalog
         .types
@@ -280,11 +280,6 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
     schema.finish()
 }
 
-/// Who read a resident's data: newest first, from the audit log's DISCLOSED links.
-const RECEIPTS_CYPHER: &str = "RETURN COLLECT { MATCH (:Resident {id: $p0})<-[:DISCLOSED]-(a:AuditRecord) \
-WITH a ORDER BY a.time DESC, a.seq DESC LIMIT $p1 \
-RETURN {time: a.time, agency: a.agency, officer: a.officer, purpose: a.purpose, caseNumber: a.caseNumber, fields: a.fields} } AS data";
-
 fn access_receipt() -> Object {
     let text = |name: &str| scalar_field(name, TypeRef::named_nn(TypeRef::STRING), None);
     Object::new("AccessReceipt")
@@ -300,12 +295,13 @@ fn access_receipt() -> Object {
         )
 }
 
-fn receipts_field(engine: Arc<Engine>) -> Field {
+fn receipts_field(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Field {
     Field::new(
         "accessReceipts",
         TypeRef::named_nn_list_nn("AccessReceipt"),
         move |ctx| {
             let engine = engine.clone();
+            let plan = plan.clone();
             FieldFuture::new(async move {
                 let id = ctx.args.try_get("residentId")?.string()?.to_string();
                 let first = match ctx.args.get("first") {
@@ -330,19 +326,17 @@ fn receipts_field(engine: Arc<Engine>) -> Field {
                         .into_graphql()
                     })?;
                 }
-                let mut params = serde_json::Map::new();
-                params.insert("p0".into(), Value::String(id.clone()));
-                params.insert("p1".into(), Value::from(first));
-                let query = CypherQuery {
-                    text: RECEIPTS_CYPHER.to_string(),
-                    params,
+                let Some(query) =
+                    crate::cypher::compile_receipts(&engine.catalog, &plan, &id, first)?
+                else {
+                    return Ok(Some(FieldValue::list(Vec::<FieldValue>::new())));
                 };
                 let items = run_disclosed(
                     &ctx,
                     &engine,
                     &query,
                     |data| Ok(crate::answer::scalar_nodes(data)),
-                    |d, _| crate::disclose::receipts(d, &id),
+                    |d, items| crate::disclose::receipts(d, &id, !items.is_empty()),
                 )
                 .await?;
                 Ok(Some(FieldValue::list(

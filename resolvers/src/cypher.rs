@@ -100,6 +100,67 @@ pub(crate) fn compile_entities<'a>(
     })
 }
 
+/// What a receipt says of a read whose purpose its list marks confidential.
+pub(crate) const CONFIDENTIAL_PURPOSE: &str = "a law-enforcement access";
+
+/// Compiles the access receipts of resident `id` for a reader under `plan`: the
+/// resident must be inside the receipts grant's scope (receipts are personal data
+/// too; outside it the answer is empty, as for a resident that does not exist),
+/// and reads for a confidential purpose show neither officer, case number nor
+/// purpose. `None` when the plan grants no receipts.
+///
+/// # Errors
+/// `INTERNAL_ERROR` if the row predicate names something the catalog lacks.
+pub(crate) fn compile_receipts(
+    catalog: &Catalog,
+    plan: &AccessPlan,
+    id: &str,
+    first: i64,
+) -> Result<Option<CypherQuery>, HubError> {
+    let Some(t) = catalog.node("Resident") else {
+        return Ok(None);
+    };
+    if !plan.receipts {
+        return Ok(None);
+    }
+    let mut c = Compiler::new(catalog, plan);
+    let v = c.var("n");
+    let id_param = c.param(Value::String(id.to_string()));
+    let first = c.param(Value::from(first));
+    let hidden: Vec<Value> = plan
+        .confidential
+        .iter()
+        .map(|(agency, purpose)| Value::from(vec![agency.clone(), purpose.clone()]))
+        .collect();
+    let hidden = c.param(Value::Array(hidden));
+    let label = c.param(Value::String(CONFIDENTIAL_PURPOSE.to_string()));
+    let mut text = format!(
+        "RETURN COLLECT {{ MATCH ({v}:`{}` {{`{}`: {id_param}}})",
+        t.label,
+        t.id_field().name
+    );
+    if let Some(rows) = &plan.receipts_rows {
+        let scope = c.filter(t, &v, rows, Trust::Plan)?;
+        write!(text, " WHERE {scope}").ok();
+    }
+    write!(
+        text,
+        " MATCH ({v})<-[:DISCLOSED]-(a:AuditRecord) \
+WITH a ORDER BY a.time DESC, a.seq DESC LIMIT {first} \
+WITH a, [a.agency, a.purpose] IN {hidden} AS hidden \
+RETURN {{time: a.time, agency: a.agency, \
+officer: CASE WHEN hidden THEN '-' ELSE a.officer END, \
+purpose: CASE WHEN hidden THEN {label} ELSE a.purpose END, \
+caseNumber: CASE WHEN hidden THEN '-' ELSE a.caseNumber END, \
+fields: a.fields}} }} AS data"
+    )
+    .ok();
+    Ok(Some(CypherQuery {
+        text,
+        params: c.params,
+    }))
+}
+
 struct Compiler<'a> {
     catalog: &'a Catalog,
     plan: &'a AccessPlan,

@@ -52,8 +52,10 @@ pub(crate) fn entities(
 }
 
 /// Records that the access receipts of resident `id` were read.
-pub(crate) fn receipts(disclosure: &Disclosure, id: &str) {
-    disclosure.add(["AccessReceipt".to_string()], [id.to_string()]);
+/// The resident is a data subject of the answer only when it listed something.
+pub(crate) fn receipts(disclosure: &Disclosure, id: &str, listed: bool) {
+    let subject = listed.then(|| id.to_string());
+    disclosure.add(["AccessReceipt".to_string()], subject);
 }
 
 /// Runs `f` over a fresh walk and adds what it found.
