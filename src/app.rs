@@ -176,6 +176,7 @@ impl App {
         .plan_ttl(Duration::from_secs(config.policies.plan_ttl_secs))
         .today(Some(config.policies.today.clone()).filter(|t| !t.is_empty()))
         .open(config.auth.open)
+        .anonymous_refusals_per_sec(config.audit.anonymous_refusals_per_sec)
         .build()?;
         Ok(Arc::new(App {
             config,
@@ -548,6 +549,9 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
          # HELP mandate_audit_unshipped_records Audit records journaled but not yet in Neo4j.\n\
          # TYPE mandate_audit_unshipped_records gauge\n\
          mandate_audit_unshipped_records {}\n\
+         # HELP mandate_audit_unrecorded_refusals_total Refusals of unauthenticated requests counted but not recorded (sampled).\n\
+         # TYPE mandate_audit_unrecorded_refusals_total counter\n\
+         mandate_audit_unrecorded_refusals_total {}\n\
          # HELP mandate_agency_plans_cached Compiled per-agency plans in the cache.\n\
          # TYPE mandate_agency_plans_cached gauge\n\
          mandate_agency_plans_cached {}\n\
@@ -565,6 +569,7 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
         app.store.queries_sent(),
         app.audit_store.queries_sent(),
         app.hub.audit().unshipped(),
+        app.hub.unrecorded_refusals(),
         app.hub.plans_cached(),
         m.policy_reloads.load(Ordering::Relaxed),
         m.policy_reload_failures.load(Ordering::Relaxed),

@@ -57,6 +57,10 @@ pub struct AuditConfig {
     /// Least milliseconds between two shipments of journaled records to Neo4j
     /// (fewer, larger commits); access receipts may wait up to this long.
     pub journal_ship_ms: u64,
+    /// Refusals of unauthenticated (or undecodable) requests recorded a second at
+    /// most; the rest are counted (`/metrics`) and the next record says how many
+    /// it follows, so anonymous traffic cannot grow the log without bound.
+    pub anonymous_refusals_per_sec: u32,
 }
 
 impl Default for AuditConfig {
@@ -69,6 +73,7 @@ impl Default for AuditConfig {
             journal_max_backlog: 100_000,
             journal_max_mb: 64,
             journal_ship_ms: 250,
+            anonymous_refusals_per_sec: 50,
         }
     }
 }

@@ -114,6 +114,7 @@ fn sealed(chain: &str, n: u64) -> Vec<AuditRecord> {
                 time: "2026-11-29T08:00:00Z".into(),
                 request_id: format!("journal-tail-{seq}"),
                 client_request_id: String::new(),
+                unrecorded_before: 0,
                 agency: "D-CIVIL_AFFAIRS".into(),
                 officer: "system:journal-0".into(),
                 purpose: "subsidy_review".into(),

@@ -80,6 +80,11 @@ pub struct AuditRecord {
     pub fields: Vec<String>,
     /// Ids of the residents whose data was returned.
     pub residents: Vec<String>,
+    /// Refusals of unauthenticated requests the hub counted but did not record
+    /// since the previous record of one (they are sampled, so that anonymous
+    /// traffic cannot grow the log without bound). Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unrecorded_before: u64,
     /// Hash of the previous record of the chain ([`GENESIS`] for the first).
     pub prev_hash: String,
     /// Hash of this record with `prev_hash` (not of itself).
@@ -106,6 +111,7 @@ impl AuditRecord {
             code: String::new(),
             fields: Vec::new(),
             residents: Vec::new(),
+            unrecorded_before: 0,
             prev_hash: String::new(),
             hash: String::new(),
         }
@@ -121,6 +127,10 @@ impl AuditRecord {
         let bytes = serde_json::to_vec(&unsealed).unwrap_or_default();
         hex::encode(Sha256::digest(&bytes))
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Now, as RFC 3339 UTC with milliseconds (`2026-12-06T14:35:37.123Z`).
@@ -162,6 +172,7 @@ mod tests {
             code: String::new(),
             fields: vec!["Resident.idNumber:masked".into()],
             residents: vec!["R0000001".into()],
+            unrecorded_before: 0,
             prev_hash: GENESIS.into(),
             hash: String::new(),
         }

@@ -700,6 +700,7 @@ async fn audit(
                 time: "2026-12-01T00:00:00.000Z".into(),
                 request_id: "bench".into(),
                 client_request_id: String::new(),
+                unrecorded_before: 0,
                 agency: "D-BENCH".into(),
                 officer: "bench".into(),
                 purpose: "bench".into(),

@@ -58,6 +58,7 @@ pub struct HubBuilder {
     plan_ttl: Duration,
     today: Option<String>,
     open: bool,
+    anonymous_refusals_per_sec: u32,
 }
 
 impl HubBuilder {
@@ -82,7 +83,16 @@ impl HubBuilder {
             plan_ttl: Duration::from_secs(300),
             today: None,
             open: false,
+            anonymous_refusals_per_sec: 50,
         }
+    }
+
+    /// How many refusals of unauthenticated requests are recorded a second at
+    /// most (default 50); the others are counted, and the next record says how
+    /// many it follows.
+    pub fn anonymous_refusals_per_sec(mut self, n: u32) -> Self {
+        self.anonymous_refusals_per_sec = n;
+        self
     }
 
     /// Page and input limits.
@@ -148,6 +158,7 @@ impl HubBuilder {
             policies: ArcSwap::from_pointee(self.policies),
             apis: AgencyApis::new(self.plan_ttl, PLAN_CACHE_CAPACITY, self.today),
             open: self.open,
+            sampler: RefusalSampler::new(self.anonymous_refusals_per_sec),
         })
     }
 }
@@ -163,6 +174,54 @@ pub struct Hub {
     policies: ArcSwap<Policies>,
     apis: AgencyApis,
     open: bool,
+    sampler: RefusalSampler,
+}
+
+/// Lets through at most `per_sec` anonymous refusals a second for recording,
+/// counting the rest.
+struct RefusalSampler {
+    per_sec: u32,
+    /// (start of the current second, records let through in it, refusals held
+    /// back since the last record, held back in all).
+    state: std::sync::Mutex<(std::time::Instant, u32, u64, u64)>,
+}
+
+impl RefusalSampler {
+    fn new(per_sec: u32) -> Self {
+        RefusalSampler {
+            per_sec,
+            state: std::sync::Mutex::new((std::time::Instant::now(), 0, 0, 0)),
+        }
+    }
+
+    /// `Some(held back before this one)` when this refusal is to be recorded.
+    fn admit(&self) -> Option<u64> {
+        // A poisoned lock only means another request panicked mid-update: the
+        // counters are still plain numbers, so go on with them.
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if s.0.elapsed() >= Duration::from_secs(1) {
+            s.0 = std::time::Instant::now();
+            s.1 = 0;
+        }
+        if s.1 < self.per_sec {
+            s.1 += 1;
+            Some(std::mem::take(&mut s.2))
+        } else {
+            s.2 += 1;
+            s.3 += 1;
+            None
+        }
+    }
+
+    fn total_unrecorded(&self) -> u64 {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .3
+    }
 }
 
 impl Hub {
@@ -204,6 +263,7 @@ impl Hub {
                     decision: Decision::Rejected,
                     code: Some(e.code),
                     disclosure: None,
+                    unrecorded_before: 0,
                 };
                 self.record(outcome).await?;
                 return Err(e);
@@ -220,6 +280,7 @@ impl Hub {
             decision: decision_of(&response, &disclosure),
             code: code_of(&response),
             disclosure: Some(&disclosure),
+            unrecorded_before: 0,
         };
         if let Err(e) = self.record(outcome).await {
             // Fail closed: nothing leaves without a record. An answer that carries
@@ -234,7 +295,10 @@ impl Hub {
     }
 
     /// Records a request refused before the hub could admit it: undecodable
-    /// (`request` is `None`), or its credential did not verify.
+    /// (`request` is `None`), or its credential did not verify. Such refusals
+    /// carry no principal and disclose nothing, so they are sampled: at most
+    /// `anonymous_refusals_per_sec` records a second, each naming how many went
+    /// unrecorded before it (and [`Hub::unrecorded_refusals`] counts them all).
     ///
     /// # Errors
     /// `AUDIT_UNAVAILABLE` if the record could not be written (send that instead).
@@ -245,6 +309,9 @@ impl Hub {
         request: Option<&async_graphql::Request>,
         code: Code,
     ) -> Result<(), HubError> {
+        let Some(unrecorded_before) = self.sampler.admit() else {
+            return Ok(());
+        };
         let outcome = Outcome {
             request_id,
             client_request_id,
@@ -253,8 +320,14 @@ impl Hub {
             decision: Decision::Rejected,
             code: Some(code),
             disclosure: None,
+            unrecorded_before,
         };
         self.record(outcome).await
+    }
+
+    /// Anonymous refusals counted but not recorded since the hub started.
+    pub fn unrecorded_refusals(&self) -> u64 {
+        self.sampler.total_unrecorded()
     }
 
     /// The compiled API of `caller` for `purpose` (from the cache when fresh).

@@ -16,6 +16,8 @@ pub(crate) struct Outcome<'a> {
     pub(crate) decision: Decision,
     pub(crate) code: Option<Code>,
     pub(crate) disclosure: Option<&'a Disclosure>,
+    /// Anonymous refusals counted but not recorded before this one.
+    pub(crate) unrecorded_before: u64,
 }
 
 /// How much the hub knows of who asked.
@@ -49,6 +51,7 @@ impl Outcome<'_> {
         if let Some(code) = self.code {
             record.code = code.as_str().to_string();
         }
+        record.unrecorded_before = self.unrecorded_before;
         if let Some(d) = self.disclosure {
             record.fields = d.fields();
             record.residents = d.subjects();

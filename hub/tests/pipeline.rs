@@ -450,3 +450,46 @@ async fn shape_limits_refuse_with_their_own_codes() {
     );
     assert_eq!(records.last().code, "QUERY_TOO_DEEP");
 }
+
+/// Regression: every unauthenticated request used to write one audit record, so
+/// anyone could grow the log without bound (or fill the journal's backlog).
+#[tokio::test]
+async fn anonymous_refusals_are_sampled_and_counted() {
+    let catalog = Arc::new(mandate_schema::hub_catalog().unwrap());
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
+    let policies = mandate_policies::Policies::load(std::path::Path::new(dir), &catalog)
+        .await
+        .unwrap();
+    let records = Arc::new(Records::default());
+    let hub = HubBuilder::new(
+        catalog,
+        Arc::new(OneResident::default()),
+        Arc::new(Grids::default()),
+        records.clone(),
+        policies,
+    )
+    .anonymous_refusals_per_sec(3)
+    .build()
+    .unwrap();
+    for i in 0..10 {
+        hub.refuse(&format!("anon-{i}"), None, None, Code::Unauthenticated)
+            .await
+            .unwrap();
+    }
+    assert_eq!(records.all().len(), 3);
+    assert_eq!(hub.unrecorded_refusals(), 7);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    hub.refuse("anon-later", None, None, Code::Unauthenticated)
+        .await
+        .unwrap();
+    let r = records.last();
+    assert_eq!(
+        (r.request_id.as_str(), r.unrecorded_before),
+        ("anon-later", 7)
+    );
+    // A verified caller's refusal is never sampled away.
+    for _ in 0..10 {
+        let _ = hub.handle(call(LOOKUP, None)).await;
+    }
+    assert_eq!(records.all().len(), 4 + 10);
+}
