@@ -665,6 +665,19 @@ async fn records_carry_the_verified_caller_and_the_hubs_own_request_id() {
         hub_ids[0], hub_ids[1],
         "a repeated client id is two requests"
     );
+    // Any other method is refused, and on record too.
+    let put = hub
+        .client
+        .put(hub.url("/graphql"))
+        .json(&json!({ "query": q }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 405);
+    let put_id = put.headers()["x-request-id"].to_str().unwrap().to_string();
+    let last = chain_records(&hub).await.pop().unwrap();
+    assert_eq!(last["a"]["requestId"], put_id.as_str());
+    assert_eq!(last["a"]["code"], "BAD_REQUEST");
     // Refused at admission: the verified caller is on record.
     let refused = &records[2]["a"];
     assert_eq!(refused["decision"], "rejected");
@@ -675,7 +688,7 @@ async fn records_carry_the_verified_caller_and_the_hubs_own_request_id() {
     assert_eq!(records[3]["a"]["code"], "UNAUTHENTICATED");
     assert_eq!(records[3]["a"]["agency"], "-");
     let chain = hub.hub.config.audit.chain.clone();
-    assert_eq!(hub.intact_chain(&chain).await, 4);
+    assert_eq!(hub.intact_chain(&chain).await, 5);
 }
 
 #[tokio::test]
