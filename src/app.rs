@@ -212,30 +212,44 @@ impl App {
         self.hub.policies()
     }
 
-    /// Reads the lists again and, if they changed and load, puts them in force
-    /// and drops the plans compiled from the old ones. Returns the new version,
-    /// or `None` when nothing changed.
+    /// Reads the lists again and puts what loads in force, dropping the plans
+    /// compiled from the old ones. A list file that does not load is left out —
+    /// fail closed: its grants lapse until it is mended — while the changes of
+    /// every other file, revocations first of all, take effect. Returns the new
+    /// version, or `None` when nothing changed.
     ///
     /// # Errors
-    /// [`PolicyError`](mandate_policies::PolicyError) naming the file and line;
-    /// the lists in force stay.
+    /// The first file left out, naming its file and line (the others are logged;
+    /// the lists that loaded are in force all the same); or, when the folder or
+    /// model cannot be read, that error, the lists in force staying.
     pub async fn reload_policies(&self) -> Result<Option<String>, mandate_policies::PolicyError> {
-        let loaded = Policies::load(Path::new(&self.config.policies.dir), self.hub.catalog()).await;
-        let next = match loaded {
-            Ok(next) => next,
+        let dir = Path::new(&self.config.policies.dir);
+        let (next, refused) = match Policies::load_failing_closed(dir, self.hub.catalog()).await {
+            Ok(loaded) => loaded,
             Err(e) => {
                 self.metrics
                     .policy_reload_failures
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, policy.version = %self.hub.policies().version(), "changed responsibility lists do not load; the lists in force stay");
+                tracing::error!(error = %e, policy.version = %self.hub.policies().version(), "responsibility lists do not load; the lists in force stay");
                 return Err(e);
             }
         };
+        for e in &refused {
+            tracing::error!(error = %e, "a responsibility list does not load; its grants are withdrawn until it is mended");
+        }
         let changed = self.hub.put_policies(next);
         if changed.is_some() {
             self.metrics.policy_reloads.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(changed)
+        match refused.into_iter().next() {
+            Some(first) => {
+                self.metrics
+                    .policy_reload_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(first)
+            }
+            None => Ok(changed),
+        }
     }
 }
 

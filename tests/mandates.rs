@@ -1101,7 +1101,9 @@ async fn changed_lists_are_put_in_force_and_broken_ones_are_not() {
     assert_eq!(hub.metric("mandate_policy_reloads_total").await, 1);
     let version = hub.hub.policies().version().to_string();
 
-    // A broken change is refused, naming file and line; the lists in force stay.
+    // A broken list is refused, naming file and line, and fails closed: its grants
+    // lapse (they used to stay in force, and so would a revocation saved beside
+    // the error), while the other lists stay in force.
     std::fs::write(
         &list,
         format!("{granted}p, caseworker, D-CIVIL_AFFAIRS, subsidy_review, Resident.secretField, read, -, x\n"),
@@ -1109,9 +1111,21 @@ async fn changed_lists_are_put_in_force_and_broken_ones_are_not() {
     .unwrap();
     let err = hub.hub.reload_policies().await.unwrap_err().to_string();
     assert!(err.contains("civil-affairs.csv:"), "{err}");
-    assert_eq!(hub.hub.policies().version(), version);
+    assert_ne!(hub.hub.policies().version(), version);
     let body = ask(&hub, CA, "subsidy_review", &q, json!({})).await;
-    assert!(body["data"]["resident"]["ethnicity"].is_string(), "{body}");
+    assert_eq!(code(&body), "PURPOSE_NOT_ALLOWED", "{body}");
+    let other = ask(
+        &hub,
+        PS,
+        "household_registration",
+        "{ residents(first: 1) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert!(
+        other["data"]["residents"]["totalCount"].is_number(),
+        "{other}"
+    );
     assert!(hub.metric("mandate_policy_reload_failures_total").await >= 1);
 
     // Revoking takes the field away again, from schema and execution alike.

@@ -186,31 +186,34 @@ impl Policies {
     /// # Errors
     /// [`PolicyError`] naming the file and line.
     pub async fn load(dir: &Path, catalog: &Catalog) -> Result<Policies, PolicyError> {
-        let model_path = dir.join("model.conf");
-        let model_text = std::fs::read_to_string(&model_path).map_err(|e| PolicyError::Io {
-            path: model_path.clone(),
-            message: e.to_string(),
-        })?;
-        let lists = dir.join("lists");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&lists)
-            .map_err(|e| PolicyError::Io {
-                path: lists.clone(),
-                message: e.to_string(),
-            })?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
-            .collect();
-        files.sort();
-        let mut texts = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| PolicyError::Io {
-                path: f.clone(),
-                message: e.to_string(),
-            })?;
-            texts.push((f, text));
-        }
+        let (model_text, texts) = read_dir(dir)?;
         Self::from_texts(&model_text, &texts, catalog).await
+    }
+
+    /// Reads the lists as [`Policies::load`] does, but a list file that does not
+    /// load is left out — its grants are not in force until it is mended (fail
+    /// closed) — while every other file's changes, revocations included, are.
+    /// Returns the lists in force and the errors of the files left out.
+    ///
+    /// # Errors
+    /// If the model or the folder cannot be read, or the lists fail together
+    /// (an error no single file is to blame for).
+    pub async fn load_failing_closed(
+        dir: &Path,
+        catalog: &Catalog,
+    ) -> Result<(Policies, Vec<PolicyError>), PolicyError> {
+        let (model_text, texts) = read_dir(dir)?;
+        let mut kept = Vec::with_capacity(texts.len());
+        let mut refused = Vec::new();
+        for file in texts {
+            match Self::from_texts(&model_text, std::slice::from_ref(&file), catalog).await {
+                Ok(_) => kept.push(file),
+                Err(e @ (PolicyError::Line { .. } | PolicyError::Io { .. })) => refused.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        let policies = Self::from_texts(&model_text, &kept, catalog).await?;
+        Ok((policies, refused))
     }
 
     /// Builds from the model text and `(path, text)` of each list.
@@ -579,6 +582,35 @@ impl Policies {
             },
         })
     }
+}
+
+/// The model text and every `lists/*.csv` of a policies folder, sorted by name.
+fn read_dir(dir: &Path) -> Result<(String, Vec<(PathBuf, String)>), PolicyError> {
+    let model_path = dir.join("model.conf");
+    let model_text = std::fs::read_to_string(&model_path).map_err(|e| PolicyError::Io {
+        path: model_path.clone(),
+        message: e.to_string(),
+    })?;
+    let lists = dir.join("lists");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&lists)
+        .map_err(|e| PolicyError::Io {
+            path: lists.clone(),
+            message: e.to_string(),
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    files.sort();
+    let mut texts = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| PolicyError::Io {
+            path: f.clone(),
+            message: e.to_string(),
+        })?;
+        texts.push((f, text));
+    }
+    Ok((model_text, texts))
 }
 
 /// The department code an agency id names: `D-<CODE>` or `D-<CODE>-<unit>`
