@@ -94,6 +94,11 @@ struct Fixture {
 }
 
 async fn fixture(open: bool) -> Fixture {
+    built(|b| b.today(Some("2026-11-29".into())).open(open)).await
+}
+
+/// A hub over in-memory ports and the checked-in lists, set up by `configure`.
+async fn built(configure: impl FnOnce(HubBuilder) -> HubBuilder) -> Fixture {
     let catalog = Arc::new(mandate_schema::hub_catalog().unwrap());
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
     let policies = mandate_policies::Policies::load(std::path::Path::new(dir), &catalog)
@@ -102,17 +107,14 @@ async fn fixture(open: bool) -> Fixture {
     let store = Arc::new(OneResident::default());
     let grids = Arc::new(Grids::default());
     let records = Arc::new(Records::default());
-    let hub = HubBuilder::new(
+    let builder = HubBuilder::new(
         catalog,
         store.clone(),
         grids.clone(),
         records.clone(),
         policies,
-    )
-    .today(Some("2026-11-29".into()))
-    .open(open)
-    .build()
-    .unwrap();
+    );
+    let hub = configure(builder).build().unwrap();
     Fixture {
         hub,
         store,
@@ -392,27 +394,15 @@ async fn an_open_hub_serves_the_unrestricted_schema_without_a_caller() {
 
 #[tokio::test]
 async fn shape_limits_refuse_with_their_own_codes() {
-    let catalog = Arc::new(mandate_schema::hub_catalog().unwrap());
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
-    let policies = mandate_policies::Policies::load(std::path::Path::new(dir), &catalog)
-        .await
-        .unwrap();
-    let records = Arc::new(Records::default());
-    let hub = HubBuilder::new(
-        catalog,
-        Arc::new(OneResident::default()),
-        Arc::new(Grids::default()),
-        records.clone(),
-        policies,
-    )
-    .shape(mandate_resolvers::ShapeLimits {
-        max_depth: 2,
-        max_complexity: 4,
-        ..Default::default()
+    let Fixture { hub, records, .. } = built(|b| {
+        b.shape(mandate_resolvers::ShapeLimits {
+            max_depth: 2,
+            max_complexity: 4,
+            ..Default::default()
+        })
+        .open(true)
     })
-    .open(true)
-    .build()
-    .unwrap();
+    .await;
     let code_of = |r: &async_graphql::Response| {
         r.errors[0]
             .extensions
@@ -455,22 +445,7 @@ async fn shape_limits_refuse_with_their_own_codes() {
 /// anyone could grow the log without bound (or fill the journal's backlog).
 #[tokio::test]
 async fn anonymous_refusals_are_sampled_and_counted() {
-    let catalog = Arc::new(mandate_schema::hub_catalog().unwrap());
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
-    let policies = mandate_policies::Policies::load(std::path::Path::new(dir), &catalog)
-        .await
-        .unwrap();
-    let records = Arc::new(Records::default());
-    let hub = HubBuilder::new(
-        catalog,
-        Arc::new(OneResident::default()),
-        Arc::new(Grids::default()),
-        records.clone(),
-        policies,
-    )
-    .anonymous_refusals_per_sec(3)
-    .build()
-    .unwrap();
+    let Fixture { hub, records, .. } = built(|b| b.anonymous_refusals_per_sec(3)).await;
     for i in 0..10 {
         hub.refuse(&format!("anon-{i}"), None, None, Code::Unauthenticated)
             .await

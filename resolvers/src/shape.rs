@@ -120,49 +120,90 @@ impl<'a> Sizes<'a> {
 /// The fields of `sets` merged into one selection set (through inline fragments
 /// and spreads), grouped by response key; checks each group is one field with one
 /// set of arguments, then each group's merged sub-selections.
+///
+/// Fields under different type conditions apply to different objects when the
+/// position is a union (`_entities`), where GraphQL lets one key name different
+/// fields: such classes are checked apart. The hub's schema has no interfaces, so
+/// everywhere else every condition names the parent type itself and all the
+/// fields of a key are one class. Every field is visited once.
 fn merged(
     fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
     sets: &[&SelectionSet],
 ) -> Result<(), ShapeError> {
-    let mut groups: Vec<(&str, Vec<&Field>)> = Vec::new();
+    type Group<'a> = Vec<(Option<&'a str>, &'a Field)>;
+    let mut groups: Vec<(&str, Group<'_>)> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut pending: Vec<&SelectionSet> = sets.to_vec();
-    while let Some(set) = pending.pop() {
+    let mut pending: Vec<(&SelectionSet, Option<&str>)> = sets.iter().map(|s| (*s, None)).collect();
+    while let Some((set, cond)) = pending.pop() {
         for item in &set.items {
             match &item.node {
                 Selection::Field(f) => {
                     let key = f.node.response_key().node.as_str();
                     match index.get(key) {
-                        Some(&i) => groups[i].1.push(&f.node),
+                        Some(&i) => groups[i].1.push((cond, &f.node)),
                         None => {
                             index.insert(key, groups.len());
-                            groups.push((key, vec![&f.node]));
+                            groups.push((key, vec![(cond, &f.node)]));
                         }
                     }
                 }
-                Selection::InlineFragment(i) => pending.push(&i.node.selection_set.node),
+                Selection::InlineFragment(i) => {
+                    let inner = i
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .map(|t| t.node.on.node.as_str());
+                    pending.push((&i.node.selection_set.node, inner.or(cond)));
+                }
                 Selection::FragmentSpread(s) => {
                     // Unknown fragments are validation's to report.
                     if let Some(def) = fragments.get(s.node.fragment_name.node.as_str()) {
-                        pending.push(&def.node.selection_set.node);
+                        let on = def.node.type_condition.node.on.node.as_str();
+                        pending.push((&def.node.selection_set.node, Some(on)));
                     }
                 }
             }
         }
     }
     for (key, fields) in &groups {
-        let first = fields[0];
-        for other in &fields[1..] {
-            if other.name.node != first.name.node || !same_arguments(first, other) {
-                return Err(ShapeError::KeyConflict(format!(
-                    "the response key `{key}` stands for two different fields (`{}` and `{}`); give each its own alias",
-                    first.name.node, other.name.node
-                )));
+        let mut conditions: Vec<&str> = fields.iter().filter_map(|(c, _)| *c).collect();
+        conditions.sort_unstable();
+        conditions.dedup();
+        // One class unless two different conditions meet (a union position).
+        let classes: Vec<Vec<&Field>> = if conditions.len() <= 1 {
+            vec![fields.iter().map(|(_, f)| *f).collect()]
+        } else {
+            let mut by: Vec<Vec<&Field>> = Vec::new();
+            let mut unconditioned = Vec::new();
+            for c in &conditions {
+                by.push(
+                    fields
+                        .iter()
+                        .filter(|(x, _)| *x == Some(*c))
+                        .map(|(_, f)| *f)
+                        .collect(),
+                );
             }
-        }
-        let subs: Vec<&SelectionSet> = fields.iter().map(|f| &f.selection_set.node).collect();
-        if subs.iter().any(|s| !s.items.is_empty()) {
-            merged(fragments, &subs)?;
+            unconditioned.extend(fields.iter().filter(|(x, _)| x.is_none()).map(|(_, f)| *f));
+            if !unconditioned.is_empty() {
+                by.push(unconditioned);
+            }
+            by
+        };
+        for class in classes {
+            let first = class[0];
+            for other in &class[1..] {
+                if other.name.node != first.name.node || !same_arguments(first, other) {
+                    return Err(ShapeError::KeyConflict(format!(
+                        "the response key `{key}` stands for two different fields (`{}` and `{}`); give each its own alias",
+                        first.name.node, other.name.node
+                    )));
+                }
+            }
+            let subs: Vec<&SelectionSet> = class.iter().map(|f| &f.selection_set.node).collect();
+            if subs.iter().any(|s| !s.items.is_empty()) {
+                merged(fragments, &subs)?;
+            }
         }
     }
     Ok(())
@@ -234,6 +275,7 @@ mod tests {
             r#"{ r: resident(id: "1") { h: household { id } } ...F }
                fragment F on Query { r: resident(id: "1") { h: building { id } } }"#,
             r#"{ r: resident(id: "1") { household { k: id } } r: resident(id: "1") { household { k: memberCount } } }"#,
+            r#"{ _entities(representations: []) { ... on Resident { x: name } ... on Resident { x: phone } } }"#,
         ];
         for q in conflicts {
             assert!(
@@ -243,6 +285,8 @@ mod tests {
         }
         let fine = [
             r#"{ a: resident(id: "1") { id } b: resident(id: "2") { id } }"#,
+            // A union position: one key, a different field per concrete type.
+            r#"{ _entities(representations: []) { ... on Resident { x: name } ... on Building { x: address } } }"#,
             r#"{ resident(id: "1") { id } ... on Query { resident(id: "1") { name } } }"#,
             r#"query Q { a: residents { totalCount } } query P { a: households { totalCount } }"#,
         ];
