@@ -19,7 +19,7 @@ use mandate_connectors::{AuditJournal, JournalSettings};
 use mandate_connectors::{Neo4jSettings, Neo4jStore};
 use mandate_hub::{Call, Caller, Hub, HubBuilder, Statement};
 use mandate_policies::Policies;
-use mandate_resolvers::{HubError, Limits, ShapeLimits};
+use mandate_resolvers::{HubError, Limits};
 use poem::http::{header, HeaderMap, StatusCode};
 use poem::web::Data;
 use poem::{
@@ -167,11 +167,8 @@ impl App {
             max_in_values: config.limits.max_in_values,
             ..Limits::default()
         })
-        .shape(ShapeLimits {
-            max_depth: config.limits.max_depth,
-            max_complexity: config.limits.max_complexity,
-            ..ShapeLimits::default()
-        })
+        .shape(config.limits.shape())
+        .budgets(config.budgets.budgets())
         .cursors(cursors)
         .plan_ttl(Duration::from_secs(config.policies.plan_ttl_secs))
         .today(Some(config.policies.today.clone()).filter(|t| !t.is_empty()))

@@ -29,6 +29,87 @@ pub struct Config {
     pub policies: PoliciesConfig,
     /// The audit log.
     pub audit: AuditConfig,
+    /// What each agency and purpose may spend, in cost units.
+    pub budgets: BudgetsConfig,
+}
+
+/// What each agency and purpose may spend, in the cost units `limits.max_complexity`
+/// is counted in, and one agency's share of the Neo4j connections. 0 turns a bound off.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetsConfig {
+    /// Cost units an agency may spend a second, sustained.
+    pub cost_per_sec: u32,
+    /// Cost units an agency may spend at once; at least `limits.max_complexity`.
+    pub burst: u32,
+    /// Cost units an agency may spend in any 24 hours.
+    pub cost_per_day: u32,
+    /// Neo4j queries one agency may run at once (at most `neo4j.max_connections`).
+    pub store_share: usize,
+    /// Milliseconds a query waits for its agency's share before `RATE_LIMITED`.
+    pub store_wait_ms: u64,
+    /// Budgets of particular agencies, by agency id.
+    pub agencies: std::collections::BTreeMap<String, BudgetConfig>,
+    /// Budgets of particular purposes, counted per agency beside the agency's own.
+    pub purposes: std::collections::BTreeMap<String, BudgetConfig>,
+}
+
+/// One agency's or purpose's budget.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// Cost units a second, sustained.
+    pub cost_per_sec: u32,
+    /// Cost units at once.
+    pub burst: u32,
+    /// Cost units in any 24 hours.
+    #[serde(default)]
+    pub cost_per_day: u32,
+}
+
+impl Default for BudgetsConfig {
+    fn default() -> Self {
+        let b = mandate_hub::Budgets::default();
+        BudgetsConfig {
+            cost_per_sec: b.agency.cost_per_sec,
+            burst: b.agency.burst,
+            cost_per_day: b.agency.cost_per_day,
+            store_share: b.store_share,
+            store_wait_ms: u64::try_from(b.store_wait.as_millis()).unwrap_or(u64::MAX),
+            agencies: std::collections::BTreeMap::new(),
+            purposes: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl BudgetsConfig {
+    /// As the hub takes them.
+    pub fn budgets(&self) -> mandate_hub::Budgets {
+        let budget = |b: &BudgetConfig| mandate_hub::Budget {
+            cost_per_sec: b.cost_per_sec,
+            burst: b.burst,
+            cost_per_day: b.cost_per_day,
+        };
+        mandate_hub::Budgets {
+            agency: mandate_hub::Budget {
+                cost_per_sec: self.cost_per_sec,
+                burst: self.burst,
+                cost_per_day: self.cost_per_day,
+            },
+            agencies: self
+                .agencies
+                .iter()
+                .map(|(k, v)| (k.clone(), budget(v)))
+                .collect(),
+            purposes: self
+                .purposes
+                .iter()
+                .map(|(k, v)| (k.clone(), budget(v)))
+                .collect(),
+            store_share: self.store_share,
+            store_wait: std::time::Duration::from_millis(self.store_wait_ms),
+        }
+    }
 }
 
 /// The audit log.
@@ -153,10 +234,37 @@ pub struct LimitsConfig {
     pub max_in_values: usize,
     /// Maximum selection depth.
     pub max_depth: usize,
-    /// Maximum query complexity.
+    /// Maximum query cost: each field once per evaluation, lists weighted by
+    /// their page sizes through nesting (about one unit per value answered).
     pub max_complexity: usize,
+    /// Maximum root fields (each one Cypher query).
+    pub max_root_fields: usize,
+    /// Maximum aliased fields in one operation.
+    pub max_aliases: usize,
+    /// Maximum distinct response keys on one object.
+    pub max_fields_per_object: usize,
+    /// Maximum comparisons in one `where`.
+    pub max_filter_terms: usize,
+    /// Maximum nesting of one `where`.
+    pub max_filter_depth: usize,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+}
+
+impl LimitsConfig {
+    /// The shape limits as the hub takes them.
+    pub fn shape(&self) -> mandate_resolvers::ShapeLimits {
+        mandate_resolvers::ShapeLimits {
+            max_depth: self.max_depth,
+            max_complexity: self.max_complexity,
+            max_root_fields: self.max_root_fields,
+            max_aliases: self.max_aliases,
+            max_fields_per_object: self.max_fields_per_object,
+            max_filter_terms: self.max_filter_terms,
+            max_filter_depth: self.max_filter_depth,
+            ..mandate_resolvers::ShapeLimits::default()
+        }
+    }
 }
 
 /// Cursor sealing.
@@ -229,6 +337,11 @@ impl Default for LimitsConfig {
             max_in_values: page.max_in_values,
             max_depth: shape.max_depth,
             max_complexity: shape.max_complexity,
+            max_root_fields: shape.max_root_fields,
+            max_aliases: shape.max_aliases,
+            max_fields_per_object: shape.max_fields_per_object,
+            max_filter_terms: shape.max_filter_terms,
+            max_filter_depth: shape.max_filter_depth,
             max_body_bytes: 1 << 20,
         }
     }
@@ -322,6 +435,19 @@ impl Config {
             || self.limits.default_page_size > self.limits.max_page_size
         {
             return bad("limits.default_page_size must be at most limits.max_page_size, which must be positive");
+        }
+        let b = &self.budgets;
+        let too_small = |burst: u32| burst != 0 && (burst as usize) < self.limits.max_complexity;
+        if too_small(b.burst.max(b.cost_per_sec))
+            || b.agencies
+                .values()
+                .chain(b.purposes.values())
+                .any(|x| x.cost_per_sec != 0 && too_small(x.burst.max(x.cost_per_sec)))
+        {
+            return bad("budgets: every burst must be at least limits.max_complexity, or a request the limits accept could never run");
+        }
+        if b.store_share > self.neo4j.max_connections {
+            return bad("budgets.store_share must be at most neo4j.max_connections");
         }
         if !self.policies.today.is_empty()
             && mandate_resolvers::parse_date(&self.policies.today).is_none()

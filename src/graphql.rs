@@ -254,6 +254,16 @@ pub fn encode(
         } else {
             StatusCode::OK
         };
+    // A request refused for spent budget is a 429 whatever the media type, with
+    // the time to retry, so that clients and proxies back off.
+    let throttled = (resp.data == async_graphql::Value::Null)
+        .then(|| resp.errors.iter().find_map(retry_after))
+        .flatten();
+    let status = if throttled.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        status
+    };
     let body = match serde_json::to_string(&resp) {
         Ok(b) => b,
         Err(_) => {
@@ -266,12 +276,31 @@ pub fn encode(
             )
         }
     };
-    Response::builder()
-        .status(status)
+    let mut builder = Response::builder().status(status);
+    if let Some(secs) = throttled {
+        builder = builder.header(header::RETRY_AFTER, secs.to_string());
+    }
+    builder
         .content_type(if graphql_media {
             GRAPHQL_RESPONSE
         } else {
             "application/json"
         })
         .body(body)
+}
+
+/// The `Retry-After` seconds of a request-level refusal for spent budget.
+fn retry_after(e: &async_graphql::ServerError) -> Option<u64> {
+    let ext = e.extensions.as_ref()?;
+    let code = match ext.get("code")? {
+        async_graphql::Value::String(s) => Code::parse(s)?,
+        _ => return None,
+    };
+    if !e.path.is_empty() || code.http_status() != 429 {
+        return None;
+    }
+    match ext.get("retryAfter")? {
+        async_graphql::Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
 }

@@ -353,7 +353,7 @@ async fn nested_relationships_in_both_directions() {
     // Down the tree: every level's totalCount matches the graph.
     let down = hub
         .data(
-            "{ subdistricts(first: 1) { edges { node { id communities(first: 100) { totalCount edges { node { id grids(first: 100) { totalCount edges { node { id buildings(first: 3) { totalCount edges { node { id households(first: 2) { totalCount edges { node { id members(first: 10) { totalCount edges { relationToHead node { id household { id } } } } } } } } } } } } } } } } } } } }",
+            "{ subdistricts(first: 1) { edges { node { id communities(first: 5) { totalCount edges { node { id grids(first: 5) { totalCount edges { node { id buildings(first: 3) { totalCount edges { node { id households(first: 2) { totalCount edges { node { id members(first: 10) { totalCount edges { relationToHead node { id household { id } } } } } } } } } } } } } } } } } } } }",
             json!({}),
         )
         .await;

@@ -52,13 +52,17 @@ pub enum Code {
     AgencyMismatch,
     /// The audit record could not be written, so no data is returned.
     AuditUnavailable,
+    /// The agency (or its purpose) has spent its rate budget; retry after `Retry-After`.
+    RateLimited,
+    /// The agency (or its purpose) has spent its daily quota; retry after `Retry-After`.
+    QuotaExceeded,
     /// Anything else; details are in the server log under the request id.
     InternalError,
 }
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 20] = [
         Code::BadRequest,
         Code::GraphqlParseFailed,
         Code::GraphqlValidationFailed,
@@ -76,6 +80,8 @@ impl Code {
         Code::PurposeNotAllowed,
         Code::AgencyMismatch,
         Code::AuditUnavailable,
+        Code::RateLimited,
+        Code::QuotaExceeded,
         Code::InternalError,
     ];
 
@@ -99,6 +105,8 @@ impl Code {
             Code::PurposeNotAllowed => "PURPOSE_NOT_ALLOWED",
             Code::AgencyMismatch => "AGENCY_MISMATCH",
             Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::QuotaExceeded => "QUOTA_EXCEEDED",
             Code::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -116,6 +124,7 @@ impl Code {
             Code::Unauthenticated | Code::TokenExpired => 401,
             Code::PurposeNotAllowed | Code::AgencyMismatch => 403,
             Code::PayloadTooLarge => 413,
+            Code::RateLimited | Code::QuotaExceeded => 429,
             Code::Neo4jUnavailable | Code::Neo4jTimeout | Code::AuditUnavailable => 503,
             Code::InternalError => 500,
             Code::BadRequest
@@ -137,7 +146,9 @@ impl Code {
             Code::GraphqlParseFailed => "the query is not valid GraphQL syntax",
             Code::GraphqlValidationFailed => "the query does not validate against your schema",
             Code::QueryTooDeep => "the query nests deeper than `limits.max_depth`",
-            Code::QueryTooComplex => "the query costs more than `limits.max_complexity`",
+            Code::QueryTooComplex => {
+                "the query exceeds a cost or shape limit (`extensions.limit` names it)"
+            }
             Code::BadUserInput => "an argument value is unacceptable",
             Code::PageSizeExceeded => "`first` is larger than `limits.max_page_size`",
             Code::InvalidCursor => "the cursor was not issued for this query or was altered",
@@ -152,6 +163,12 @@ impl Code {
             Code::PurposeNotAllowed => "the purpose is not in your agency's responsibility list",
             Code::AgencyMismatch => "a header claims an agency other than your credential's",
             Code::AuditUnavailable => "the audit record could not be written; no data is returned",
+            Code::RateLimited => {
+                "your agency's rate budget (cost units a second) is spent; retry after `Retry-After`"
+            }
+            Code::QuotaExceeded => {
+                "your agency's daily quota of cost units is spent; retry after `Retry-After`"
+            }
             Code::InternalError => "unexpected; see the server log under the request id",
         }
     }

@@ -15,6 +15,7 @@ use mandate_schema::Catalog;
 use tracing::Instrument as _;
 
 use crate::admission::{admit, Asker, Caller, Statement};
+use crate::budgets::{Budgets, Ledger};
 use crate::outcome::{code_of, decision_of, discloses_nothing, operation_of, Outcome, Who};
 use crate::plans::{AgencyApi, AgencyApis};
 use crate::ports::Jurisdictions;
@@ -59,6 +60,7 @@ pub struct HubBuilder {
     today: Option<String>,
     open: bool,
     anonymous_refusals_per_sec: u32,
+    budgets: Budgets,
 }
 
 impl HubBuilder {
@@ -84,7 +86,14 @@ impl HubBuilder {
             today: None,
             open: false,
             anonymous_refusals_per_sec: 50,
+            budgets: Budgets::default(),
         }
+    }
+
+    /// What each agency and purpose may spend, and the store share of one agency.
+    pub fn budgets(mut self, budgets: Budgets) -> Self {
+        self.budgets = budgets;
+        self
     }
 
     /// How many refusals of unauthenticated requests are recorded a second at
@@ -159,6 +168,7 @@ impl HubBuilder {
             apis: AgencyApis::new(self.plan_ttl, PLAN_CACHE_CAPACITY, self.today),
             open: self.open,
             sampler: RefusalSampler::new(self.anonymous_refusals_per_sec),
+            ledger: Ledger::new(self.budgets),
         })
     }
 }
@@ -175,6 +185,7 @@ pub struct Hub {
     apis: AgencyApis,
     open: bool,
     sampler: RefusalSampler,
+    ledger: Ledger,
 }
 
 /// Lets through at most `per_sec` anonymous refusals a second for recording,
@@ -270,7 +281,10 @@ impl Hub {
             }
         };
         let disclosure = Arc::new(Disclosure::default());
-        let request = request.data(disclosure.clone()).data(self.audit.clone());
+        let mut request = request.data(disclosure.clone()).data(self.audit.clone());
+        if let Some(asker) = &asker {
+            request = request.data(self.ledger.meter(&asker.caller.agency, &asker.purpose));
+        }
         let response = schema.execute(request).await;
         let outcome = Outcome {
             request_id: &request_id,

@@ -17,12 +17,14 @@
 //! build a hub with in-memory ports through [`HubBuilder`].
 
 mod admission;
+mod budgets;
 mod hub;
 mod outcome;
 mod plans;
 mod ports;
 
 pub use admission::{Asker, Caller, Stated, Statement};
+pub use budgets::{Budget, Budgets};
 pub use hub::{BuildError, Call, Hub, HubBuilder};
 pub use plans::AgencyApi;
 pub use ports::{AgencyProfile, Jurisdictions};

@@ -229,7 +229,10 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
         .limit_recursive_depth(MAX_FRAGMENT_DEPTH)
         .disable_suggestions()
         .data(engine.clone())
-        .extension(crate::errors::ErrorCodes { shape })
+        .extension(crate::errors::ErrorCodes {
+            shape,
+            pages: engine.limits,
+        })
         .register(query)
         .register(page_info())
         .register(
@@ -766,6 +769,16 @@ pub(crate) async fn run_disclosed<T>(
     note: impl FnOnce(&mandate_audit::Disclosure, &T),
 ) -> async_graphql::Result<T> {
     tracing::debug!(db.system = "neo4j", db.statement = %query.text, "cypher");
+    // The asker's share of the store's connections, held while the query runs.
+    let _ticket = match ctx.data_opt::<Arc<dyn crate::Meter>>() {
+        Some(meter) => Some(
+            meter
+                .enter()
+                .await
+                .map_err(crate::meter::Throttled::into_graphql)?,
+        ),
+        None => None,
+    };
     let data = engine
         .store
         .run(query)

@@ -75,23 +75,31 @@ pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
 /// The schema extension that keeps requests inside the error policy: it parses
 /// the document once and checks its expansion and response keys before anything
 /// else walks it (`shape`), tags parse and validation errors with their codes,
-/// refuses documents deeper or costlier than the [`ShapeLimits`](crate::ShapeLimits)
-/// from the depth and complexity validation measured, and applies variable
+/// measures the operation's cost and shape and refuses it beyond the
+/// [`ShapeLimits`](crate::ShapeLimits) (`cost`), charges the cost to the request's
+/// [`Meter`](crate::Meter), refuses documents deeper than the limit from the depth
+/// validation measured, and applies variable
 /// defaults before execution (async-graphql 7.2 evaluates `@skip`/`@include`
 /// without them).
 pub(crate) struct ErrorCodes {
-    /// The limits on depth and complexity.
+    /// The limits on the query's shape and cost.
     pub(crate) shape: crate::ShapeLimits,
+    /// The page sizes the cost is weighted with.
+    pub(crate) pages: crate::Limits,
 }
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension { shape: self.shape })
+        Arc::new(ErrorCodesExtension {
+            shape: self.shape,
+            pages: self.pages,
+        })
     }
 }
 
 struct ErrorCodesExtension {
     shape: crate::ShapeLimits,
+    pages: crate::Limits,
 }
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
@@ -131,6 +139,32 @@ impl Extension for ErrorCodesExtension {
                 }
             }
         }
+        // The cost, measured and charged before anything runs.
+        let cost = crate::cost::measure(
+            &doc,
+            request.operation_name.as_deref(),
+            &request.variables,
+            &ctx.schema_env.registry,
+            &self.shape,
+            &self.pages,
+        )
+        .map_err(|over| {
+            let mut e = ServerError::new(over.message(), None);
+            let ext = e.extensions.get_or_insert_with(Default::default);
+            ext.set("limit", over.limit);
+            ext.set("max", over.max);
+            ext.set("actual", over.actual);
+            with_code(e, Code::QueryTooComplex)
+        })?;
+        let meter = request
+            .data
+            .get(&std::any::TypeId::of::<Arc<dyn crate::Meter>>())
+            .and_then(|m| m.downcast_ref::<Arc<dyn crate::Meter>>());
+        if let Some(meter) = meter {
+            meter
+                .charge(cost)
+                .map_err(crate::meter::Throttled::into_server_error)?;
+        }
         request.set_parsed_query(doc);
         next.run(ctx, request).await
     }
@@ -160,9 +194,6 @@ impl Extension for ErrorCodesExtension {
         })?;
         let refuse =
             |message: &str, code| Err(vec![with_code(ServerError::new(message, None), code)]);
-        if measured.complexity > self.shape.max_complexity {
-            return refuse("Query is too complex.", Code::QueryTooComplex);
-        }
         if measured.depth > self.shape.max_depth {
             return refuse("Query is nested too deep.", Code::QueryTooDeep);
         }

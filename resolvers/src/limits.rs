@@ -26,23 +26,41 @@ impl Default for Limits {
     }
 }
 
-/// Query-shape limits enforced at validation.
+/// Query-shape limits, checked on the parsed document before anything runs
+/// (see `cost.rs` for how each is measured).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShapeLimits {
     /// Maximum selection depth.
     pub max_depth: usize,
-    /// Maximum complexity (fields, connections weighted by page size).
+    /// Maximum cost: every field counts once per evaluation, lists weigh their
+    /// page sizes, multiplied through nesting (one unit is about one value in
+    /// the answer). Also bounds the document's expansion through fragments.
     pub max_complexity: usize,
     /// Maximum directives on one field.
     pub max_directives: usize,
+    /// Maximum root fields (each is one Cypher query).
+    pub max_root_fields: usize,
+    /// Maximum aliased fields in the operation.
+    pub max_aliases: usize,
+    /// Maximum distinct response keys selected on one object.
+    pub max_fields_per_object: usize,
+    /// Maximum comparisons in one `where` argument.
+    pub max_filter_terms: usize,
+    /// Maximum nesting of objects in one `where` argument.
+    pub max_filter_depth: usize,
 }
 
 impl Default for ShapeLimits {
     fn default() -> Self {
         ShapeLimits {
             max_depth: 24,
-            max_complexity: 20_000,
+            max_complexity: 25_000,
             max_directives: 8,
+            max_root_fields: 10,
+            max_aliases: 50,
+            max_fields_per_object: 64,
+            max_filter_terms: 50,
+            max_filter_depth: 10,
         }
     }
 }

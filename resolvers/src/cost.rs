@@ -1,0 +1,391 @@
+//! The cost of a request, measured on the parsed document before anything runs
+//! (after [`shape`](crate::shape) has bounded its expansion), and the limits it
+//! is held to:
+//!
+//! - **cost**: every field counts once for each time it is evaluated, so a list
+//!   weighs its page size (`first`, or the default page size; `_entities` its
+//!   representations) and the weights multiply through nesting:
+//!   `residents(first: 100) { edges { node { household { members(first: 20)
+//!   { edges { node { name } } } } } } }` costs about 100 × 20 × 3. One unit is
+//!   one value in the answer, so the cost also bounds the answer's size;
+//! - **root fields**: each becomes one Cypher query;
+//! - **aliases**, and **distinct response keys on one object**: each becomes a
+//!   projection in the query;
+//! - **`where` terms and depth**: each term becomes a predicate, each nested
+//!   relationship filter a subquery.
+//!
+//! Fields sharing a response key are merged first, as the executor merges them,
+//! so the measure is what would run. Fields the schema does not know (invalid
+//! documents, introspection) count one unit each; validation refuses the former.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Field, FragmentDefinition, OperationDefinition,
+    Selection, SelectionSet,
+};
+use async_graphql::registry::{MetaType, Registry};
+use async_graphql::{Name, Positioned, Value as ConstValue, Variables};
+
+use crate::limits::{Limits, ShapeLimits};
+
+/// The limit a document exceeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OverLimit {
+    /// The limit's configuration key (`limits.<key>`).
+    pub(crate) limit: &'static str,
+    /// Its value.
+    pub(crate) max: u64,
+    /// What the document measured.
+    pub(crate) actual: u64,
+}
+
+impl OverLimit {
+    /// A client-facing message.
+    pub(crate) fn message(&self) -> String {
+        let what = match self.limit {
+            "max_complexity" => "the query costs",
+            "max_root_fields" => "the query has root fields:",
+            "max_aliases" => "the query has aliases:",
+            "max_fields_per_object" => "one object selects distinct fields:",
+            "max_filter_terms" => "a `where` filter has terms:",
+            "max_filter_depth" => "a `where` filter nests",
+            _ => "the query measures",
+        };
+        format!(
+            "Query is too complex: {what} {}, more than the limit of {} (limits.{}).",
+            self.actual, self.max, self.limit
+        )
+    }
+}
+
+/// Measures the operation `operation_name` of `doc` (with `variables`) against
+/// the schema in `registry` and checks it against the limits; returns its cost.
+/// A document whose operation cannot be chosen measures 0 (execution reports it).
+pub(crate) fn measure(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+    registry: &Registry,
+    shape: &ShapeLimits,
+    pages: &Limits,
+) -> Result<u64, OverLimit> {
+    let op = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+            Some(op) => op,
+            None => return Ok(0),
+        },
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
+            Some(op) => op,
+            None => return Ok(0),
+        },
+        _ => return Ok(0),
+    };
+    let mut m = Measure {
+        fragments: &doc.fragments,
+        variables,
+        op: &op.node,
+        registry,
+        shape,
+        pages,
+        aliases: 0,
+    };
+    let root = [&op.node.selection_set.node];
+    let groups = m.groups(&root, &registry.query_type);
+    let root_fields = groups
+        .iter()
+        .filter(|g| g.fields[0].name.node.as_str() != "__typename")
+        .count() as u64;
+    over("max_root_fields", shape.max_root_fields, root_fields)?;
+    let cost = m.cost(groups, &registry.query_type, 1, None)?;
+    over("max_aliases", shape.max_aliases, m.aliases)?;
+    over("max_complexity", shape.max_complexity, cost)?;
+    Ok(cost)
+}
+
+fn over(limit: &'static str, max: usize, actual: u64) -> Result<(), OverLimit> {
+    let max = max as u64;
+    if actual > max {
+        Err(OverLimit { limit, max, actual })
+    } else {
+        Ok(())
+    }
+}
+
+struct Measure<'a> {
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    variables: &'a Variables,
+    op: &'a OperationDefinition,
+    registry: &'a Registry,
+    shape: &'a ShapeLimits,
+    pages: &'a Limits,
+    aliases: u64,
+}
+
+/// The fields of one response key in one merged selection set.
+struct Group<'a> {
+    key: &'a str,
+    /// The type the fields are looked up on (a fragment's condition on a union).
+    on: String,
+    fields: Vec<&'a Field>,
+}
+
+impl<'a> Measure<'a> {
+    /// The fields of `sets` merged by (type condition, response key).
+    fn groups(&self, sets: &[&'a SelectionSet], parent: &str) -> Vec<Group<'a>> {
+        let mut groups: Vec<Group<'a>> = Vec::new();
+        let mut index: HashMap<(String, &'a str), usize> = HashMap::new();
+        let mut pending: Vec<(&'a SelectionSet, String)> =
+            sets.iter().map(|s| (*s, parent.to_string())).collect();
+        while let Some((set, on)) = pending.pop() {
+            for item in &set.items {
+                match &item.node {
+                    Selection::Field(f) => {
+                        let key = f.node.response_key().node.as_str();
+                        match index.get(&(on.clone(), key)) {
+                            Some(&i) => groups[i].fields.push(&f.node),
+                            None => {
+                                index.insert((on.clone(), key), groups.len());
+                                groups.push(Group {
+                                    key,
+                                    on: on.clone(),
+                                    fields: vec![&f.node],
+                                });
+                            }
+                        }
+                    }
+                    Selection::InlineFragment(i) => {
+                        let cond = i
+                            .node
+                            .type_condition
+                            .as_ref()
+                            .map_or_else(|| on.clone(), |t| t.node.on.node.to_string());
+                        pending.push((&i.node.selection_set.node, cond));
+                    }
+                    Selection::FragmentSpread(s) => {
+                        if let Some(def) = self.fragments.get(s.node.fragment_name.node.as_str()) {
+                            let cond = def.node.type_condition.node.on.node.to_string();
+                            pending.push((&def.node.selection_set.node, cond));
+                        }
+                    }
+                }
+            }
+        }
+        groups
+    }
+
+    /// The cost of `groups` on `parent`, each evaluated `times` times; `page` is
+    /// the page size of the connection the groups belong to, if any.
+    fn cost(
+        &mut self,
+        groups: Vec<Group<'a>>,
+        parent: &str,
+        times: u64,
+        page: Option<u64>,
+    ) -> Result<u64, OverLimit> {
+        let keys = groups
+            .iter()
+            .map(|g| g.key)
+            .collect::<std::collections::HashSet<_>>();
+        over(
+            "max_fields_per_object",
+            self.shape.max_fields_per_object,
+            keys.len() as u64,
+        )?;
+        let mut total = 0u64;
+        for group in groups {
+            let first = group.fields[0];
+            for f in &group.fields {
+                if f.alias.as_ref().is_some_and(|a| a.node != f.name.node) {
+                    self.aliases += 1;
+                }
+                for (name, value) in &f.arguments {
+                    if name.node.as_str() == "where" {
+                        let value = value
+                            .node
+                            .clone()
+                            .into_const_with(|var| Ok::<_, ()>(self.variable(&var)))
+                            .unwrap_or(ConstValue::Null);
+                        self.filter(&value)?;
+                    }
+                }
+            }
+            total = total.saturating_add(times);
+            let on = if group.on == parent || self.object(&group.on).is_none() {
+                parent
+            } else {
+                group.on.as_str()
+            };
+            let meta = self
+                .object(on)
+                .and_then(|t| t.field_by_name(first.name.node.as_str()));
+            let subs: Vec<&'a SelectionSet> = group
+                .fields
+                .iter()
+                .map(|f| &f.selection_set.node)
+                .filter(|s| !s.items.is_empty())
+                .collect();
+            if subs.is_empty() {
+                continue;
+            }
+            let (inner, list, own_page) = match meta {
+                Some(meta) => {
+                    let own_page = if meta.args.contains_key("first") {
+                        Some(self.page(first))
+                    } else if meta.args.contains_key("representations") {
+                        Some(self.representations(first))
+                    } else {
+                        None
+                    };
+                    (named(&meta.ty).to_string(), meta.ty.contains('['), own_page)
+                }
+                // Unknown here (introspection, or invalid): children count once.
+                None => (String::new(), false, None),
+            };
+            let (times, page) = if list {
+                let n = own_page
+                    .or(page)
+                    .unwrap_or(self.pages.max_page_size as u64)
+                    .max(1);
+                (times.saturating_mul(n), None)
+            } else {
+                (times, own_page)
+            };
+            let groups = self.groups(&subs, &inner);
+            total = total.saturating_add(self.cost(groups, &inner, times, page)?);
+            over("max_complexity", self.shape.max_complexity, total)?;
+        }
+        Ok(total)
+    }
+
+    fn object(&self, name: &str) -> Option<&'a MetaType> {
+        self.registry.types.get(name)
+    }
+
+    /// The page size a connection field asks for: its `first`, else the default,
+    /// at most the largest page (a larger `first` is refused when it runs).
+    fn page(&self, field: &Field) -> u64 {
+        let asked = match self.argument(field, "first") {
+            Some(ConstValue::Number(n)) => n.as_u64(),
+            _ => None,
+        };
+        asked
+            .unwrap_or(self.pages.default_page_size as u64)
+            .min(self.pages.max_page_size as u64)
+    }
+
+    /// How many representations `_entities` is asked for (at most the largest
+    /// `in` list, which it is refused beyond).
+    fn representations(&self, field: &Field) -> u64 {
+        match self.argument(field, "representations") {
+            Some(ConstValue::List(items)) => items.len() as u64,
+            _ => 1,
+        }
+        .min(self.pages.max_in_values as u64)
+    }
+
+    fn argument(&self, field: &Field, name: &str) -> Option<ConstValue> {
+        let value = field.get_argument(name)?;
+        value
+            .node
+            .clone()
+            .into_const_with(|var| Ok::<_, ()>(self.variable(&var)))
+            .ok()
+    }
+
+    fn variable(&self, name: &Name) -> ConstValue {
+        if let Some(v) = self.variables.get(name) {
+            return v.clone();
+        }
+        self.op
+            .variable_definitions
+            .iter()
+            .find(|d| d.node.name.node == *name)
+            .and_then(|d| d.node.default_value.as_ref())
+            .map_or(ConstValue::Null, |d| d.node.clone())
+    }
+
+    /// Checks one `where` argument's terms and depth.
+    fn filter(&self, value: &ConstValue) -> Result<(), OverLimit> {
+        let (terms, depth) = filter_size(value);
+        over("max_filter_terms", self.shape.max_filter_terms, terms)?;
+        over("max_filter_depth", self.shape.max_filter_depth, depth)
+    }
+}
+
+/// (terms, depth) of a `where` value: a term is an entry whose value is a scalar
+/// or a list of scalars (a comparison); depth counts nested objects.
+fn filter_size(value: &ConstValue) -> (u64, u64) {
+    match value {
+        ConstValue::Object(entries) => {
+            let mut terms = 0u64;
+            let mut depth = 0u64;
+            for v in entries.values() {
+                let composite = match v {
+                    ConstValue::Object(_) => true,
+                    ConstValue::List(items) => items
+                        .iter()
+                        .any(|i| matches!(i, ConstValue::Object(_) | ConstValue::List(_))),
+                    _ => false,
+                };
+                if composite {
+                    let (t, d) = filter_size(v);
+                    terms = terms.saturating_add(t);
+                    depth = depth.max(d);
+                } else {
+                    terms = terms.saturating_add(1);
+                }
+            }
+            (terms, depth.saturating_add(1))
+        }
+        ConstValue::List(items) => items.iter().fold((0, 0), |(t, d), i| {
+            let (ti, di) = filter_size(i);
+            (t.saturating_add(ti), d.max(di))
+        }),
+        _ => (1, 0),
+    }
+}
+
+/// The named type of a type reference (`[ResidentEdge!]!` → `ResidentEdge`).
+fn named(ty: &str) -> &str {
+    ty.trim_matches(|c| c == '[' || c == ']' || c == '!')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_terms_and_depth() {
+        let v = |s: &str| async_graphql::parser::parse_query(format!("{{ f(w: {s}) }}"));
+        let size = |s: &str| {
+            let doc = v(s).unwrap();
+            let DocumentOperations::Single(op) = &doc.operations else {
+                panic!()
+            };
+            let Selection::Field(f) = &op.node.selection_set.node.items[0].node else {
+                panic!()
+            };
+            let value = f.node.get_argument("w").unwrap().node.clone();
+            filter_size(&value.into_const().unwrap())
+        };
+        assert_eq!(size(r#"{ name: { eq: "a" } }"#), (1, 2));
+        assert_eq!(
+            size(r#"{ name: { in: ["a", "b", "c"] }, sex: { eq: MALE } }"#),
+            (2, 2)
+        );
+        assert_eq!(
+            size(
+                r#"{ OR: [{ name: { eq: "a" } }, { household: { where: { id: { eq: "h" } } } }] }"#
+            ),
+            (2, 5)
+        );
+    }
+
+    #[test]
+    fn named_types() {
+        assert_eq!(named("[ResidentEdge!]!"), "ResidentEdge");
+        assert_eq!(named("Resident"), "Resident");
+    }
+}

@@ -1,0 +1,303 @@
+//! Every request's cost is bounded before work starts (issue 11, class 3): the
+//! shapes that made Neo4j or the hub work without bound — many root fields, many
+//! aliases on one object, `where` trees thousands of terms wide or deep, nested
+//! lists multiplying page sizes — are refused with `QUERY_TOO_COMPLEX` naming the
+//! limit, before any Cypher runs; an agency that spends its budget gets `429`
+//! with `Retry-After` while others are served; and one agency holds at most its
+//! share of the Neo4j connections. HTTP in, JSON out, real Neo4j underneath.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use common::TestHub;
+use serde_json::{json, Value};
+
+const CA: (&str, &str) = ("D-CIVIL_AFFAIRS", "caseworker");
+const HOUSING: (&str, &str) = ("D-HOUSING", "inspector");
+
+fn key_of(who: (&str, &str)) -> String {
+    format!("mk_cost_{}_{}", who.0, who.1)
+}
+
+/// API keys for the two agencies (the checked-in lists).
+fn keys() -> &'static PathBuf {
+    static KEYS: OnceLock<PathBuf> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("mandate-cost-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let entries: Vec<_> = [CA, HOUSING]
+            .iter()
+            .map(|who| (who.0, vec![who.1], key_of(*who)))
+            .collect();
+        common::keys_file(&root, "cost", &entries)
+    })
+}
+
+async fn start(edit: impl FnOnce(&mut mandate::Config)) -> TestHub {
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys().display().to_string();
+    edit(&mut config);
+    TestHub::start_with(config).await
+}
+
+/// POSTs `query` as `who` for `purpose`; returns the status, `Retry-After` and body.
+async fn ask(
+    hub: &TestHub,
+    who: (&str, &str),
+    purpose: &str,
+    query: &str,
+    variables: Value,
+) -> (u16, Option<String>, Value) {
+    let resp = hub
+        .client
+        .post(hub.url("/graphql"))
+        .header("x-api-key", key_of(who))
+        .header("x-mandate-purpose", purpose)
+        .header("x-mandate-case", "CASE-2026-0042")
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, retry, resp.json().await.unwrap())
+}
+
+/// The limit a refused answer names.
+fn refused_by(body: &Value) -> (&str, &str) {
+    let ext = &body["errors"][0]["extensions"];
+    (
+        ext["code"].as_str().unwrap_or_else(|| panic!("{body:#}")),
+        ext["limit"].as_str().unwrap_or(""),
+    )
+}
+
+#[tokio::test]
+async fn abusive_shapes_are_refused_by_name_before_any_query_runs() {
+    let hub = start(|_| {}).await;
+    let ask_ca = |q: String, vars: Value| {
+        let hub = &hub;
+        async move { ask(hub, CA, "subsidy_review", &q, vars).await }
+    };
+    let roots = (0..11)
+        .map(|i| format!("r{i}: resident(id: \"R{:08}\") {{ id }}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let thousand_aliases = (0..2000)
+        .map(|i| format!("a{i}: name"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let sixty_aliases = |field: &str, prefix: &str| {
+        (0..30)
+            .map(|i| format!("{prefix}{i}: {field}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let wide = (0..3000)
+        .map(|i| json!({"name": {"eq": format!("x{i}")}}))
+        .collect::<Vec<_>>();
+    let mut deep = json!({"name": {"eq": "x"}});
+    for _ in 0..12 {
+        deep = json!({"NOT": deep});
+    }
+    let cases: Vec<(String, Value, &str)> = vec![
+        (format!("{{ {roots} }}"), json!({}), "max_root_fields"),
+        (
+            format!("{{ resident(id: \"R00000001\") {{ {thousand_aliases} }} }}"),
+            json!({}),
+            "max_fields_per_object",
+        ),
+        (
+            format!(
+                "{{ a: residents(first: 1) {{ edges {{ node {{ {} }} }} }} b: residents(first: 1) {{ edges {{ node {{ {} }} }} }} }}",
+                sixty_aliases("name", "n"),
+                sixty_aliases("id", "i")
+            ),
+            json!({}),
+            "max_aliases",
+        ),
+        (
+            "query($w: ResidentWhere) { residents(first: 1, where: $w) { totalCount } }".into(),
+            json!({"w": {"OR": wide}}),
+            "max_filter_terms",
+        ),
+        (
+            "query($w: ResidentWhere) { residents(first: 1, where: $w) { totalCount } }".into(),
+            json!({"w": deep}),
+            "max_filter_depth",
+        ),
+        (
+            // 100 households × 100 members × 3 fields: 30,000 values asked for.
+            "{ households(first: 100) { edges { node { id members(first: 100) { edges { relationToHead node { id name } } } } } } }".into(),
+            json!({}),
+            "max_complexity",
+        ),
+    ];
+    // The plan is compiled (its jurisdiction read) by a first request.
+    let (_, _, warm) = ask_ca("{ resident(id: \"R00000001\") { id } }".into(), json!({})).await;
+    assert!(warm.get("errors").is_none(), "{warm:#}");
+    let before = hub.cypher_queries().await;
+    for (query, vars, limit) in cases {
+        let started = std::time::Instant::now();
+        let (status, _, body) = ask_ca(query.clone(), vars).await;
+        let took = started.elapsed();
+        assert_eq!(
+            refused_by(&body),
+            ("QUERY_TOO_COMPLEX", limit),
+            "{limit}: {body:#}"
+        );
+        assert!(body["data"].is_null(), "{limit}: nothing answered");
+        assert_eq!(status, 200, "application/json carries refusals in a 200");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("limits.{limit}")), "{message}");
+        assert!(body["errors"][0]["extensions"]["actual"].as_u64().unwrap() > 0);
+        eprintln!("{limit}: refused in {took:?}");
+    }
+    assert_eq!(
+        hub.cypher_queries().await,
+        before,
+        "no refused request reached Neo4j"
+    );
+
+    // Within the limits, the same kinds of request are answered.
+    let fine = [
+        (0..10)
+            .map(|i| format!("r{i}: resident(id: \"R{:08}\") {{ id }}", i + 1))
+            .collect::<Vec<_>>()
+            .join(" "),
+        "households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } }".into(),
+    ];
+    for q in fine {
+        let (status, _, body) = ask_ca(format!("{{ {q} }}"), json!({})).await;
+        assert_eq!(status, 200);
+        assert!(body.get("errors").is_none(), "{body:#}");
+    }
+    let (_, _, body) = ask_ca(
+        "query($w: ResidentWhere) { residents(first: 1, where: $w) { totalCount } }".into(),
+        json!({"w": {"OR": wide[..50]}}),
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "50 terms are fine: {body:#}");
+}
+
+#[tokio::test]
+async fn a_spent_budget_is_429_with_retry_after_and_others_are_served() {
+    // 1,000 units at once, one a second after that: a request of ~600 passes, the
+    // next does not for minutes.
+    let hub = start(|c| {
+        c.limits.max_complexity = 1000;
+        c.budgets.burst = 1000;
+        c.budgets.cost_per_sec = 1;
+        c.audit.chain = format!("cost-budget-{}", std::process::id());
+    })
+    .await;
+    // 20 households × (1 + 10 members × 3) ≈ 640 units.
+    let q = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+    let (status, retry, body) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert!(retry.is_none());
+    let before = hub.cypher_queries().await;
+    let (status, retry, body) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 429, "{body:#}");
+    assert_eq!(refused_by(&body).0, "RATE_LIMITED");
+    let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+    assert!(retry >= 60, "hundreds of units at one a second: {retry} s");
+    assert_eq!(
+        body["errors"][0]["extensions"]["retryAfter"].as_u64(),
+        Some(retry)
+    );
+    assert_eq!(hub.cypher_queries().await, before, "refused before Neo4j");
+    // Another agency has a budget of its own.
+    let (status, _, body) = ask(
+        &hub,
+        HOUSING,
+        "building_safety",
+        "{ buildings(first: 5) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    assert!(body.get("errors").is_none(), "{body:#}");
+    // The refusal is in the audit log, with the caller and the code.
+    let records = hub
+        .reference(
+            "MATCH (a:AuditRecord {chain: $c, code: 'RATE_LIMITED'}) RETURN a.agency AS agency, a.decision AS decision",
+            json!({"c": hub.hub.config.audit.chain}),
+        )
+        .await;
+    assert_eq!(records.len(), 1, "{records:#?}");
+    assert_eq!(records[0]["agency"], "D-CIVIL_AFFAIRS");
+}
+
+#[tokio::test]
+async fn a_daily_quota_is_429_for_hours() {
+    let hub = start(|c| {
+        c.limits.max_complexity = 1000;
+        c.budgets.cost_per_sec = 0;
+        c.budgets.cost_per_day = 1000;
+    })
+    .await;
+    let q = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+    let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 200);
+    let (status, retry, body) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 429, "{body:#}");
+    assert_eq!(refused_by(&body).0, "QUOTA_EXCEEDED");
+    assert!(retry.unwrap().parse::<u64>().unwrap() > 3600);
+}
+
+#[tokio::test]
+async fn one_agency_holds_at_most_its_share_of_neo4j() {
+    // A share of one connection and no wait: of ten root fields run at once, the
+    // ones that find the agency's connection taken are refused (each its own
+    // error; the root field is left out of `data`, as for any failed root field),
+    // while another agency's request is not held back.
+    let hub = start(|c| {
+        c.budgets.store_share = 1;
+        c.budgets.store_wait_ms = 0;
+    })
+    .await;
+    let roots = (0..10)
+        .map(|i| format!("r{i}: households(first: 5) {{ totalCount }}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (status, _, body) = ask(
+        &hub,
+        CA,
+        "subsidy_review",
+        &format!("{{ {roots} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !errors.is_empty(),
+        "ten queries at once on one share: {body:#}"
+    );
+    for e in &errors {
+        assert_eq!(e["extensions"]["code"], "RATE_LIMITED", "{e:#}");
+        assert_eq!(e["extensions"]["retryAfter"], 1, "{e:#}");
+    }
+    let answered = (0..10)
+        .filter(|i| body["data"][format!("r{i}")]["totalCount"].is_u64())
+        .count();
+    assert!(answered >= 1, "{body:#}");
+    assert_eq!(answered + errors.len(), 10);
+    let (status, _, body) = ask(
+        &hub,
+        HOUSING,
+        "building_safety",
+        "{ buildings(first: 5) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.get("errors").is_none(), "{body:#}");
+}
