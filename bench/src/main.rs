@@ -8,6 +8,7 @@
 //!
 //! Each client picks a random resident id of the seeded city per request.
 
+mod abuse;
 mod compare;
 mod load;
 
@@ -161,6 +162,35 @@ enum Target {
         #[arg(long)]
         neo4j_pid: Option<u32>,
     },
+    /// Abusive traffic beside normal traffic: the normal agency's p50/p99 alone
+    /// and beside another agency's abusive clients, and how fast each abusive
+    /// request was answered (see bench/abuse).
+    Abuse {
+        #[arg(long, default_value = "http://127.0.0.1:8093/graphql")]
+        url: String,
+        /// The normal agency's API key and purpose.
+        #[arg(long)]
+        normal_key: String,
+        #[arg(long)]
+        normal_purpose: String,
+        /// The abusive agency's API key and purpose.
+        #[arg(long)]
+        abuser_key: String,
+        #[arg(long)]
+        abuser_purpose: String,
+        /// Normal clients.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Abusive clients.
+        #[arg(long, default_value_t = 4)]
+        abusers: usize,
+        /// Seconds of each phase.
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Residents in the seeded city.
+        #[arg(long, default_value_t = 100_000)]
+        residents: u64,
+    },
     /// Through the hub's GraphQL endpoint.
     Hub {
         #[arg(long, default_value = "http://127.0.0.1:8080/graphql")]
@@ -292,6 +322,32 @@ async fn main() {
             load,
         } => audit(neo4j, password, chain, disclosed, journal, load).await,
         Target::ServeWithoutAudit { listen } => serve_without_audit(listen).await,
+        Target::Abuse {
+            url,
+            normal_key,
+            normal_purpose,
+            abuser_key,
+            abuser_purpose,
+            concurrency,
+            abusers,
+            seconds,
+            residents,
+        } => {
+            let side = |key, purpose| abuse::Side {
+                url: url.clone(),
+                key,
+                purpose,
+            };
+            abuse::run(
+                side(normal_key, normal_purpose),
+                side(abuser_key, abuser_purpose),
+                concurrency,
+                abusers,
+                seconds,
+                residents,
+            )
+            .await;
+        }
         Target::Cypher {
             agency,
             role,
