@@ -203,6 +203,32 @@ impl<'a> Compiler<'a> {
         rows.map(|f| self.filter(t, v, &f, Trust::Plan)).transpose()
     }
 
+    /// The expression of field `f` of the `t` bound to `v`, wherever it is read,
+    /// filtered or sorted on: its property — except a `@countOf` field under a
+    /// plan that limits the rows of the type it counts, which is the count of the
+    /// rows the reader may see (none when it may see no row of that type).
+    fn column(&mut self, t: &NodeType, v: &str, f: &Field) -> Result<String, HubError> {
+        let stored = format!("{v}.`{}`", f.name);
+        let Some(counted) = &f.count_of else {
+            return Ok(stored);
+        };
+        let rel = t
+            .relation(counted)
+            .ok_or_else(|| HubError::internal("@countOf relation missing from the catalog"))?;
+        let target = self.target(rel)?;
+        let rows = match self.plan.type_access(&target.name) {
+            None => return Ok("0".to_string()),
+            Some(access) => access.rows.clone(),
+        };
+        let Some(rows) = rows else {
+            return Ok(stored);
+        };
+        let m = self.var("n");
+        let pattern = self.pattern(v, rel, "", &m, target);
+        let scope = self.filter(target, &m, &rows, Trust::Plan)?;
+        Ok(format!("COUNT {{ MATCH {pattern} WHERE {scope} }}"))
+    }
+
     /// `(v)-[r:TYPE]->(m:Label)` from the relation's direction.
     fn pattern(
         &self,
@@ -259,19 +285,17 @@ impl<'a> Compiler<'a> {
             let keys = sort_keys(t, conn);
             let mut row_preds = preds.clone();
             if let Some(after) = &conn.after {
-                row_preds.push(self.keyset(&m, &keys, after)?);
+                row_preds.push(self.keyset(t, &m, &keys, after)?);
             }
             let limit = self.param(Value::from(conn.first as u64 + 1));
-            let order = keys
-                .iter()
-                .map(|(f, desc)| format!("{m}.`{}` {}", f.name, if *desc { "DESC" } else { "ASC" }))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let key_values = keys
-                .iter()
-                .map(|(f, _)| read_expr(&m, f))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let mut order = Vec::with_capacity(keys.len());
+            let mut key_values = Vec::with_capacity(keys.len());
+            for (f, desc) in &keys {
+                let col = self.column(t, &m, f)?;
+                order.push(format!("{col} {}", if *desc { "DESC" } else { "ASC" }));
+                key_values.push(read_expr(col, &f.kind));
+            }
+            let (order, key_values) = (order.join(", "), key_values.join(", "));
             let node = self.projection(t, &m, &conn.node)?;
             let scope = self.param(Value::String(conn.scope.clone()));
             let mut row =
@@ -438,6 +462,7 @@ impl<'a> Compiler<'a> {
     /// (Neo4j sorts nulls last ascending and first descending).
     fn keyset(
         &mut self,
+        t: &NodeType,
         v: &str,
         keys: &[(&Field, bool)],
         after: &[Value],
@@ -450,7 +475,7 @@ impl<'a> Compiler<'a> {
         }
         let mut expr: Option<String> = None;
         for ((field, desc), value) in keys.iter().zip(after).rev() {
-            let col = format!("{v}.`{}`", field.name);
+            let col = self.column(t, v, field)?;
             let p = if value.is_null() {
                 None
             } else {
@@ -488,7 +513,8 @@ impl<'a> Compiler<'a> {
         for item in &sel.items {
             let part = match item {
                 NodeItem::Scalar { key, field, access } => {
-                    format!("`{key}`: {}", masked(read_expr(v, field), *access))
+                    let col = self.column(t, v, field)?;
+                    format!("`{key}`: {}", masked(read_expr(col, &field.kind), *access))
                 }
                 NodeItem::One {
                     key,
@@ -557,8 +583,8 @@ impl<'a> Compiler<'a> {
                     .field(field)
                     .ok_or_else(|| HubError::internal("filter field missing from catalog"))?;
                 format!(
-                    "{v}.`{}` IS {}NULL",
-                    f.name,
+                    "{} IS {}NULL",
+                    self.column(t, v, f)?,
                     if *is_null { "" } else { "NOT " }
                 )
             }
@@ -566,7 +592,7 @@ impl<'a> Compiler<'a> {
                 let f = t
                     .field(field)
                     .ok_or_else(|| HubError::internal("filter field missing from catalog"))?;
-                let col = format!("{v}.`{}`", f.name);
+                let col = self.column(t, v, f)?;
                 let p = self.param(value.clone());
                 match op {
                     CompareOp::In => {
@@ -650,7 +676,10 @@ fn sort_keys<'a>(t: &'a NodeType, conn: &Connection<'a>) -> Vec<(&'a Field, bool
 fn edge_props(r: &str, props: &[EdgeProp<'_>]) -> String {
     let parts = props
         .iter()
-        .map(|p| format!("`{}`: {}", p.key, masked(read_expr(r, p.field), p.access)))
+        .map(|p| {
+            let col = format!("{r}.`{}`", p.field.name);
+            format!("`{}`: {}", p.key, masked(read_expr(col, &p.field.kind), p.access))
+        })
         .collect::<Vec<_>>();
     format!("{{{}}}", parts.join(", "))
 }
@@ -683,11 +712,11 @@ fn where_clause(preds: &[String]) -> String {
     }
 }
 
-/// How a stored value is read out: dates as `YYYY-MM-DD` strings.
-fn read_expr(v: &str, f: &Field) -> String {
-    match f.kind {
-        ScalarKind::Date => format!("toString({v}.`{}`)", f.name),
-        _ => format!("{v}.`{}`", f.name),
+/// How a value of `kind` is read out: dates as `YYYY-MM-DD` strings.
+fn read_expr(col: String, kind: &ScalarKind) -> String {
+    match kind {
+        ScalarKind::Date => format!("toString({col})"),
+        _ => col,
     }
 }
 

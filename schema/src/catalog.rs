@@ -83,6 +83,9 @@ pub struct Field {
     pub unique: bool,
     /// Backed by a range index.
     pub indexed: bool,
+    /// `@countOf`: the stored count of the rows this relationship field (of the
+    /// same type) reaches — a derived fact that obeys the reader's row scope.
+    pub count_of: Option<String>,
 }
 
 /// Direction of a relationship as seen from the declaring type.
@@ -346,6 +349,16 @@ impl<'a> Reader<'a> {
                     fields.push(self.field(fdef, &loc, &mut used_enums)?);
                 }
             }
+            for f in &fields {
+                if let Some(rel) = &f.count_of {
+                    if !relations.iter().any(|r| &r.name == rel) {
+                        return Err(SchemaError::model(
+                            format!("{name}.{}", f.name),
+                            format!("@countOf names `{rel}`, not a relationship field of {name}"),
+                        ));
+                    }
+                }
+            }
             let ids = fields.iter().filter(|f| f.is_id).count();
             if ids != 1 {
                 return Err(SchemaError::model(
@@ -491,6 +504,11 @@ impl<'a> Reader<'a> {
                 ))
             }
         };
+        let count_of = match directive(&fdef.directives, "countOf") {
+            Some(d) if kind == ScalarKind::Int => Some(string_arg(d, "relation", loc)?),
+            Some(_) => return Err(SchemaError::model(loc, "@countOf needs an `Int` field")),
+            None => None,
+        };
         let is_id = directive(&fdef.directives, "id").is_some();
         if is_id && (kind != ScalarKind::Id || ty.nullable) {
             return Err(SchemaError::model(loc, "the @id field must be `ID!`"));
@@ -504,6 +522,7 @@ impl<'a> Reader<'a> {
             is_id,
             unique: is_id || directive(&fdef.directives, "unique").is_some(),
             indexed: directive(&fdef.directives, "index").is_some(),
+            count_of,
         })
     }
 

@@ -272,7 +272,7 @@ impl Reference<'_> {
     /// The value of one response key of a node, its occurrences merged.
     fn value(&self, ty: &str, id: &str, row: &Row, items: &[&Item]) -> Value {
         match items[0] {
-            Item::Field { name, .. } => self.scalar(ty, row, name),
+            Item::Field { name, .. } => self.scalar(ty, id, row, name),
             Item::Typename { .. } => Value::String(ty.to_string()),
             Item::One { rel, .. } => {
                 let target = self.target(ty, rel);
@@ -305,8 +305,32 @@ impl Reference<'_> {
         }
     }
 
-    fn scalar(&self, ty: &str, row: &Row, field: &str) -> Value {
-        let v = row.get(field).cloned().unwrap_or(Value::Null);
+    /// The value of `field` of one row as this mandate sees it: the stored value,
+    /// except for a `@countOf` field, which counts the related rows the mandate
+    /// sees (exactly the stored count when it sees them all).
+    fn col(&self, ty: &str, id: &str, row: &Row, field: &str) -> Value {
+        let counted = self
+            .city
+            .ty(ty)
+            .field(field)
+            .and_then(|f| f.count_of.as_deref());
+        match counted {
+            None => row.get(field).cloned().unwrap_or(Value::Null),
+            Some(rel) => {
+                let target = self.target(ty, rel);
+                let seen = self
+                    .city
+                    .edges(ty, rel, id)
+                    .iter()
+                    .filter(|(t, _)| self.m.sees(target, t))
+                    .count();
+                Value::from(seen as u64)
+            }
+        }
+    }
+
+    fn scalar(&self, ty: &str, id: &str, row: &Row, field: &str) -> Value {
+        let v = self.col(ty, id, row, field);
         match self.m.field(ty, field) {
             Some(Access::Full) => v,
             Some(Access::Masked(mask)) => apply_mask(mask, &v),
@@ -336,7 +360,7 @@ impl Reference<'_> {
                 .map(|(t, props)| (t.as_str(), Some(props)))
                 .collect(),
         };
-        let mut rows: Vec<(&str, &Row, Option<&Row>)> = candidates
+        let rows: Vec<(&str, &Row, Option<&Row>)> = candidates
             .into_iter()
             .filter(|(id, _)| self.m.sees(ty, id))
             .map(|(id, props)| (id, self.city.row(ty, id).unwrap(), props))
@@ -354,7 +378,15 @@ impl Reference<'_> {
         if !keys.iter().any(|(f, _)| *f == "id") {
             keys.push(("id", false));
         }
-        rows.sort_by(|a, b| order_rows(a.1, b.1, &keys));
+        let sort_values = |id: &str, row: &Row| -> Vec<Value> {
+            keys.iter().map(|(f, _)| self.col(ty, id, row, f)).collect()
+        };
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .map(|(id, row, props)| ((id, row, props), sort_values(id, row)))
+            .collect();
+        rows.sort_by(|a, b| order_rows(&a.1, &b.1, &keys));
+        let rows: Vec<(&str, &Row, Option<&Row>)> = rows.into_iter().map(|(r, _)| r).collect();
         let total = rows.len();
         let start = match after {
             None => 0,
@@ -455,8 +487,8 @@ impl Reference<'_> {
             Entry::Or(ws) => or3(ws.iter().map(|w| self.holds(ty, id, row, w))),
             Entry::Not(w) => self.holds(ty, id, row, w).map(|b| !b),
             Entry::Scalar { field, ops } => {
-                let v = row.get(field).unwrap_or(&Value::Null);
-                and3(ops.iter().map(|(op, x)| compare(v, *op, x)))
+                let v = self.col(ty, id, row, field);
+                and3(ops.iter().map(|(op, x)| compare(&v, *op, x)))
             }
             Entry::Rel { rel, exists, inner } => {
                 let target = self.target(ty, rel);
@@ -540,10 +572,8 @@ fn compare(v: &Value, op: Op, x: &Value) -> Option<bool> {
 }
 
 /// Neo4j's order: nulls last ascending, first descending; then the next key.
-fn order_rows(a: &Row, b: &Row, keys: &[(&str, bool)]) -> Ordering {
-    for (f, desc) in keys {
-        let x = a.get(*f).unwrap_or(&Value::Null);
-        let y = b.get(*f).unwrap_or(&Value::Null);
+fn order_rows(a: &[Value], b: &[Value], keys: &[(&str, bool)]) -> Ordering {
+    for ((x, y), (_, desc)) in a.iter().zip(b).zip(keys) {
         let o = match (x.is_null(), y.is_null()) {
             (true, true) => Ordering::Equal,
             (true, false) => Ordering::Greater,
