@@ -104,7 +104,10 @@ async fn member_counts_count_only_the_members_a_mandate_sees() {
             r["n"].as_u64().unwrap() > *count
         })
         .count();
-    assert!(larger > 0, "some households have members the bureau may not see");
+    assert!(
+        larger > 0,
+        "some households have members the bureau may not see"
+    );
 
     // Filtering on the count uses the same count.
     let threshold = counts[0];
@@ -122,6 +125,9 @@ async fn member_counts_count_only_the_members_a_mandate_sees() {
     assert!(!filtered.is_empty());
     for (id, count, visible) in &filtered {
         assert!(*count >= threshold && count == visible, "household {id}");
-        assert!(want.contains(&id), "household {id} passes on the visible count");
+        assert!(
+            want.contains(&id),
+            "household {id} passes on the visible count"
+        );
     }
 }

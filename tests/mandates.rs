@@ -1054,7 +1054,20 @@ async fn entity_fetches_are_audited_with_the_residents_they_disclose() {
     let records = chain_records(&hub).await;
     let last = records.last().unwrap();
     assert_eq!(last["a"]["decision"], "masked", "{last}");
-    assert_eq!(last["disclosed"], json!([inside]), "{last}");
+    // The resident shown, and — since her household's fields were read — every
+    // member of her household (a household read discloses facts about each).
+    let mut want = hub
+        .reference_ids(
+            "MATCH (:Resident {id: $r})-[:MEMBER_OF]->(:Household)<-[:MEMBER_OF]-(m:Resident) RETURN m.id AS id",
+            json!({ "r": inside }),
+        )
+        .await;
+    want.push(inside.clone());
+    want.sort();
+    want.dedup();
+    let mut got: Vec<String> = serde_json::from_value(last["disclosed"].clone()).unwrap();
+    got.sort();
+    assert_eq!(got, want, "{last}");
     let fields = last["a"]["fields"].to_string();
     assert!(
         fields.contains("Resident.idNumber:masked") && fields.contains("Household.memberCount"),

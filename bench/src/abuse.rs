@@ -149,7 +149,9 @@ async fn abuse(side: Arc<Side>, clients: usize, deadline: Instant) -> Seen {
                 let at = Instant::now();
                 let (status, code) = post(&client, &side, q, vars).await;
                 let took = at.elapsed();
-                let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut seen = seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let entry = seen.entry(name).or_default();
                 *entry.0.entry(format!("{status} {code}")).or_default() += 1;
                 entry.1.push(took);
@@ -159,7 +161,9 @@ async fn abuse(side: Arc<Side>, clients: usize, deadline: Instant) -> Seen {
     for t in tasks {
         let _ = t.await;
     }
-    let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut seen = seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     std::mem::take(&mut *seen)
 }
 
@@ -187,11 +191,17 @@ pub async fn run(
     let abusing = tokio::spawn(abuse(abuser, abusers, deadline));
     let (beside, beside_failed) = normal(normal_side, concurrency, seconds, residents).await;
     let seen = abusing.await.unwrap_or_default();
-    println!("| normal traffic ({concurrency} clients) | answered | failed | throughput | p50 | p99 |");
+    println!(
+        "| normal traffic ({concurrency} clients) | answered | failed | throughput | p50 | p99 |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for (name, lat, failed) in [
         ("alone", &alone, alone_failed),
-        (&*format!("beside {abusers} abusive clients"), &beside, beside_failed),
+        (
+            &*format!("beside {abusers} abusive clients"),
+            &beside,
+            beside_failed,
+        ),
     ] {
         println!(
             "| {name} | {} | {failed} | {:.0}/s | {:.2} ms | {:.2} ms |",

@@ -7,8 +7,10 @@
 //! only these types.
 //!
 //! ```text
-//! node       {`#id`: <subject id>?, <response key>: <scalar | node | null | page>, ...}
-//! page       {rows: [row], total: <count | null>, first: <page size>, after: <bool>}
+//! node       {`#id`: <subject id>?, `#ids`: [<described subject id>]?,
+//!             <response key>: <scalar | node | null | page>, ...}
+//! page       {rows: [row], total: <count | null>, first: <page size>, after: <bool>,
+//!             `#counted`: [<subject id>]?}
 //! row        {n: <node>, k: [<sort-key values>], s: <cursor scope>, e: {<edge props>}?}
 //! entities   {<Type>: [{k: <id>, v: <node>}]}
 //! ```
@@ -45,6 +47,10 @@ pub(crate) mod key {
     /// A data subject's id in its node, for the audit record only: resolvers
     /// read response keys, and `#` is never part of a GraphQL name.
     pub(crate) const SUBJECT: &str = "#id";
+    /// The ids of the data subjects a node's fields are facts about (`@describes`).
+    pub(crate) const DESCRIBED: &str = "#ids";
+    /// The data subjects a small count counted (see `disclose::SMALL_COUNT`).
+    pub(crate) const COUNTED: &str = "#counted";
 }
 
 /// One node as read: its selected items by response key.
@@ -52,6 +58,8 @@ pub(crate) mod key {
 pub(crate) struct Node {
     /// The data subject's id, when the node's type is a data subject.
     pub subject: Option<String>,
+    /// The data subjects the node's fields are facts about (`@describes`).
+    pub described: Vec<String>,
     /// The selected items, by response key.
     pub items: HashMap<String, Item>,
 }
@@ -79,6 +87,8 @@ pub(crate) struct Page {
     pub first: usize,
     /// Whether the page starts after a cursor.
     pub after: bool,
+    /// The data subjects counted, when `totalCount` is selected and small.
+    pub counted: Vec<String>,
 }
 
 impl Page {
@@ -180,12 +190,27 @@ pub(crate) fn scalar_nodes(data: Value) -> Vec<Node> {
         .into_iter()
         .map(|item| Node {
             subject: None,
+            described: Vec::new(),
             items: match item {
                 Value::Object(map) => map.into_iter().map(|(k, v)| (k, Item::Scalar(v))).collect(),
                 _ => HashMap::new(),
             },
         })
         .collect()
+}
+
+/// A list of ids written for the audit record (anything else reads as none).
+fn ids(value: Option<Value>) -> Vec<String> {
+    match value {
+        Some(Value::Array(ids)) => ids
+            .into_iter()
+            .filter_map(|id| match id {
+                Value::String(id) => Some(id),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn object(value: Value, what: &str) -> Result<Map<String, Value>, HubError> {
@@ -204,6 +229,7 @@ fn node(sel: &NodeSelection<'_>, value: Value) -> Result<Option<Node>, HubError>
         Some(Value::String(id)) => Some(id),
         _ => None,
     };
+    let described = ids(map.remove(key::DESCRIBED));
     let mut items = HashMap::with_capacity(sel.items.len());
     for item in &sel.items {
         let value = map.remove(item.key()).unwrap_or(Value::Null);
@@ -214,7 +240,11 @@ fn node(sel: &NodeSelection<'_>, value: Value) -> Result<Option<Node>, HubError>
         };
         items.insert(item.key().to_string(), decoded);
     }
-    Ok(Some(Node { subject, items }))
+    Ok(Some(Node {
+        subject,
+        described,
+        items,
+    }))
 }
 
 fn page(conn: &Connection<'_>, value: Value) -> Result<Page, HubError> {
@@ -246,6 +276,7 @@ fn page(conn: &Connection<'_>, value: Value) -> Result<Page, HubError> {
         total,
         first,
         after,
+        counted: ids(map.remove(key::COUNTED)),
     })
 }
 

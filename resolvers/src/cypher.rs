@@ -19,7 +19,8 @@ use serde_json::{Map, Value};
 
 use crate::access::{AccessPlan, FieldAccess, Mask};
 use crate::answer::key::{
-    AFTER, EDGE, ENTITY_ID, ENTITY_NODE, FIRST, NODE, ROWS, SCOPE, SORT_KEYS, SUBJECT, TOTAL,
+    AFTER, COUNTED, DESCRIBED, EDGE, ENTITY_ID, ENTITY_NODE, FIRST, NODE, ROWS, SCOPE, SORT_KEYS,
+    SUBJECT, TOTAL,
 };
 use crate::errors::{Code, HubError};
 use crate::ir::{
@@ -321,14 +322,51 @@ impl<'a> Compiler<'a> {
         } else {
             "null".to_string()
         };
+        // The people a small count is about, for the audit record.
+        let counted = if conn.total {
+            let subjects = if t.data_subject {
+                Some(format!("RETURN {m}.`{}` AS id", t.id_field().name))
+            } else {
+                self.described(t, &m)?
+            };
+            subjects.map(|ids| {
+                format!(
+                    ", `{COUNTED}`: COLLECT {{ {source}{} WITH DISTINCT {m} LIMIT {} {ids} }}",
+                    where_clause(&preds),
+                    crate::disclose::SMALL_COUNT + 1
+                )
+            })
+        } else {
+            None
+        };
         let after = if conn.after.is_some() {
             "true"
         } else {
             "false"
         };
         Ok(format!(
-            "{{{ROWS}: {rows}, {TOTAL}: {total}, {FIRST}: {first}, {AFTER}: {after}}}"
+            "{{{ROWS}: {rows}, {TOTAL}: {total}, {FIRST}: {first}, {AFTER}: {after}{}}}",
+            counted.unwrap_or_default()
         ))
+    }
+
+    /// For a `@describes` type bound to `v`: the subquery returning (`AS id`) the
+    /// ids of the data subjects its fields are facts about — every one of them,
+    /// whatever the reader's row scope, since the fact read is about each.
+    fn described(&mut self, t: &NodeType, v: &str) -> Result<Option<String>, HubError> {
+        let Some(described) = &t.describes else {
+            return Ok(None);
+        };
+        let rel = t
+            .relation(described)
+            .ok_or_else(|| HubError::internal("@describes relation missing from the catalog"))?;
+        let target = self.target(rel)?;
+        let x = self.var("n");
+        let pattern = self.pattern(v, rel, "", &x, target);
+        Ok(Some(format!(
+            "MATCH {pattern} RETURN {x}.`{}` AS id",
+            target.id_field().name
+        )))
     }
 
     /// Where a root list starts. Normally `MATCH (n:Label)` with the row conditions
@@ -510,6 +548,11 @@ impl<'a> Compiler<'a> {
             // For the audit record only (see `answer::key::SUBJECT`).
             parts.push(format!("`{SUBJECT}`: {v}.`{}`", t.id_field().name));
         }
+        if !sel.items.is_empty() {
+            if let Some(ids) = self.described(t, v)? {
+                parts.push(format!("`{DESCRIBED}`: COLLECT {{ {ids} }}"));
+            }
+        }
         for item in &sel.items {
             let part = match item {
                 NodeItem::Scalar { key, field, access } => {
@@ -678,7 +721,11 @@ fn edge_props(r: &str, props: &[EdgeProp<'_>]) -> String {
         .iter()
         .map(|p| {
             let col = format!("{r}.`{}`", p.field.name);
-            format!("`{}`: {}", p.key, masked(read_expr(col, &p.field.kind), p.access))
+            format!(
+                "`{}`: {}",
+                p.key,
+                masked(read_expr(col, &p.field.kind), p.access)
+            )
         })
         .collect::<Vec<_>>();
     format!("{{{}}}", parts.join(", "))

@@ -2,8 +2,18 @@
 //!
 //! The root resolvers walk the IR alongside the answer: the fields read
 //! (selections, filters and sort keys; masked ones marked), and the ids of the data
-//! subjects (residents) whose data was returned — read from the compiled query's
-//! hidden id key, so only rows actually shown count. Values are never recorded.
+//! subjects (residents) the answer discloses facts about, from the compiled
+//! query's hidden keys:
+//!
+//! - every data subject shown;
+//! - the subjects a shown node's fields are facts about (`@describes`: a
+//!   household read is a disclosure about each of its members);
+//! - the subjects of a small count: a `totalCount` of at most [`SMALL_COUNT`]
+//!   rows (of a subject type, or of a `@describes` type) singles people out — with
+//!   a filter it answers questions about each of them — so each is linked; a larger
+//!   count is an aggregate and links nobody.
+//!
+//! Values are never recorded.
 
 use std::collections::BTreeSet;
 
@@ -13,6 +23,9 @@ use mandate_schema::{Catalog, NodeType, Relation};
 use crate::access::{AccessPlan, FieldAccess};
 use crate::answer::{Answer, Entities, Item, Node, Page};
 use crate::ir::{Connection, EntityFetch, Filter, NodeItem, NodeSelection, RootField, RootKind};
+
+/// A count of at most this many rows is a disclosure about each row counted.
+pub(crate) const SMALL_COUNT: u64 = 10;
 
 /// Records what `root` read and which subjects `answer` (its answer) disclosed.
 pub(crate) fn root(
@@ -137,6 +150,9 @@ impl Walk<'_> {
         for row in page.shown() {
             self.node(t, &conn.node, Some(&row.node));
         }
+        if page.total.is_some_and(|n| n <= SMALL_COUNT) {
+            self.subjects.extend(page.counted.iter().cloned());
+        }
     }
 
     fn node(&mut self, t: &NodeType, sel: &NodeSelection<'_>, node: Option<&Node>) {
@@ -146,6 +162,7 @@ impl Walk<'_> {
         if let Some(id) = &node.subject {
             self.subjects.insert(id.clone());
         }
+        self.subjects.extend(node.described.iter().cloned());
         for item in &sel.items {
             match item {
                 NodeItem::Scalar { field, .. } => self.field(&t.name, &field.name),

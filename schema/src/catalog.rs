@@ -138,6 +138,9 @@ pub struct NodeType {
     /// Marked `@dataSubject`: its nodes are people whose data disclosures are
     /// audited by id and can be listed in access receipts.
     pub data_subject: bool,
+    /// `@describes`: the relationship to the data subjects this type's fields
+    /// are facts about; reading them is a disclosure about each.
+    pub describes: Option<String>,
 }
 
 impl NodeType {
@@ -374,6 +377,9 @@ impl<'a> Reader<'a> {
                 fields,
                 relations,
                 data_subject: directive(&def.directives, "dataSubject").is_some(),
+                describes: directive(&def.directives, "describes")
+                    .map(|d| string_arg(d, "relation", name))
+                    .transpose()?,
             });
         }
         if types.is_empty() {
@@ -394,6 +400,17 @@ impl<'a> Reader<'a> {
                     return Err(SchemaError::model(
                         format!("{}.{}", t.name, rel.name),
                         format!("`{}` is not a @node type", rel.target),
+                    ));
+                }
+            }
+            if let Some(described) = &t.describes {
+                let to_subjects = t.relation(described).is_some_and(|rel| {
+                    types.iter().any(|u| u.name == rel.target && u.data_subject)
+                });
+                if !to_subjects {
+                    return Err(SchemaError::model(
+                        &t.name,
+                        format!("@describes names `{described}`, not a relationship of {} to a @dataSubject type", t.name),
                     ));
                 }
             }
