@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use common::TestHub;
 use mandate_policies::{Policies, MIN_CANDIDATES};
@@ -30,7 +29,7 @@ fn check_char(first17: &[u8]) -> char {
 
 fn days_in(y: u32, m: u32) -> u32 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -101,7 +100,7 @@ fn fits_real(shown: &Shown, real: &str) -> bool {
     });
     let sex_ok = match shown.sex {
         Some("MALE") => (real.as_bytes()[16] - b'0') % 2 == 1,
-        Some("FEMALE") => (real.as_bytes()[16] - b'0') % 2 == 0,
+        Some("FEMALE") => (real.as_bytes()[16] - b'0').is_multiple_of(2),
         _ => true,
     };
     shown
