@@ -70,7 +70,7 @@ async fn plans_follow_the_lists() {
         ))
         .unwrap();
     let r = &ca.types["Resident"];
-    assert_eq!(r.fields["idNumber"], FieldAccess::Masked(Mask::KeepEnds));
+    assert_eq!(r.fields["idNumber"], FieldAccess::Masked(Mask::KeepStart));
     assert_eq!(r.fields["lowIncome"], FieldAccess::Read);
     assert!(!r.fields.contains_key("ethnicity"));
     assert!(r.rows.is_some());

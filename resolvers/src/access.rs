@@ -36,6 +36,8 @@ impl FieldAccess {
 pub enum Mask {
     /// Keep the first 6 and last 4 characters: `340102********123X`.
     KeepEnds,
+    /// Keep the first 6 characters (an ID number's region): `340102************`.
+    KeepStart,
     /// Keep the first 3 and last 4 characters: `138****5678`.
     Phone,
     /// Keep the first character: `王**`.

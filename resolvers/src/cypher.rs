@@ -782,6 +782,7 @@ fn masked(expr: String, access: FieldAccess) -> String {
     };
     let body = match mask {
         Mask::KeepEnds => "left($, 6) + '********' + right($, 4)",
+        Mask::KeepStart => "left($, 6) + '************'",
         Mask::Phone => "left($, 3) + '****' + right($, 4)",
         Mask::FirstChar => "left($, 1) + '**'",
         Mask::Redact => "'***'",

@@ -64,6 +64,55 @@ pub enum ScalarKind {
     Enum(String),
 }
 
+/// How a segment of a structured value is counted when estimating how many values
+/// an answer leaves possible (`@segment(kind:)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SegmentKind {
+    /// Characters each one of `values` symbols (10 for digits), known one by one.
+    Chars,
+    /// A calendar date written `YYYYMMDD` or `YYYY-MM-DD` within `values` years;
+    /// year, month and day are known apart (12 months, 28 days counted).
+    Date,
+    /// One check character computed from all the others, one of `values`
+    /// symbols: hidden it adds nothing, shown it leaves one in `values` of the rest.
+    Check,
+    /// Known to every reader whatever is shown (e.g. the region code of a
+    /// resident of the hub's city): counted as one value.
+    Known,
+}
+
+/// One part of a structured value (`@segment`), e.g. the birth date in
+/// characters 7–14 of an ID number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Segment {
+    /// What the part is, for messages.
+    pub name: String,
+    /// First character, 1-based.
+    pub from: usize,
+    /// Last character, inclusive; `None`: to the end of a value of varying
+    /// length (only the last segment; counted as one character).
+    pub to: Option<usize>,
+    /// How it is counted.
+    pub kind: SegmentKind,
+    /// Symbols per character (`Chars`, `Check`) or years spanned (`Date`); 1 for `Known`.
+    pub values: u32,
+    /// A field beside this one (same type, or same relationship) carrying the same
+    /// information: a `Date` field (or text whose first segment is a 10-character
+    /// `Date`, YYYY-MM-DD) for a `Date` segment (year, month and day correspond), an enum for a one-character `Chars` segment (each enum value
+    /// leaves `values` / number of enum values characters, e.g. sex and the
+    /// parity of an ID number's 17th digit). Knowing either reveals the other.
+    pub revealed_by: Option<String>,
+}
+
+impl Segment {
+    /// The 1-based character positions of the segment; an open segment counts
+    /// as its first character.
+    pub fn positions(&self) -> std::ops::RangeInclusive<usize> {
+        self.from..=self.to.unwrap_or(self.from)
+    }
+}
+
 /// A scalar field: a property on a node or on a relationship.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Field {
@@ -86,6 +135,21 @@ pub struct Field {
     /// `@countOf`: the stored count of the rows this relationship field (of the
     /// same type) reaches — a derived fact that obeys the reader's row scope.
     pub count_of: Option<String>,
+    /// The structure of the value (`@segment`, in order, covering it from the
+    /// first character): what a mask shows of it, and what other fields reveal,
+    /// can be counted. Empty for an unstructured value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+}
+
+impl Field {
+    /// The length of a structured value whose every segment is closed.
+    pub fn fixed_length(&self) -> Option<usize> {
+        match self.segments.last() {
+            Some(s) => s.to,
+            None => None,
+        }
+    }
 }
 
 /// Direction of a relationship as seen from the declaring type.
@@ -362,6 +426,7 @@ impl<'a> Reader<'a> {
                     }
                 }
             }
+            self.check_links(name, &fields)?;
             let ids = fields.iter().filter(|f| f.is_id).count();
             if ids != 1 {
                 return Err(SchemaError::model(
@@ -530,6 +595,13 @@ impl<'a> Reader<'a> {
         if is_id && (kind != ScalarKind::Id || ty.nullable) {
             return Err(SchemaError::model(loc, "the @id field must be `ID!`"));
         }
+        let segments = segments(fdef, loc)?;
+        if !segments.is_empty() && !matches!(kind, ScalarKind::String | ScalarKind::Date) {
+            return Err(SchemaError::model(
+                loc,
+                "@segment describes String and Date values only",
+            ));
+        }
         Ok(Field {
             name,
             kind,
@@ -540,7 +612,51 @@ impl<'a> Reader<'a> {
             unique: is_id || directive(&fdef.directives, "unique").is_some(),
             indexed: directive(&fdef.directives, "index").is_some(),
             count_of,
+            segments,
         })
+    }
+
+    /// Checks each `revealedBy` of `fields` (the fields of one type, or the
+    /// properties of one relationship): a `Date` field (or a date kept as text,
+    /// one `DATE` segment of 10 characters) for a `DATE` segment, an
+    /// enum of at most `values` values for a one-character `CHARS` segment.
+    fn check_links(&self, owner: &str, fields: &[Field]) -> Result<(), SchemaError> {
+        for f in fields {
+            for seg in &f.segments {
+                let Some(by) = &seg.revealed_by else {
+                    continue;
+                };
+                let loc = format!("{owner}.{}", f.name);
+                let other = fields.iter().find(|o| o.name == *by && o.name != f.name);
+                let fits = match (seg.kind, other.map(|o| &o.kind)) {
+                    (SegmentKind::Date, Some(ScalarKind::Date)) => true,
+                    // A date kept as text, YYYY-MM-DD.
+                    (SegmentKind::Date, Some(_)) => {
+                        other.and_then(|o| o.segments.first()).is_some_and(|d| {
+                            d.kind == SegmentKind::Date && d.from == 1 && d.to == Some(10)
+                        })
+                    }
+                    (SegmentKind::Chars, Some(ScalarKind::Enum(e))) => {
+                        let n = self.enums.get(e.as_str()).map_or(0, |d| match &d.kind {
+                            TypeKind::Enum(e) => e.values.len(),
+                            _ => 0,
+                        });
+                        seg.to == Some(seg.from) && n >= 2 && n <= seg.values as usize
+                    }
+                    _ => false,
+                };
+                if !fits {
+                    return Err(SchemaError::model(
+                        loc,
+                        format!(
+                            "segment `{}` revealed by `{by}`: a DATE segment is revealed by a Date field beside it, a one-character CHARS segment by an enum beside it with at most `values` values",
+                            seg.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn relation(
@@ -633,6 +749,7 @@ impl<'a> Reader<'a> {
                     properties.push(field);
                 }
             }
+            self.check_links(pt, &properties)?;
         }
         Ok(Relation {
             name,
@@ -645,6 +762,101 @@ impl<'a> Reader<'a> {
             properties_type,
             properties,
         })
+    }
+}
+
+/// The `@segment` directives of a field, checked: in order from the first
+/// character, each starting where the last ended, only the last open-ended.
+fn segments(fdef: &FieldDefinition, loc: &str) -> Result<Vec<Segment>, SchemaError> {
+    let mut out: Vec<Segment> = Vec::new();
+    for d in fdef
+        .directives
+        .iter()
+        .map(|d| &d.node)
+        .filter(|d| d.name.node.as_str() == "segment")
+    {
+        let name = string_arg(d, "name", loc)?;
+        let bad = |message: String| SchemaError::model(loc, format!("segment `{name}`: {message}"));
+        let kind = match enum_arg(d, "kind", loc)?.as_str() {
+            "CHARS" => SegmentKind::Chars,
+            "DATE" => SegmentKind::Date,
+            "CHECK" => SegmentKind::Check,
+            "KNOWN" => SegmentKind::Known,
+            other => return Err(bad(format!("unknown kind `{other}`"))),
+        };
+        let from = int_arg(d, "from", loc)?.ok_or_else(|| bad("needs `from`".into()))?;
+        let to = int_arg(d, "to", loc)?;
+        let values = int_arg(d, "values", loc)?;
+        let revealed_by = match d.get_argument("revealedBy").map(|v| &v.node) {
+            Some(ConstValue::String(s)) => Some(s.clone()),
+            None | Some(ConstValue::Null) => None,
+            Some(_) => return Err(bad("`revealedBy` names a field as a string".into())),
+        };
+        let expected = out.last().map_or(Some(1), |s| s.to.map(|t| t + 1));
+        if expected != Some(from) {
+            return Err(bad(match expected {
+                Some(e) => {
+                    format!("starts at character {from}, not {e} where the previous one ends")
+                }
+                None => "follows an open-ended segment".into(),
+            }));
+        }
+        let len = match to {
+            Some(t) if t < from => return Err(bad(format!("ends at {t}, before it starts"))),
+            Some(t) => Some(t - from + 1),
+            None => None,
+        };
+        let values = match (kind, values, len) {
+            (SegmentKind::Known, None, _) => 1,
+            (SegmentKind::Known, Some(_), _) => {
+                return Err(bad("a KNOWN segment takes no `values`".into()))
+            }
+            (SegmentKind::Date, Some(v), Some(8 | 10)) if v >= 1 => v,
+            (SegmentKind::Date, ..) => {
+                return Err(bad(
+                    "a DATE segment is 8 or 10 characters with `values` years (at least 1)".into(),
+                ))
+            }
+            (SegmentKind::Check, Some(v), Some(1)) if v >= 2 => v,
+            (SegmentKind::Check, ..) => {
+                return Err(bad(
+                    "a CHECK segment is one character of `values` symbols (at least 2)".into(),
+                ))
+            }
+            (SegmentKind::Chars, Some(v), _) if v >= 2 => v,
+            (SegmentKind::Chars, ..) => {
+                return Err(bad(
+                    "a CHARS segment needs `values` symbols per character (at least 2)".into(),
+                ))
+            }
+        };
+        let values = u32::try_from(values).map_err(|_| bad("`values` is too large".into()))?;
+        out.push(Segment {
+            name,
+            from,
+            to,
+            kind,
+            values,
+            revealed_by,
+        });
+    }
+    Ok(out)
+}
+
+fn int_arg(d: &ConstDirective, arg: &str, loc: &str) -> Result<Option<usize>, SchemaError> {
+    match d.get_argument(arg).map(|v| &v.node) {
+        None | Some(ConstValue::Null) => Ok(None),
+        Some(ConstValue::Number(n)) => match n.as_u64().and_then(|n| usize::try_from(n).ok()) {
+            Some(n) => Ok(Some(n)),
+            None => Err(SchemaError::model(
+                loc,
+                format!("@{} needs a non-negative integer `{arg}`", d.name.node),
+            )),
+        },
+        Some(_) => Err(SchemaError::model(
+            loc,
+            format!("@{} needs an integer `{arg}`", d.name.node),
+        )),
     }
 }
 
@@ -720,6 +932,86 @@ mod tests {
             c.enum_type("Sensitivity").is_none(),
             "metadata enums stay internal"
         );
+    }
+
+    #[test]
+    fn structured_values_declare_their_segments() {
+        let c = hub();
+        let r = c.node("Resident").unwrap();
+        let id = r.field("idNumber").unwrap();
+        let names: Vec<_> = id.segments.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "region",
+                "birth date",
+                "order number",
+                "sex digit",
+                "check character"
+            ]
+        );
+        assert_eq!(id.fixed_length(), Some(18));
+        assert_eq!(id.segments[1].revealed_by.as_deref(), Some("birthDate"));
+        assert_eq!(id.segments[1].kind, SegmentKind::Date);
+        assert_eq!(id.segments[3].revealed_by.as_deref(), Some("sex"));
+        assert_eq!(r.field("name").unwrap().fixed_length(), None, "open-ended");
+        assert!(r.field("ethnicity").unwrap().segments.is_empty());
+    }
+
+    #[test]
+    fn rejects_segments_that_do_not_fit() {
+        let t = |fields: &str| {
+            err(&format!(
+                "enum E {{ X Y Z }}
+                type T @node(label: \"T\", plural: \"ts\") {{ id: ID! @id @share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL) {fields} }}"
+            ))
+        };
+        let share = "@share(owner: A, sensitivity: PUBLIC, class: UNCONDITIONAL)";
+        for (fields, want) in [
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 2, to: 3, kind: CHARS, values: 10)"),
+                "starts at character 2, not 1",
+            ),
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 1, to: 3, kind: CHARS, values: 10) @segment(name: \"b\", from: 5, to: 5, kind: CHARS, values: 10)"),
+                "starts at character 5, not 4",
+            ),
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 1, kind: CHARS, values: 10) @segment(name: \"b\", from: 2, to: 2, kind: CHARS, values: 10)"),
+                "follows an open-ended segment",
+            ),
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 1, to: 6, kind: DATE, values: 100)"),
+                "8 or 10 characters",
+            ),
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 1, to: 2, kind: CHECK, values: 11)"),
+                "one character",
+            ),
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 1, to: 2, kind: CHARS)"),
+                "needs `values`",
+            ),
+            (
+                format!("n: Int {share} @segment(name: \"a\", from: 1, to: 2, kind: CHARS, values: 10)"),
+                "String and Date values only",
+            ),
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 1, to: 8, kind: DATE, values: 100, revealedBy: \"n\") n: Int {share}"),
+                "revealed by `n`",
+            ),
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 1, to: 2, kind: CHARS, values: 10, revealedBy: \"e\") e: E {share}"),
+                "revealed by `e`",
+            ),
+            (
+                format!("s: String {share} @segment(name: \"a\", from: 1, to: 1, kind: CHARS, values: 2, revealedBy: \"e\") e: E {share}"),
+                "revealed by `e`",
+            ),
+        ] {
+            let e = t(&fields);
+            assert!(e.contains(want), "{fields}: {e}");
+        }
     }
 
     #[test]

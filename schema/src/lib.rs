@@ -11,8 +11,8 @@ mod catalog;
 mod error;
 
 pub use catalog::{
-    Catalog, Direction, EnumType, Field, NodeType, Relation, ScalarKind, Sensitivity, ShareClass,
-    ShareMeta,
+    Catalog, Direction, EnumType, Field, NodeType, Relation, ScalarKind, Segment, SegmentKind,
+    Sensitivity, ShareClass, ShareMeta,
 };
 pub use error::SchemaError;
 

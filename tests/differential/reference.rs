@@ -604,6 +604,7 @@ fn apply_mask(mask: &str, v: &Value) -> Value {
     };
     Value::String(match mask {
         "keep_ends" => format!("{}********{}", left(6), right(4)),
+        "keep_start" => format!("{}************", left(6)),
         "phone" => format!("{}****{}", left(3), right(4)),
         "first_char" => format!("{}**", left(1)),
         "year_only" => format!("{}-**-**", left(4)),
