@@ -885,7 +885,14 @@ mod tests {
     fn catalog(from: &str, to: &str) -> Catalog {
         let sdl = mandate_schema::HUB_SDL;
         assert!(sdl.contains(from), "the model has `{from}`");
-        Catalog::load(&sdl.replacen(from, to, 1)).unwrap()
+        // A renamed relationship is renamed where the model's directives name it too.
+        let renamed = match (from.trim().strip_suffix(':'), to.trim().strip_suffix(':')) {
+            (Some(a), Some(b)) => sdl
+                .replacen(from, to, 1)
+                .replace(&format!("relation: \"{a}\""), &format!("relation: \"{b}\"")),
+            _ => sdl.replacen(from, to, 1),
+        };
+        Catalog::load(&renamed).unwrap()
     }
 
     #[test]
