@@ -44,6 +44,11 @@ pub struct BudgetsConfig {
     pub burst: u32,
     /// Cost units an agency may spend in any 24 hours.
     pub cost_per_day: u32,
+    /// Milliseconds of Neo4j time an agency's queries may take a second, sustained
+    /// (measured after each query; the agency is refused until paid back).
+    pub store_ms_per_sec: u32,
+    /// Milliseconds of Neo4j time an agency's queries may take at once.
+    pub store_ms_burst: u32,
     /// Neo4j queries one agency may run at once (at most `neo4j.max_connections`).
     pub store_share: usize,
     /// Milliseconds a query waits for its agency's share before `RATE_LIMITED`.
@@ -65,6 +70,12 @@ pub struct BudgetConfig {
     /// Cost units in any 24 hours.
     #[serde(default)]
     pub cost_per_day: u32,
+    /// Milliseconds of Neo4j time a second (agencies only; default: `budgets.store_ms_per_sec`).
+    #[serde(default)]
+    pub store_ms_per_sec: Option<u32>,
+    /// Milliseconds of Neo4j time at once (default: `budgets.store_ms_burst`).
+    #[serde(default)]
+    pub store_ms_burst: Option<u32>,
 }
 
 impl Default for BudgetsConfig {
@@ -74,6 +85,8 @@ impl Default for BudgetsConfig {
             cost_per_sec: b.agency.cost_per_sec,
             burst: b.agency.burst,
             cost_per_day: b.agency.cost_per_day,
+            store_ms_per_sec: b.agency.store_ms_per_sec,
+            store_ms_burst: b.agency.store_ms_burst,
             store_share: b.store_share,
             store_wait_ms: u64::try_from(b.store_wait.as_millis()).unwrap_or(u64::MAX),
             agencies: std::collections::BTreeMap::new(),
@@ -89,12 +102,16 @@ impl BudgetsConfig {
             cost_per_sec: b.cost_per_sec,
             burst: b.burst,
             cost_per_day: b.cost_per_day,
+            store_ms_per_sec: b.store_ms_per_sec.unwrap_or(self.store_ms_per_sec),
+            store_ms_burst: b.store_ms_burst.unwrap_or(self.store_ms_burst),
         };
         mandate_hub::Budgets {
             agency: mandate_hub::Budget {
                 cost_per_sec: self.cost_per_sec,
                 burst: self.burst,
                 cost_per_day: self.cost_per_day,
+                store_ms_per_sec: self.store_ms_per_sec,
+                store_ms_burst: self.store_ms_burst,
             },
             agencies: self
                 .agencies

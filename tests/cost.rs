@@ -301,3 +301,41 @@ async fn one_agency_holds_at_most_its_share_of_neo4j() {
     assert_eq!(status, 200);
     assert!(body.get("errors").is_none(), "{body:#}");
 }
+
+#[tokio::test]
+async fn an_agency_whose_queries_keep_neo4j_busy_is_refused_until_paid_back() {
+    // One millisecond of Neo4j time a second: a query that takes a few
+    // milliseconds is owed for seconds; the estimate could not see it coming.
+    let hub = start(|c| {
+        c.budgets.store_ms_per_sec = 1;
+        c.budgets.store_ms_burst = 1;
+    })
+    .await;
+    let q = "{ households(first: 50) { totalCount edges { node { id members(first: 5) { totalCount } } } } }";
+    let (status, _, body) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let before = hub.cypher_queries().await;
+    let (status, retry, body) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 429, "{body:#}");
+    assert_eq!(refused_by(&body).0, "RATE_LIMITED");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("graph database's time"),
+        "{body:#}"
+    );
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(hub.cypher_queries().await, before, "refused before Neo4j");
+    // Another agency is served.
+    let (status, _, body) = ask(
+        &hub,
+        HOUSING,
+        "building_safety",
+        "{ buildings(first: 5) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+}

@@ -29,16 +29,25 @@ pub struct Budget {
     pub burst: u32,
     /// Cost units in any 24 hours.
     pub cost_per_day: u32,
+    /// Milliseconds of graph-store time a second, sustained (agencies only: the
+    /// time its queries actually kept Neo4j busy, measured after each).
+    pub store_ms_per_sec: u32,
+    /// Milliseconds of graph-store time at once.
+    pub store_ms_burst: u32,
 }
 
 impl Default for Budget {
     /// 50,000 units a second with bursts of 250,000 (ten requests at the default
-    /// cost limit at once); 500 million a day.
+    /// cost limit at once); 500 million a day; four seconds of Neo4j connection
+    /// time a second (four of the default sixteen connections held throughout),
+    /// twenty at once.
     fn default() -> Self {
         Budget {
             cost_per_sec: 50_000,
             burst: 250_000,
             cost_per_day: 500_000_000,
+            store_ms_per_sec: 4_000,
+            store_ms_burst: 20_000,
         }
     }
 }
@@ -83,6 +92,11 @@ pub(crate) struct Ledger {
 struct Account {
     buckets: Buckets,
     share: Option<Arc<Semaphore>>,
+    /// Its share of the store's time, in milliseconds, and the time one
+    /// millisecond takes to earn back.
+    time: Option<(DefaultDirectRateLimiter, Duration)>,
+    /// Until when it is refused for having spent more store time than its share.
+    owes_until: Mutex<Option<std::time::Instant>>,
 }
 
 /// A rate bucket and a daily-quota bucket (either may be off).
@@ -165,10 +179,19 @@ impl Ledger {
                         .get(agency)
                         .copied()
                         .unwrap_or(self.budgets.agency);
+                    let time = NonZeroU32::new(budget.store_ms_per_sec).map(|per_sec| {
+                        let burst =
+                            NonZeroU32::new(budget.store_ms_burst.max(budget.store_ms_per_sec))
+                                .unwrap_or(per_sec);
+                        let quota = Quota::per_second(per_sec).allow_burst(burst);
+                        (RateLimiter::direct(quota), quota.replenish_interval())
+                    });
                     Arc::new(Account {
                         buckets: Buckets::new(budget),
                         share: (self.budgets.store_share > 0)
                             .then(|| Arc::new(Semaphore::new(self.budgets.store_share))),
+                        time,
+                        owes_until: Mutex::new(None),
                     })
                 })
                 .clone()
@@ -202,6 +225,24 @@ struct AskerMeter {
 
 impl Meter for AskerMeter {
     fn charge(&self, cost: u64) -> Result<(), Throttled> {
+        let owes = *self
+            .account
+            .owes_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(until) = owes {
+            let now = std::time::Instant::now();
+            if until > now {
+                return Err(Throttled {
+                    code: Code::RateLimited,
+                    message: format!(
+                        "agency {} has spent its share of the graph database's time; retry later",
+                        self.agency
+                    ),
+                    retry_after: until - now,
+                });
+            }
+        }
         if let Some(purpose) = &self.purpose_buckets {
             purpose.charge(
                 cost,
@@ -233,11 +274,55 @@ impl Meter for AskerMeter {
             }
         })
     }
+
+    fn spent(&self, store_time: Duration) {
+        let Some((time, per_ms)) = &self.account.time else {
+            return;
+        };
+        let ms = u32::try_from(store_time.as_millis().max(1)).unwrap_or(u32::MAX);
+        let Some(n) = NonZeroU32::new(ms) else {
+            return;
+        };
+        let owed = match time.check_n(n) {
+            Ok(Ok(())) => return,
+            Ok(Err(not_until)) => not_until.wait_time_from(DefaultClock::default().now()),
+            // One query longer than the whole burst: owed until earned back.
+            Err(_) => per_ms.saturating_mul(ms),
+        };
+        let mut owes = self
+            .account
+            .owes_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let until = std::time::Instant::now() + owed;
+        if owes.is_none_or(|u| u < until) {
+            *owes = Some(until);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_agency_that_kept_the_store_busy_is_refused_until_paid_back() {
+        let l = ledger(Budget {
+            store_ms_per_sec: 100,
+            store_ms_burst: 200,
+            ..Budget::default()
+        });
+        let a = l.meter("D-A", "p");
+        assert_eq!(a.charge(1), Ok(()));
+        a.spent(Duration::from_millis(150));
+        assert_eq!(a.charge(1), Ok(()), "within the burst");
+        a.spent(Duration::from_millis(150));
+        let refused = a.charge(1).unwrap_err();
+        assert_eq!(refused.code, Code::RateLimited);
+        assert!(refused.retry_after_secs() >= 1, "{refused:?}");
+        // Another agency is not held back.
+        assert_eq!(l.meter("D-B", "p").charge(1), Ok(()));
+    }
 
     fn ledger(budget: Budget) -> Ledger {
         Ledger::new(Budgets {
@@ -254,6 +339,7 @@ mod tests {
             cost_per_sec: 100,
             burst: 1_000,
             cost_per_day: 0,
+            ..Budget::default()
         });
         let m = l.meter("D-A", "p");
         assert_eq!(m.charge(600), Ok(()));
@@ -271,6 +357,7 @@ mod tests {
             cost_per_sec: 0,
             burst: 0,
             cost_per_day: 1_000,
+            ..Budget::default()
         });
         let m = l.meter("D-A", "p");
         assert_eq!(m.charge(1_000), Ok(()));
@@ -288,6 +375,7 @@ mod tests {
                 cost_per_sec: 10,
                 burst: 100,
                 cost_per_day: 0,
+                ..Budget::default()
             },
         );
         let l = Ledger::new(budgets);

@@ -779,11 +779,12 @@ pub(crate) async fn run_disclosed<T>(
         ),
         None => None,
     };
-    let data = engine
-        .store
-        .run(query)
-        .await
-        .map_err(|e| e.into_hub_error().into_graphql())?;
+    let started = std::time::Instant::now();
+    let data = engine.store.run(query).await;
+    if let Some(meter) = ctx.data_opt::<Arc<dyn crate::Meter>>() {
+        meter.spent(started.elapsed());
+    }
+    let data = data.map_err(|e| e.into_hub_error().into_graphql())?;
     let answer = decode(data)?;
     if let Ok(disclosure) = ctx.data::<Arc<mandate_audit::Disclosure>>() {
         note(disclosure, &answer);

@@ -25,6 +25,12 @@ pub trait Meter: Send + Sync {
     /// # Errors
     /// [`Throttled`] when none frees up in time.
     fn enter(&self) -> BoxFuture<'_, Result<StoreTicket, Throttled>>;
+
+    /// Reports the time one query of the asker kept the graph store busy (the
+    /// work the cost estimate could not see), charged to the agency's share of
+    /// the store's time: an agency whose queries are costly in practice is
+    /// refused until it is paid back.
+    fn spent(&self, store_time: Duration);
 }
 
 /// A refusal for spent budget: the code (`RATE_LIMITED`, `QUOTA_EXCEEDED`), a

@@ -45,6 +45,7 @@ pub(crate) async fn start(chain: Option<&str>) -> TestHub {
     // budgets and the cost limit (tested in tests/cost.rs) are out of its way.
     config.budgets.cost_per_sec = 0;
     config.budgets.cost_per_day = 0;
+    config.budgets.store_ms_per_sec = 0;
     config.limits.max_complexity = 1_000_000;
     if let Some(chain) = chain {
         config.audit.chain = chain.to_string();
