@@ -781,7 +781,9 @@ pub(crate) async fn run_disclosed<T>(
     };
     let started = std::time::Instant::now();
     let data = engine.store.run(query).await;
-    if let Some(meter) = ctx.data_opt::<Arc<dyn crate::Meter>>() {
+    // Time the store worked for the asker (not time it was unreachable).
+    let worked = !matches!(data, Err(crate::StoreError::Unavailable(_)));
+    if let (true, Some(meter)) = (worked, ctx.data_opt::<Arc<dyn crate::Meter>>()) {
         meter.spent(started.elapsed());
     }
     let data = data.map_err(|e| e.into_hub_error().into_graphql())?;
