@@ -423,15 +423,20 @@ impl Config {
                     .map(|rest| rest.to_lowercase().replace("__", ".")),
             };
             if let Some(path) = path {
-                overrides.insert(path, value);
+                overrides.insert(path, (key, value));
             }
         }
         let mut overrides: Vec<_> = overrides.into_iter().collect();
         overrides.sort();
-        for (path, value) in overrides {
-            builder = builder
-                .set_override(path.as_str(), value)
-                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for (path, (key, value)) in overrides {
+            // The parser's own message is only the path with a caret under it:
+            // name the variable instead.
+            builder = builder.set_override(path.as_str(), value).map_err(|_| {
+                ConfigError::Invalid(format!(
+                    "environment variable {key} names no configuration key \
+                     (MANDATE__<SECTION>__<KEY>, e.g. MANDATE__SERVER__LISTEN)"
+                ))
+            })?;
         }
         let raw = builder
             .build()

@@ -690,8 +690,21 @@ fn tokenize(text: &str) -> Result<Vec<String>, String> {
     if out.is_empty() {
         return Err("empty scope".to_string());
     }
+    if out.len() > MAX_SCOPE_TOKENS {
+        // The parser and every walk of a scope recurse once per nesting level,
+        // and a chain `a&b&…` nests once per operator: a scope of some thousand
+        // terms would overflow the stack of the thread loading the lists.
+        return Err(format!(
+            "a scope has at most {MAX_SCOPE_TOKENS} names, operators and parentheses; this one has {}",
+            out.len()
+        ));
+    }
     Ok(out)
 }
+
+/// The longest scope accepted, in tokens (names, `&`, `|`, parentheses): far
+/// above any list's need, far below what would exhaust a thread's stack.
+const MAX_SCOPE_TOKENS: usize = 128;
 
 struct Parser {
     tokens: Vec<String>,
@@ -874,6 +887,20 @@ mod tests {
         assert!(Scope::parse("(jurisdiction", "Resident").is_err());
         assert!(Scope::parse("x; DROP", "Resident").is_err());
         assert!(Scope::parse("", "Resident").is_err());
+    }
+
+    #[test]
+    fn long_scopes_are_refused_before_they_are_parsed() {
+        let nested = |n: usize| format!("{}jurisdiction{}", "(".repeat(n), ")".repeat(n));
+        let chain = |n: usize| vec!["jurisdiction"; n].join("&");
+        assert!(Scope::parse(&nested(40), "Resident").is_ok());
+        assert!(Scope::parse(&chain(60), "Resident").is_ok());
+        // Found by the loader fuzz (tests/fuzz_loaders.rs): these overflowed the
+        // stack of the thread loading the lists and aborted the process.
+        for text in [nested(100_000), chain(100_000), nested(65)] {
+            let err = Scope::parse(&text, "Resident").unwrap_err();
+            assert!(err.contains("at most 128"), "{err}");
+        }
     }
 
     #[test]

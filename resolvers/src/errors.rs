@@ -109,6 +109,14 @@ impl Extension for ErrorCodesExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        // Nesting first, on the text: the parser recurses into values without
+        // a bound, and a deep enough document overflows the worker's stack.
+        if crate::shape::nests_deeper(&request.query, crate::limits::MAX_NESTING) {
+            return Err(with_code(
+                ServerError::new("Query is nested too deep.", None),
+                Code::QueryTooDeep,
+            ));
+        }
         // Parsed once, here, so that nothing walks the document before its
         // expansion is known to be bounded; async-graphql takes the parsed document.
         let doc = async_graphql::parser::parse_query(&request.query)

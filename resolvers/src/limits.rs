@@ -69,6 +69,14 @@ impl Default for ShapeLimits {
 /// [`Limits::max_page_size`]).
 pub(crate) const DEFAULT_RECEIPTS: i64 = 50;
 
+/// How deep brackets (`{`, `[`, `(`) may nest in a document's text. Checked
+/// before the document is parsed: async-graphql's parser recurses into argument
+/// values without a bound, and a filter nested a few hundred levels deep
+/// (`{AND: [{AND: [...]}]}`, a couple of KB) overflows a worker's stack and
+/// aborts the process. The selection depth limit (`max_depth`) and legitimate
+/// filters stay far below.
+pub(crate) const MAX_NESTING: usize = 64;
+
 /// How deep fragments may nest inside one selection set, and how deep
 /// async-graphql may recurse into a document.
 pub(crate) const MAX_FRAGMENT_DEPTH: usize = 32;

@@ -1,6 +1,9 @@
-//! Checks on a parsed document that run before validation, in time linear in the
+//! Checks on a document that run before validation, in time linear in the
 //! document's text:
 //!
+//! - **nesting** (on the text, before parsing): brackets nest at most
+//!   [`MAX_NESTING`](crate::limits::MAX_NESTING) deep, so that no recursive
+//!   parser or walker runs out of stack;
 //! - **expansion**: the number of selections the document stands for once every
 //!   fragment spread is expanded, counted with one memoised size per fragment — a
 //!   document of a few hundred bytes whose spreads double at each level is refused
@@ -58,6 +61,53 @@ pub(crate) fn check(doc: &ExecutableDocument, max_fields: usize) -> Result<(), S
         }
     };
     merged(&doc.fragments, &roots)
+}
+
+/// Whether brackets (`{`, `[`, `(`) nest deeper than `max` anywhere in `text`,
+/// outside strings and comments: one pass over the bytes, stopping early. Text
+/// that does not lex (an unterminated string) is left to the parser to refuse.
+pub(crate) fn nests_deeper(text: &str, max: usize) -> bool {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                // A block string: up to the next `"""` not escaped as `\"""`.
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                // A string: up to the next unescaped `"` on the same line.
+                i += 1;
+                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n' | b'\r') {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Fragment nesting deeper than this is refused (a cycle, or an abuse).
@@ -242,6 +292,32 @@ mod tests {
         }
         q.push_str(&format!("fragment F{levels} on Query {{ __typename }}\n"));
         q
+    }
+
+    #[test]
+    fn nesting_is_measured_on_the_text_outside_strings_and_comments() {
+        let nested = |n: usize| format!("{}{}", "{AND: [".repeat(n), "]}".repeat(n));
+        let q = |n: usize| format!("{{ residents(where: {}) {{ totalCount }} }}", nested(n));
+        // Brackets: the selection set, the arguments, then two per filter level.
+        assert!(!nests_deeper(&q(4), 10));
+        assert!(nests_deeper(&q(5), 10));
+        let started = std::time::Instant::now();
+        assert!(nests_deeper(&q(500_000), 64));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // Brackets inside strings, block strings and comments do not count.
+        let deep = "[".repeat(100);
+        for text in [
+            format!("{{ resident(id: \"{deep}\") {{ id }} }}"),
+            format!("{{ resident(id: \"\\\"{deep}\") {{ id }} }}"),
+            format!("{{ resident(id: \"\"\"{deep} \\\"\"\" {deep}\"\"\") {{ id }} }}"),
+            format!("# {deep}\n{{ __typename }}"),
+        ] {
+            assert!(!nests_deeper(&text, 8), "{text}");
+        }
+        // Unbalanced or unterminated text does not confuse it.
+        assert!(!nests_deeper("}}}}{ a }", 2));
+        assert!(nests_deeper("{ a(x: \"open\n) { b { c { d } } } }", 3));
+        assert!(!nests_deeper("\"\"\"never closed [[[[[", 2));
     }
 
     #[test]
