@@ -145,7 +145,9 @@ impl Code {
             Code::BadRequest => "not a GraphQL request (bad JSON, batch, missing query)",
             Code::GraphqlParseFailed => "the query is not valid GraphQL syntax",
             Code::GraphqlValidationFailed => "the query does not validate against your schema",
-            Code::QueryTooDeep => "the query nests deeper than `limits.max_depth`",
+            Code::QueryTooDeep => {
+                "the query nests deeper than `limits.max_depth` (or its brackets deeper than 64)"
+            }
             Code::QueryTooComplex => {
                 "the query exceeds a cost or shape limit (`extensions.limit` names it)"
             }
