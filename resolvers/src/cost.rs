@@ -32,6 +32,8 @@ use crate::limits::{Limits, ShapeLimits};
 /// The limit a document exceeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OverLimit {
+    /// The code it is refused with.
+    pub(crate) code: crate::errors::Code,
     /// The limit's configuration key (`limits.<key>`).
     pub(crate) limit: &'static str,
     /// Its value.
@@ -50,10 +52,16 @@ impl OverLimit {
             "max_fields_per_object" => "one object selects distinct fields:",
             "max_filter_terms" => "a `where` filter has terms:",
             "max_filter_depth" => "a `where` filter nests",
+            "max_depth" => "the query nests",
             _ => "the query measures",
         };
+        let kind = if self.code == crate::errors::Code::QueryTooDeep {
+            "nested too deep"
+        } else {
+            "too complex"
+        };
         format!(
-            "Query is too complex: {what} {}, more than the limit of {} (limits.{}).",
+            "Query is {kind}: {what} {}, more than the limit of {} (limits.{}).",
             self.actual, self.max, self.limit
         )
     }
@@ -98,7 +106,7 @@ pub(crate) fn measure(
         .filter(|g| g.fields[0].name.node.as_str() != "__typename")
         .count() as u64;
     over("max_root_fields", shape.max_root_fields, root_fields)?;
-    let cost = m.cost(groups, &registry.query_type, 1, None)?;
+    let cost = m.cost(groups, &registry.query_type, 1, None, 1)?;
     over("max_aliases", shape.max_aliases, m.aliases)?;
     over("max_complexity", shape.max_complexity, cost)?;
     Ok(cost)
@@ -107,7 +115,17 @@ pub(crate) fn measure(
 fn over(limit: &'static str, max: usize, actual: u64) -> Result<(), OverLimit> {
     let max = max as u64;
     if actual > max {
-        Err(OverLimit { limit, max, actual })
+        let code = if limit == "max_depth" {
+            crate::errors::Code::QueryTooDeep
+        } else {
+            crate::errors::Code::QueryTooComplex
+        };
+        Err(OverLimit {
+            code,
+            limit,
+            max,
+            actual,
+        })
     } else {
         Ok(())
     }
@@ -176,14 +194,19 @@ impl<'a> Measure<'a> {
     }
 
     /// The cost of `groups` on `parent`, each evaluated `times` times; `page` is
-    /// the page size of the connection the groups belong to, if any.
+    /// the page size of the connection the groups belong to, if any; `depth` is
+    /// the groups' selection depth (root fields: 1), checked first.
     fn cost(
         &mut self,
         groups: Vec<Group<'a>>,
         parent: &str,
         times: u64,
         page: Option<u64>,
+        depth: u64,
     ) -> Result<u64, OverLimit> {
+        if !groups.is_empty() {
+            over("max_depth", self.shape.max_depth, depth)?;
+        }
         let keys = groups
             .iter()
             .map(|g| g.key)
@@ -253,7 +276,7 @@ impl<'a> Measure<'a> {
                 (times, own_page)
             };
             let groups = self.groups(&subs, &inner);
-            total = total.saturating_add(self.cost(groups, &inner, times, page)?);
+            total = total.saturating_add(self.cost(groups, &inner, times, page, depth + 1)?);
             over("max_complexity", self.shape.max_complexity, total)?;
         }
         Ok(total)

@@ -162,7 +162,7 @@ impl Extension for ErrorCodesExtension {
             ext.set("limit", over.limit);
             ext.set("max", over.max);
             ext.set("actual", over.actual);
-            with_code(e, Code::QueryTooComplex)
+            with_code(e, over.code)
         })?;
         let meter = request
             .data
