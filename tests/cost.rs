@@ -339,3 +339,49 @@ async fn an_agency_whose_queries_keep_neo4j_busy_is_refused_until_paid_back() {
     .await;
     assert_eq!(status, 200, "{body:#}");
 }
+
+#[tokio::test]
+async fn an_agency_over_budget_is_refused_unparsed_and_its_refusals_are_sampled() {
+    let hub = start(|c| {
+        c.limits.max_complexity = 1000;
+        c.budgets.burst = 1000;
+        c.budgets.cost_per_sec = 1;
+        c.audit.anonymous_refusals_per_sec = 2;
+        c.audit.chain = format!("cost-flood-{}", std::process::id());
+    })
+    .await;
+    let q = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+    let unrecorded = hub.metric("mandate_audit_unrecorded_refusals_total").await;
+    let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 429);
+    // Until its Retry-After has passed, even a document that does not parse is
+    // refused for the budget: it is never read.
+    let (status, _, body) = ask(&hub, CA, "subsidy_review", "{ not graphql", json!({})).await;
+    assert_eq!(
+        (status, refused_by(&body).0),
+        (429, "RATE_LIMITED"),
+        "{body:#}"
+    );
+    for _ in 0..19 {
+        let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+        assert_eq!(status, 429);
+    }
+    // A flood of refusals for spent budget does not grow the audit log by one
+    // record each: they are sampled, and counted.
+    let records = hub
+        .reference(
+            "MATCH (a:AuditRecord {chain: $c, code: 'RATE_LIMITED'}) RETURN a.agency AS agency, coalesce(a.unrecordedBefore, 0) AS before",
+            json!({"c": hub.hub.config.audit.chain}),
+        )
+        .await;
+    assert!(records.len() < 21, "sampled: {} records", records.len());
+    assert!(records.iter().all(|r| r["agency"] == CA.0));
+    let counted = hub.metric("mandate_audit_unrecorded_refusals_total").await - unrecorded;
+    assert_eq!(
+        counted as usize + records.len(),
+        21,
+        "every refusal recorded or counted"
+    );
+}

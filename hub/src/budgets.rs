@@ -99,10 +99,14 @@ struct Account {
     owes_until: Mutex<Option<std::time::Instant>>,
 }
 
-/// A rate bucket and a daily-quota bucket (either may be off).
+/// A rate bucket and a daily-quota bucket (either may be off), and the last
+/// refusal: until its `Retry-After` has passed, every request is refused as it
+/// was — before its document is read — so an agency that ignores `Retry-After`
+/// costs next to nothing.
 struct Buckets {
     rate: Option<DefaultDirectRateLimiter>,
     day: Option<DefaultDirectRateLimiter>,
+    refused: Mutex<Option<(std::time::Instant, Throttled)>>,
 }
 
 impl Buckets {
@@ -115,11 +119,35 @@ impl Buckets {
             Quota::with_period(Duration::from_secs(86_400) / per_day.get())
                 .map(|q| RateLimiter::direct(q.allow_burst(per_day)))
         });
-        Buckets { rate, day }
+        Buckets {
+            rate,
+            day,
+            refused: Mutex::new(None),
+        }
     }
 
-    /// Takes `cost` from the rate bucket, then from the daily one.
+    /// Takes `cost` from the rate bucket, then from the daily one; refused
+    /// while an earlier refusal's `Retry-After` runs.
     fn charge(&self, cost: u64, whose: &str) -> Result<(), Throttled> {
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if let Some((until, why)) = refused.as_ref() {
+            if *until > now {
+                return Err(Throttled {
+                    retry_after: *until - now,
+                    ..why.clone()
+                });
+            }
+            *refused = None;
+        }
+        let taken = self.take(cost, whose);
+        if let Err(why) = &taken {
+            *refused = Some((now + why.retry_after, why.clone()));
+        }
+        taken
+    }
+
+    fn take(&self, cost: u64, whose: &str) -> Result<(), Throttled> {
         let Some(n) = NonZeroU32::new(u32::try_from(cost).unwrap_or(u32::MAX)) else {
             return Ok(());
         };

@@ -168,6 +168,7 @@ impl HubBuilder {
             apis: AgencyApis::new(self.plan_ttl, PLAN_CACHE_CAPACITY, self.today),
             open: self.open,
             sampler: RefusalSampler::new(self.anonymous_refusals_per_sec),
+            throttled: RefusalSampler::new(self.anonymous_refusals_per_sec),
             ledger: Ledger::new(self.budgets),
         })
     }
@@ -185,6 +186,9 @@ pub struct Hub {
     apis: AgencyApis,
     open: bool,
     sampler: RefusalSampler,
+    /// Refusals for spent budget: they disclose nothing and an agency over its
+    /// budget may send many, so they are sampled like anonymous ones.
+    throttled: RefusalSampler,
     ledger: Ledger,
 }
 
@@ -286,6 +290,19 @@ impl Hub {
             request = request.data(self.ledger.meter(&asker.caller.agency, &asker.purpose));
         }
         let response = schema.execute(request).await;
+        let throttled = response.data == async_graphql::Value::Null
+            && matches!(
+                code_of(&response),
+                Some(Code::RateLimited | Code::QuotaExceeded)
+            );
+        let unrecorded_before = if throttled {
+            match self.throttled.admit() {
+                Some(before) => before,
+                None => return Ok(response),
+            }
+        } else {
+            0
+        };
         let outcome = Outcome {
             request_id: &request_id,
             client_request_id: client_request_id.as_deref(),
@@ -294,7 +311,7 @@ impl Hub {
             decision: decision_of(&response, &disclosure),
             code: code_of(&response),
             disclosure: Some(&disclosure),
-            unrecorded_before: 0,
+            unrecorded_before,
         };
         if let Err(e) = self.record(outcome).await {
             // Fail closed: nothing leaves without a record. An answer that carries
@@ -339,9 +356,11 @@ impl Hub {
         self.record(outcome).await
     }
 
-    /// Anonymous refusals counted but not recorded since the hub started.
+    /// Refusals counted but not recorded since the hub started: anonymous ones,
+    /// and refusals of verified callers for spent budget (both sampled at
+    /// `anonymous_refusals_per_sec`).
     pub fn unrecorded_refusals(&self) -> u64 {
-        self.sampler.total_unrecorded()
+        self.sampler.total_unrecorded() + self.throttled.total_unrecorded()
     }
 
     /// The compiled API of `caller` for `purpose` (from the cache when fresh).

@@ -81,6 +81,9 @@ pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
 /// validation measured, and applies variable
 /// defaults before execution (async-graphql 7.2 evaluates `@skip`/`@include`
 /// without them).
+/// Bytes of document text charged as one cost unit before parsing.
+const DOCUMENT_BYTES_PER_UNIT: u64 = 64;
+
 pub(crate) struct ErrorCodes {
     /// The limits on the query's shape and cost.
     pub(crate) shape: crate::ShapeLimits,
@@ -116,6 +119,19 @@ impl Extension for ErrorCodesExtension {
                 ServerError::new("Query is nested too deep.", None),
                 Code::QueryTooDeep,
             ));
+        }
+        let meter = request
+            .data
+            .get(&std::any::TypeId::of::<Arc<dyn crate::Meter>>())
+            .and_then(|m| m.downcast_ref::<Arc<dyn crate::Meter>>())
+            .cloned();
+        // Reading the document is work too: charged by its size before it is
+        // parsed, so an agency over its budget is refused here, unparsed, and one
+        // that floods refused documents spends its budget like any other.
+        if let Some(meter) = &meter {
+            meter
+                .charge(1 + request.query.len() as u64 / DOCUMENT_BYTES_PER_UNIT)
+                .map_err(crate::meter::Throttled::into_server_error)?;
         }
         // Parsed once, here, so that nothing walks the document before its
         // expansion is known to be bounded; async-graphql takes the parsed document.
@@ -164,11 +180,7 @@ impl Extension for ErrorCodesExtension {
             ext.set("actual", over.actual);
             with_code(e, over.code)
         })?;
-        let meter = request
-            .data
-            .get(&std::any::TypeId::of::<Arc<dyn crate::Meter>>())
-            .and_then(|m| m.downcast_ref::<Arc<dyn crate::Meter>>());
-        if let Some(meter) = meter {
+        if let Some(meter) = &meter {
             meter
                 .charge(cost)
                 .map_err(crate::meter::Throttled::into_server_error)?;
