@@ -39,6 +39,9 @@ pub struct Metrics {
     pub graphql_requests: AtomicU64,
     /// GraphQL responses that carried errors.
     pub graphql_errors: AtomicU64,
+    /// Times the lists folder was read (at a changed stamp, on the interval or
+    /// SIGHUP), whether or not the lists had changed.
+    pub policy_reads: AtomicU64,
     /// Changed lists put in force.
     pub policy_reloads: AtomicU64,
     /// Changed lists that did not load (the lists in force stayed).
@@ -264,6 +267,7 @@ impl App {
         // Stamped before reading: a save during the read leaves the stamp behind
         // the folder, and the next request reads again.
         self.lists.saw(lists_stamp(dir, None));
+        self.metrics.policy_reads.fetch_add(1, Ordering::Relaxed);
         let (next, refused) = match Policies::load_failing_closed(dir, self.hub.catalog()).await {
             Ok(loaded) => loaded,
             Err(e) => {
@@ -726,6 +730,9 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
          # HELP mandate_agency_plans_cached Compiled per-agency plans in the cache.\n\
          # TYPE mandate_agency_plans_cached gauge\n\
          mandate_agency_plans_cached {}\n\
+         # HELP mandate_policy_reads_total Times the responsibility lists were read again (saved, on the interval or SIGHUP).\n\
+         # TYPE mandate_policy_reads_total counter\n\
+         mandate_policy_reads_total {}\n\
          # HELP mandate_policy_reloads_total Changed responsibility lists put in force.\n\
          # TYPE mandate_policy_reloads_total counter\n\
          mandate_policy_reloads_total {}\n\
@@ -742,6 +749,7 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
         app.hub.audit().unshipped(),
         app.hub.unrecorded_refusals(),
         app.hub.plans_cached(),
+        m.policy_reads.load(Ordering::Relaxed),
         m.policy_reloads.load(Ordering::Relaxed),
         m.policy_reload_failures.load(Ordering::Relaxed),
         app.hub.policies().version(),
