@@ -36,7 +36,9 @@ const MOVING: (&str, &str) = (MOVING_CENTRE, "grid_worker");
 /// What the demo agencies ask: (who, purpose, query).
 const CASES: [((&str, &str), &str, &str); 6] = [
     (CA, "subsidy_review", "{ residents(first: 5, orderBy: [{field: NAME}]) { totalCount pageInfo { endCursor hasNextPage } edges { cursor node { id name idNumber household { memberCount } } } } }"),
-    (PS, "household_registration", "{ residents(first: 4, orderBy: [{field: BIRTH_DATE, direction: DESC}]) { totalCount edges { cursor node { id name idNumber } } } }"),
+    // (Buildings only: a police read of residents here would show in the
+    // receipts tests/mandates.rs expects to hold only investigations.)
+    (PS, "household_registration", "{ buildings(first: 4, orderBy: [{field: ADDRESS, direction: DESC}]) { totalCount edges { cursor node { id address grid { name } } } } }"),
     (HEALTH, "elderly_health_service", "{ residents(first: 3, orderBy: [{field: BIRTH_DATE}]) { totalCount edges { node { name birthDate disabilityStatus phone } } } }"),
     (HOUSING, "building_safety", "{ buildings(first: 3, where: {safetyGrade: {in: [C, D]}}, orderBy: [{field: SAFETY_GRADE, direction: DESC}]) { totalCount edges { node { address safetyGrade } } } }"),
     (HRSS, "employment_services", "{ residents(first: 3, orderBy: [{field: NAME}]) { totalCount edges { node { name occupation hukouType idNumber } } } }"),
@@ -643,4 +645,32 @@ async fn a_routing_uri_reads_from_readers_and_audits_to_the_writer() {
     ids.sort();
     assert_eq!(recorded, ids);
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The hub configurations of `deploy/` load (every key known, every value well
+/// formed), and what differs per replica comes from the environment.
+#[test]
+fn the_deployment_configurations_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["deploy/mandate.toml", "deploy/k8s/mandate.toml"] {
+        let env = vec![
+            (
+                "MANDATE__AUDIT__CHAIN".to_string(),
+                "mandate-hub-2".to_string(),
+            ),
+            ("NEO4J_PASSWORD".to_string(), "from-a-secret".to_string()),
+        ];
+        let config = mandate::Config::load_from(Some(&root.join(file)), env)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(config.audit.chain, "mandate-hub-2", "{file}");
+        assert_eq!(config.neo4j.password, "from-a-secret", "{file}");
+        assert_eq!(config.server.listen, "0.0.0.0:8080", "{file}");
+        assert!(!config.server.graphiql && !config.auth.open, "{file}");
+        assert!(config.policies.check_per_request, "{file}");
+        assert_eq!(
+            config.audit.journal, "/var/lib/mandate/audit.jsonl",
+            "{file}"
+        );
+        assert_eq!(config.log.format, mandate::LogFormat::Json, "{file}");
+    }
 }
