@@ -39,6 +39,9 @@ pub struct Metrics {
     pub graphql_requests: AtomicU64,
     /// GraphQL responses that carried errors.
     pub graphql_errors: AtomicU64,
+    /// Times the lists folder was read (at a changed stamp, on the interval or
+    /// SIGHUP), whether or not the lists had changed.
+    pub policy_reads: AtomicU64,
     /// Changed lists put in force.
     pub policy_reloads: AtomicU64,
     /// Changed lists that did not load (the lists in force stayed).
@@ -59,6 +62,8 @@ pub struct App {
     pub audit_store: Neo4jStore,
     /// Counters.
     pub metrics: Metrics,
+    /// What the lists folder looked like when the lists in force were read.
+    lists: ListsSeen,
 }
 
 /// Why the hub could not be assembled.
@@ -149,6 +154,7 @@ impl App {
                 },
             )?),
         };
+        let lists = ListsSeen::new(lists_stamp(Path::new(&config.policies.dir), None));
         let policies = Policies::load(Path::new(&config.policies.dir), &catalog).await?;
         if config.auth.open {
             tracing::warn!("auth.open is set: every request is served unrestricted, without credentials or audit of a mandate; development only");
@@ -171,6 +177,7 @@ impl App {
         .budgets(config.budgets.budgets())
         .cursors(cursors)
         .plan_ttl(Duration::from_secs(config.policies.plan_ttl_secs))
+        .jurisdiction_ttl(Duration::from_secs(config.policies.jurisdiction_ttl_secs))
         .today(Some(config.policies.today.clone()).filter(|t| !t.is_empty()))
         .open(config.auth.open)
         .anonymous_refusals_per_sec(config.audit.anonymous_refusals_per_sec)
@@ -182,6 +189,7 @@ impl App {
             auth,
             audit_store,
             metrics: Metrics::default(),
+            lists,
         }))
     }
 
@@ -213,14 +221,50 @@ impl App {
     /// compiled from the old ones. A list file that does not load is left out —
     /// fail closed: its grants lapse until it is mended — while the changes of
     /// every other file, revocations first of all, take effect. Returns the new
-    /// version, or `None` when nothing changed.
+    /// version, or `None` when nothing changed. One reload runs at a time; the
+    /// requests that find the folder changed wait for it (see
+    /// [`App::refresh_policies`]).
     ///
     /// # Errors
     /// The first file left out, naming its file and line (the others are logged;
     /// the lists that loaded are in force all the same); or, when the folder or
     /// model cannot be read, that error, the lists in force staying.
     pub async fn reload_policies(&self) -> Result<Option<String>, mandate_policies::PolicyError> {
+        let _one = self.lists.reloading.lock().await;
+        self.reload_locked().await
+    }
+
+    /// Puts lists saved since the last read in force before the caller goes on:
+    /// the request that runs this after a save is answered under the saved lists,
+    /// a revocation included, on every instance reading the folder. Costs a few
+    /// `stat` calls when nothing changed (inode, size and times of `model.conf`
+    /// and each list, no contents);
+    /// when something did, the first request reloads and the others wait for it
+    /// (single flight). Off with `policies.check_per_request = false`.
+    pub async fn refresh_policies(&self) {
+        if !self.config.policies.check_per_request {
+            return;
+        }
         let dir = Path::new(&self.config.policies.dir);
+        if self.lists.unchanged(dir) {
+            return;
+        }
+        let _one = self.lists.reloading.lock().await;
+        // Another request may have reloaded while this one waited.
+        if self.lists.unchanged(dir) {
+            return;
+        }
+        // Errors are logged and counted inside; the lists in force stay.
+        let _ = self.reload_locked().await;
+    }
+
+    /// [`App::reload_policies`] with the single-flight lock held.
+    async fn reload_locked(&self) -> Result<Option<String>, mandate_policies::PolicyError> {
+        let dir = Path::new(&self.config.policies.dir);
+        // Stamped before reading: a save during the read leaves the stamp behind
+        // the folder, and the next request reads again.
+        self.lists.saw(lists_stamp(dir, None));
+        self.metrics.policy_reads.fetch_add(1, Ordering::Relaxed);
         let (next, refused) = match Policies::load_failing_closed(dir, self.hub.catalog()).await {
             Ok(loaded) => loaded,
             Err(e) => {
@@ -247,6 +291,119 @@ impl App {
             }
             None => Ok(changed),
         }
+    }
+}
+
+/// One file's identity and state as `stat` reports it: inode, size, and
+/// modification and change times in nanoseconds. A save changes at least one
+/// of them — an editor's rename a new inode, a rewrite in place the times —
+/// except a rewrite in place of the same size within one tick of the file
+/// system's clock, which the interval reload (`policies.reload_secs`) catches.
+type FileStamp = (u64, u64, i128, i128);
+
+/// The stamp of a policies folder: `model.conf`, the `lists` folder and every
+/// `lists/*.csv` by name, each with its [`FileStamp`] (`None`: unreadable).
+/// Symbolic links are followed, so a Kubernetes ConfigMap's swap of its
+/// `..data` link shows as new inodes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ListsStamp(Vec<(std::ffi::OsString, Option<FileStamp>)>);
+
+/// Reads the stamp of the policies folder `dir`: a `stat` per file and, when
+/// the `lists` folder itself changed since `previous` (a file added, removed or
+/// renamed there), one directory read; no file contents. Tens of microseconds
+/// (the unit test prints the cost).
+pub(crate) fn lists_stamp(dir: &Path, previous: Option<&ListsStamp>) -> ListsStamp {
+    let stamp = |path: &Path| std::fs::metadata(path).ok().map(|m| file_stamp(&m));
+    let lists = dir.join("lists");
+    let folder = stamp(&lists);
+    let names: Vec<std::ffi::OsString> = match previous {
+        // The same folder as before: the same names (a removed file shows as
+        // unreadable below).
+        Some(ListsStamp(before))
+            if folder.is_some() && before.get(1).is_some_and(|(_, f)| *f == folder) =>
+        {
+            before
+                .iter()
+                .skip(2)
+                .map(|(name, _)| name.clone())
+                .collect()
+        }
+        _ => {
+            let mut names: Vec<_> = std::fs::read_dir(&lists)
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .map(|e| e.file_name())
+                        .filter(|n| Path::new(n).extension().is_some_and(|x| x == "csv"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            names
+        }
+    };
+    let mut entries = Vec::with_capacity(names.len() + 2);
+    entries.push(("model.conf".into(), stamp(&dir.join("model.conf"))));
+    entries.push(("lists".into(), folder));
+    for name in names {
+        let file = stamp(&lists.join(&name));
+        entries.push((name, file));
+    }
+    ListsStamp(entries)
+}
+
+#[cfg(unix)]
+fn file_stamp(m: &std::fs::Metadata) -> FileStamp {
+    use std::os::unix::fs::MetadataExt as _;
+    let nanos = |secs: i64, ns: i64| i128::from(secs) * 1_000_000_000 + i128::from(ns);
+    (
+        m.ino(),
+        m.len(),
+        nanos(m.mtime(), m.mtime_nsec()),
+        nanos(m.ctime(), m.ctime_nsec()),
+    )
+}
+
+#[cfg(not(unix))]
+fn file_stamp(m: &std::fs::Metadata) -> FileStamp {
+    let modified = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX));
+    (0, m.len(), modified, 0)
+}
+
+/// The stamp of the folder as the lists in force were read, and the lock one
+/// reload at a time holds.
+struct ListsSeen {
+    seen: std::sync::Mutex<Arc<ListsStamp>>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl ListsSeen {
+    fn new(stamp: ListsStamp) -> Self {
+        ListsSeen {
+            seen: std::sync::Mutex::new(Arc::new(stamp)),
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Whether `dir` looks as it did when the lists in force were read.
+    fn unchanged(&self, dir: &Path) -> bool {
+        // A poisoned lock holds a whole stamp all the same.
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        lists_stamp(dir, Some(&seen)) == *seen
+    }
+
+    fn saw(&self, stamp: ListsStamp) {
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(stamp);
     }
 }
 
@@ -474,6 +631,8 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
             }
         }
     };
+    // Lists saved before this request are in force for it (revocations included).
+    app.refresh_policies().await;
     let call = Call {
         request_id: request_id.clone(),
         client_request_id,
@@ -568,6 +727,9 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
          # HELP mandate_agency_plans_cached Compiled per-agency plans in the cache.\n\
          # TYPE mandate_agency_plans_cached gauge\n\
          mandate_agency_plans_cached {}\n\
+         # HELP mandate_policy_reads_total Times the responsibility lists were read again (saved, on the interval or SIGHUP).\n\
+         # TYPE mandate_policy_reads_total counter\n\
+         mandate_policy_reads_total {}\n\
          # HELP mandate_policy_reloads_total Changed responsibility lists put in force.\n\
          # TYPE mandate_policy_reloads_total counter\n\
          mandate_policy_reloads_total {}\n\
@@ -584,6 +746,7 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
         app.hub.audit().unshipped(),
         app.hub.unrecorded_refusals(),
         app.hub.plans_cached(),
+        m.policy_reads.load(Ordering::Relaxed),
         m.policy_reloads.load(Ordering::Relaxed),
         m.policy_reload_failures.load(Ordering::Relaxed),
         app.hub.policies().version(),
@@ -591,4 +754,76 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
         .body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use super::lists_stamp;
+
+    /// A scratch copy of the checked-in policies folder.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+        let to = std::env::temp_dir().join(format!("mandate-stamp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&to);
+        std::fs::create_dir_all(to.join("lists")).unwrap();
+        std::fs::copy(from.join("model.conf"), to.join("model.conf")).unwrap();
+        for entry in std::fs::read_dir(from.join("lists")).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, to.join("lists").join(path.file_name().unwrap())).unwrap();
+        }
+        to
+    }
+
+    #[test]
+    fn a_saved_list_changes_the_stamp_and_checking_costs_microseconds() {
+        let dir = scratch("saves");
+        let seen = lists_stamp(&dir, None);
+        assert_eq!(
+            seen,
+            lists_stamp(&dir, Some(&seen)),
+            "nothing saved, nothing changed"
+        );
+        assert!(seen.0.len() > 5, "{seen:?}");
+
+        // What a request pays when nothing changed: the stamp and a comparison.
+        let runs: u32 = 2_000;
+        let started = Instant::now();
+        for _ in 0..runs {
+            assert!(std::hint::black_box(lists_stamp(&dir, Some(&seen)) == seen));
+        }
+        let each = started.elapsed() / runs;
+        println!(
+            "policy check per request: {:.1} µs ({} files, {runs} runs)",
+            each.as_secs_f64() * 1e6,
+            seen.0.len()
+        );
+        assert!(each < Duration::from_millis(1), "{each:?}");
+
+        // A revocation saved in place (a line fewer) is seen at once.
+        let list = dir.join("lists/civil-affairs.csv");
+        let text = std::fs::read_to_string(&list).unwrap();
+        let revoked: Vec<&str> = text.lines().filter(|l| !l.contains("idNumber")).collect();
+        std::fs::write(&list, revoked.join("\n")).unwrap();
+        let after = lists_stamp(&dir, Some(&seen));
+        assert_ne!(after, seen);
+        // So is a save through a new file renamed over the old (editors, ConfigMaps)…
+        let tmp = dir.join("lists/.civil-affairs.tmp");
+        std::fs::write(&tmp, revoked.join("\n")).unwrap();
+        std::fs::rename(&tmp, &list).unwrap();
+        let renamed = lists_stamp(&dir, Some(&after));
+        assert_ne!(renamed, after);
+        // …a list added, and one removed.
+        std::fs::write(dir.join("lists/extra.csv"), "").unwrap();
+        let added = lists_stamp(&dir, Some(&renamed));
+        assert_ne!(added, renamed);
+        assert_eq!(added.0.len(), renamed.0.len() + 1, "{added:?}");
+        std::fs::remove_file(dir.join("lists/extra.csv")).unwrap();
+        let removed = lists_stamp(&dir, Some(&added));
+        assert_ne!(removed, added);
+        assert_eq!(removed, lists_stamp(&dir, None));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -182,11 +182,23 @@ impl Default for AuditConfig {
 pub struct PoliciesConfig {
     /// Folder holding `model.conf` and `lists/*.csv`.
     pub dir: String,
-    /// Seconds a compiled plan (and the jurisdiction it was compiled with) is reused.
+    /// Seconds a compiled plan is reused (its jurisdiction is checked more often:
+    /// `jurisdiction_ttl_secs`).
     pub plan_ttl_secs: u64,
-    /// Seconds between checks of `dir` for changed lists; a change that loads is
-    /// put in force at once (cached plans of the old version are dropped), one
-    /// that does not is logged and the lists in force stay. 0 = only on SIGHUP.
+    /// Seconds an agency's jurisdiction (what its Department node SERVES) read
+    /// from Neo4j is trusted; a change in the graph reaches every instance's
+    /// plans within this bound. 0 = read for every request.
+    pub jurisdiction_ttl_secs: u64,
+    /// Before each request, check whether the lists were saved since they were
+    /// read (a few `stat` calls), and if so put them in force first: a saved
+    /// revocation applies from the next request on. Off: only the interval
+    /// reload (`reload_secs`) and SIGHUP apply changes.
+    pub check_per_request: bool,
+    /// Seconds between reloads of `dir` besides the per-request check (a
+    /// backstop for saves the check cannot see, e.g. on file systems with coarse
+    /// times); a change that loads is put in force at once (cached plans of the
+    /// old version are dropped), one that does not is logged and the lists in
+    /// force stay. 0 = only on SIGHUP.
     pub reload_secs: u64,
     /// Fixes "today" (`YYYY-MM-DD`) for age-based scopes; empty = the real date
     /// (UTC+8). For tests and reproducible demos only.
@@ -198,6 +210,8 @@ impl Default for PoliciesConfig {
         PoliciesConfig {
             dir: "policies".to_string(),
             plan_ttl_secs: 300,
+            jurisdiction_ttl_secs: 10,
+            check_per_request: true,
             reload_secs: 5,
             today: String::new(),
         }

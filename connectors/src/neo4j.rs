@@ -1,5 +1,15 @@
 //! The Neo4j store: runs compiled queries through neo4rs.
 //!
+//! Reads run as read transactions and writes (the audit log, seeding, schema)
+//! as write transactions. With a `neo4j://` (or `neo4j+s://`) URI the driver
+//! routes (neo4rs's `unstable-bolt-protocol-impl-v2` feature): it asks the
+//! server it was given for a routing table and sends reads to the readers
+//! (followers, read replicas) and writes to the writer (the leader) it lists,
+//! refreshing the table when its TTL runs out; a lone server lists itself for
+//! every role. Routing tables are cached per named database, so a routed store
+//! always names one (`neo4j`, the default database's name, unless configured).
+//! `bolt://` connects to the one server given.
+//!
 //! The driver's pool connects lazily, so the hub starts while Neo4j is down and
 //! recovers by itself when it returns: a failed call leaves the pool to open fresh
 //! connections next time. Every call runs under the hub's own deadline (neo4rs
@@ -12,7 +22,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use mandate_resolvers::{CypherQuery, GraphStore, StoreError};
-use neo4rs::{BoltType, ConfigBuilder, Graph, Query};
+use neo4rs::{BoltType, ConfigBuilder, Graph, Operation, Query};
 use serde_json::Value;
 
 /// How to reach Neo4j.
@@ -24,7 +34,7 @@ pub struct Neo4jSettings {
     pub user: String,
     /// Password.
     pub password: String,
-    /// Database name; `None` for the server's default.
+    /// Database name; `None` for the server's default (`neo4j` when routing).
     pub database: Option<String>,
     /// Pool size.
     pub max_connections: usize,
@@ -67,7 +77,13 @@ impl Neo4jStore {
             // In neo4rs this bounds the wait for a pooled connection.
             .max_lifetime(settings.query_timeout)
             .idle_timeout(Duration::from_secs(300));
-        if let Some(db) = &settings.database {
+        // neo4rs caches a routing table per named database and fetches a fresh
+        // one before every query for an unnamed one.
+        let database = settings
+            .database
+            .clone()
+            .or_else(|| routed(&settings.uri).then(|| DEFAULT_DATABASE.to_string()));
+        if let Some(db) = &database {
             config = config.db(db.as_str());
         }
         let config = config
@@ -108,6 +124,7 @@ impl Neo4jStore {
         let query = to_query(text, params)?;
         self.queries.fetch_add(1, Ordering::Relaxed);
         let run = async {
+            // `run` is a write: routed to the leader.
             self.graph.run(query).await.map_err(classify)?;
             Ok(())
         };
@@ -152,6 +169,8 @@ impl Neo4jStore {
         let query = to_query(text, params)?;
         self.queries.fetch_add(1, Ordering::Relaxed);
         let run = async {
+            // Auto-commit in the access mode asked for: routed to a reader or
+            // the writer.
             let mut stream = match access {
                 Access::Read => self.graph.execute_read(query).await,
                 Access::Write => self.graph.execute(query).await,
@@ -190,7 +209,12 @@ impl Neo4jStore {
         let query = to_query(read, params)?;
         self.queries.fetch_add(2, Ordering::Relaxed);
         let run = async {
-            let mut txn = self.graph.start_txn().await.map_err(classify)?;
+            // A write transaction: routed to the leader.
+            let mut txn = self
+                .graph
+                .start_txn_as(Operation::Write, None)
+                .await
+                .map_err(classify)?;
             let mut stream = txn.execute(query).await.map_err(classify)?;
             let mut rows = Vec::new();
             while let Some(row) = stream.next(txn.handle()).await.map_err(classify)? {
@@ -242,6 +266,16 @@ impl GraphStore for Neo4jStore {
                 .instrument(tracing::info_span!("neo4j.query", db.system = "neo4j")),
         )
     }
+}
+
+/// The name of Neo4j's default database (also on Aura).
+const DEFAULT_DATABASE: &str = "neo4j";
+
+/// Whether `uri` asks for a routing driver (`neo4j://`, `neo4j+s://`, `neo4j+ssc://`).
+fn routed(uri: &str) -> bool {
+    uri.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.eq_ignore_ascii_case("neo4j") || scheme.to_ascii_lowercase().starts_with("neo4j+")
+    })
 }
 
 /// Whether a statement only reads (routed and run read-only) or may write.

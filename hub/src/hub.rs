@@ -57,6 +57,7 @@ pub struct HubBuilder {
     shape: ShapeLimits,
     cursors: Option<CursorKey>,
     plan_ttl: Duration,
+    jurisdiction_ttl: Duration,
     today: Option<String>,
     open: bool,
     anonymous_refusals_per_sec: u32,
@@ -65,7 +66,8 @@ pub struct HubBuilder {
 
 impl HubBuilder {
     /// A builder over the given ports and lists, with default limits, a random
-    /// cursor key, plans trusted for 5 minutes and scopes evaluated today.
+    /// cursor key, plans trusted for 5 minutes, jurisdictions for 10 seconds and
+    /// scopes evaluated today.
     pub fn new(
         catalog: Arc<Catalog>,
         store: Arc<dyn GraphStore>,
@@ -83,6 +85,7 @@ impl HubBuilder {
             shape: ShapeLimits::default(),
             cursors: None,
             plan_ttl: Duration::from_secs(300),
+            jurisdiction_ttl: Duration::from_secs(10),
             today: None,
             open: false,
             anonymous_refusals_per_sec: 50,
@@ -123,10 +126,18 @@ impl HubBuilder {
         self
     }
 
-    /// How long a compiled agency API (and the jurisdiction it was compiled
-    /// with) is trusted.
+    /// How long a compiled agency API is reused (while its jurisdiction holds).
     pub fn plan_ttl(mut self, ttl: Duration) -> Self {
         self.plan_ttl = ttl;
+        self
+    }
+
+    /// How long an agency's jurisdiction read through the [`Jurisdictions`] port
+    /// is trusted before it is read again; a plan compiled from another
+    /// jurisdiction than the one read is compiled afresh. Zero: read for every
+    /// request.
+    pub fn jurisdiction_ttl(mut self, ttl: Duration) -> Self {
+        self.jurisdiction_ttl = ttl;
         self
     }
 
@@ -165,7 +176,12 @@ impl HubBuilder {
             jurisdictions: self.jurisdictions,
             audit: self.audit,
             policies: ArcSwap::from_pointee(self.policies),
-            apis: AgencyApis::new(self.plan_ttl, PLAN_CACHE_CAPACITY, self.today),
+            apis: AgencyApis::new(
+                self.plan_ttl,
+                self.jurisdiction_ttl,
+                PLAN_CACHE_CAPACITY,
+                self.today,
+            ),
             open: self.open,
             sampler: RefusalSampler::new(self.anonymous_refusals_per_sec),
             throttled: RefusalSampler::new(self.anonymous_refusals_per_sec),

@@ -2,6 +2,13 @@
 //! access plan compiled from the responsibility lists and the GraphQL schema built
 //! from it, cached. A field the plan withholds is not in that schema, so it fails
 //! validation; the resolvers check the same plan again on their own.
+//!
+//! A plan also depends on the agency's jurisdiction, read from the graph through
+//! the [`Jurisdictions`] port. That is trusted for the jurisdiction TTL only
+//! (`policies.jurisdiction_ttl_secs`, short): then it is read again, and a plan
+//! compiled from another jurisdiction is compiled afresh — an unchanged one is
+//! kept. So a changed `SERVES` reaches every instance within the TTL, at the cost
+//! of one small query per agency and TTL.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +18,7 @@ use async_graphql::dynamic::Schema;
 use mandate_policies::{Jurisdiction, PlanKey, Policies, ScopeContext};
 use mandate_resolvers::{AccessPlan, Engine, HubError};
 
-use crate::ports::Jurisdictions;
+use crate::ports::{AgencyProfile, Jurisdictions};
 
 /// One agency's compiled view.
 pub struct AgencyApi {
@@ -21,6 +28,8 @@ pub struct AgencyApi {
     pub schema: Schema,
     /// When it was built.
     built: Instant,
+    /// The jurisdiction it was compiled with.
+    profile: Arc<AgencyProfile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -35,18 +44,30 @@ struct CacheKey {
 /// The cache of per-agency APIs.
 pub(crate) struct AgencyApis {
     entries: Mutex<HashMap<CacheKey, Arc<AgencyApi>>>,
-    /// How long a jurisdiction read from the graph is trusted.
+    /// Jurisdictions by agency, with when they were read.
+    profiles: Mutex<HashMap<String, (Arc<AgencyProfile>, Instant)>>,
+    /// How long a compiled plan is reused.
     ttl: Duration,
+    /// How long a jurisdiction read from the graph is trusted.
+    jurisdiction_ttl: Duration,
     capacity: usize,
     fixed_today: Option<String>,
 }
 
 impl AgencyApis {
-    /// An empty cache; `fixed_today` pins the date scopes are evaluated with.
-    pub(crate) fn new(ttl: Duration, capacity: usize, fixed_today: Option<String>) -> Self {
+    /// An empty cache; plans live `ttl`, jurisdictions `jurisdiction_ttl`;
+    /// `fixed_today` pins the date scopes are evaluated with.
+    pub(crate) fn new(
+        ttl: Duration,
+        jurisdiction_ttl: Duration,
+        capacity: usize,
+        fixed_today: Option<String>,
+    ) -> Self {
         AgencyApis {
             entries: Mutex::new(HashMap::new()),
+            profiles: Mutex::new(HashMap::new()),
             ttl,
+            jurisdiction_ttl,
             capacity,
             fixed_today,
         }
@@ -89,25 +110,23 @@ impl AgencyApis {
             version: policies.version().to_string(),
             today: today.clone(),
         };
+        let profile = self.profile(jurisdictions, agency).await?;
         if let Some(hit) = self.lookup(&key) {
-            return Ok(hit);
+            if Arc::ptr_eq(&hit.profile, &profile) || *hit.profile == *profile {
+                return Ok(hit);
+            }
         }
         let started = Instant::now();
-        let profile = jurisdictions
-            .profile(agency)
-            .await
-            .map_err(|e| e.into_hub_error())?
-            .unwrap_or_default();
         let plan_key = PlanKey {
             agency: agency.to_string(),
-            department: profile.department,
+            department: profile.department.clone(),
             roles,
             purpose: purpose.to_string(),
             context: ScopeContext {
                 jurisdiction: Jurisdiction {
-                    grids: profile.grids,
-                    communities: profile.communities,
-                    subdistricts: profile.subdistricts,
+                    grids: profile.grids.clone(),
+                    communities: profile.communities.clone(),
+                    subdistricts: profile.subdistricts.clone(),
                 },
                 today,
             },
@@ -127,6 +146,7 @@ impl AgencyApis {
             plan,
             schema,
             built: Instant::now(),
+            profile,
         });
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= self.capacity {
@@ -135,6 +155,50 @@ impl AgencyApis {
             entries.insert(key, api.clone());
         }
         Ok(api)
+    }
+
+    /// The jurisdiction of `agency`: the one read last if younger than the
+    /// jurisdiction TTL, else read again (the same `Arc` kept when unchanged,
+    /// so plans compare it by pointer).
+    ///
+    /// # Errors
+    /// `NEO4J_UNAVAILABLE` / `NEO4J_TIMEOUT` if it cannot be read.
+    async fn profile(
+        &self,
+        jurisdictions: &dyn Jurisdictions,
+        agency: &str,
+    ) -> Result<Arc<AgencyProfile>, HubError> {
+        let known = self
+            .profiles
+            .lock()
+            .ok()
+            .and_then(|p| p.get(agency).cloned());
+        if let Some((profile, read)) = &known {
+            if read.elapsed() < self.jurisdiction_ttl {
+                return Ok(profile.clone());
+            }
+        }
+        let read = Instant::now();
+        let fresh = jurisdictions
+            .profile(agency)
+            .await
+            .map_err(|e| e.into_hub_error())?
+            .unwrap_or_default();
+        let profile = match known {
+            Some((old, _)) if *old == fresh => old,
+            Some(_) => {
+                tracing::info!(agency = %agency, "jurisdiction changed in the graph; plans compiled afresh");
+                Arc::new(fresh)
+            }
+            None => Arc::new(fresh),
+        };
+        if let Ok(mut profiles) = self.profiles.lock() {
+            if profiles.len() >= self.capacity {
+                profiles.clear();
+            }
+            profiles.insert(agency.to_string(), (profile.clone(), read));
+        }
+        Ok(profile)
     }
 
     fn lookup(&self, key: &CacheKey) -> Option<Arc<AgencyApi>> {
