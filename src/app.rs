@@ -590,6 +590,34 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
         app.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
         refusal(&e, &request_id, media)
     };
+    // Who asks, from the headers alone. An agency held back for spent budget
+    // (its last refusal's Retry-After still runs) is refused before its body is
+    // read: ignoring Retry-After costs the hub next to nothing.
+    let verified = (!app.hub.is_open()).then(|| app.auth.authenticate(req.headers()));
+    if let Some(Ok(principal)) = &verified {
+        let caller = caller_of(principal.clone());
+        let purpose = statement_of(req.headers()).purpose;
+        match app
+            .hub
+            .holding_back(
+                &request_id,
+                client_request_id.as_deref(),
+                &caller,
+                purpose.as_deref(),
+            )
+            .await
+        {
+            Ok(None) => {}
+            Ok(Some(why)) => {
+                let secs = why.retry_after_secs();
+                let mut resp = refused(HubError::from(why));
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+                return resp;
+            }
+            Err(e) => return refused(e),
+        }
+    }
     let request =
         match graphql::decode(req, body, app.config.limits.max_body_bytes, &request_id).await {
             Decoded::Request(r) => *r,
@@ -607,10 +635,9 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
                 };
             }
         };
-    let caller = if app.hub.is_open() {
-        None
-    } else {
-        match app.auth.authenticate(req.headers()) {
+    let caller = match verified {
+        None => None,
+        Some(verified) => match verified {
             Ok(principal) => Some(caller_of(principal)),
             Err(e) => {
                 tracing::info!(code = %e.code(), "request rejected");
@@ -629,7 +656,7 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
                     Err(audit_error) => refused(audit_error),
                 };
             }
-        }
+        },
     };
     // Lists saved before this request are in force for it (revocations included).
     app.refresh_policies().await;

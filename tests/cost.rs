@@ -364,7 +364,23 @@ async fn an_agency_over_budget_is_refused_unparsed_and_its_refusals_are_sampled(
         (429, "RATE_LIMITED"),
         "{body:#}"
     );
-    for _ in 0..19 {
+    // Its body is not even read: one past `limits.max_body_bytes` (else a 413)
+    // gets the same 429, with its Retry-After.
+    let huge = "x".repeat(hub.hub.config.limits.max_body_bytes + 1);
+    let resp = hub
+        .client
+        .post(hub.url("/graphql"))
+        .header("x-api-key", key_of(CA))
+        .header("x-mandate-purpose", "subsidy_review")
+        .header("x-mandate-case", "CASE-2026-0042")
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert!(resp.headers().get("retry-after").is_some());
+    for _ in 0..18 {
         let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
         assert_eq!(status, 429);
     }

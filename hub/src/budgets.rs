@@ -194,6 +194,53 @@ impl Ledger {
         }
     }
 
+    /// Why `agency` (for `purpose`) is refused right now without looking at its
+    /// request: an earlier refusal for spent budget whose `Retry-After` runs, or
+    /// Neo4j time it owes. `None` when it may be heard.
+    pub(crate) fn holding_back(&self, agency: &str, purpose: &str) -> Option<Throttled> {
+        let now = std::time::Instant::now();
+        let held = |b: &Buckets| {
+            let refused = b.refused.lock().unwrap_or_else(PoisonError::into_inner);
+            refused.as_ref().and_then(|(until, why)| {
+                (*until > now).then(|| Throttled {
+                    retry_after: *until - now,
+                    ..why.clone()
+                })
+            })
+        };
+        let account = self
+            .agencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(agency)
+            .cloned();
+        if let Some(account) = account {
+            let owes = *account
+                .owes_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(until) = owes.filter(|u| *u > now) {
+                return Some(Throttled {
+                    code: Code::RateLimited,
+                    message: format!(
+                        "agency {agency} has spent its share of the graph database's time; retry later"
+                    ),
+                    retry_after: until - now,
+                });
+            }
+            if let Some(why) = held(&account.buckets) {
+                return Some(why);
+            }
+        }
+        let purpose = self
+            .purposes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(agency.to_string(), purpose.to_string()))
+            .cloned();
+        purpose.and_then(|b| held(&b))
+    }
+
     /// The meter of one request of `agency` for `purpose`.
     pub(crate) fn meter(&self, agency: &str, purpose: &str) -> Arc<dyn Meter> {
         let account = {

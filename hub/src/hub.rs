@@ -372,6 +372,42 @@ impl Hub {
         self.record(outcome).await
     }
 
+    /// Whether `caller`, stating `purpose`, is held back for spent budget right
+    /// now (an earlier refusal's `Retry-After` runs): then the request is refused
+    /// before its body is read, and the refusal — which discloses nothing — is
+    /// recorded sampled, with the caller.
+    ///
+    /// # Errors
+    /// `AUDIT_UNAVAILABLE` if a sampled record could not be written.
+    pub async fn holding_back(
+        &self,
+        request_id: &str,
+        client_request_id: Option<&str>,
+        caller: &Caller,
+        purpose: Option<&str>,
+    ) -> Result<Option<mandate_resolvers::Throttled>, HubError> {
+        let Some(why) = self
+            .ledger
+            .holding_back(&caller.agency, purpose.unwrap_or_default())
+        else {
+            return Ok(None);
+        };
+        if let Some(unrecorded_before) = self.throttled.admit() {
+            let outcome = Outcome {
+                request_id,
+                client_request_id,
+                who: Who::Caller(caller),
+                operation: String::new(),
+                decision: Decision::Rejected,
+                code: Some(why.code),
+                disclosure: None,
+                unrecorded_before,
+            };
+            self.record(outcome).await?;
+        }
+        Ok(Some(why))
+    }
+
     /// Refusals counted but not recorded since the hub started: anonymous ones,
     /// and refusals of verified callers for spent budget (both sampled at
     /// `anonymous_refusals_per_sec`).
