@@ -174,7 +174,7 @@ impl App {
             ..Limits::default()
         })
         .shape(config.limits.shape())
-        .budgets(config.budgets.budgets())
+        .budgets(config.budgets.budgets(config.neo4j.max_connections))
         .cursors(cursors)
         .plan_ttl(Duration::from_secs(config.policies.plan_ttl_secs))
         .jurisdiction_ttl(Duration::from_secs(config.policies.jurisdiction_ttl_secs))

@@ -49,7 +49,7 @@ pub struct BudgetsConfig {
     pub store_ms_per_sec: u32,
     /// Milliseconds of Neo4j time an agency's queries may take at once.
     pub store_ms_burst: u32,
-    /// Neo4j queries one agency may run at once (at most `neo4j.max_connections`).
+    /// Neo4j queries one agency may run at once (off when not below `neo4j.max_connections`).
     pub store_share: usize,
     /// Milliseconds a query waits for its agency's share before `RATE_LIMITED`.
     pub store_wait_ms: u64,
@@ -96,8 +96,9 @@ impl Default for BudgetsConfig {
 }
 
 impl BudgetsConfig {
-    /// As the hub takes them.
-    pub fn budgets(&self) -> mandate_hub::Budgets {
+    /// As the hub takes them, for a Neo4j pool of `max_connections`: a share as
+    /// large as the pool bounds nothing the pool does not, so it is off.
+    pub fn budgets(&self, max_connections: usize) -> mandate_hub::Budgets {
         let budget = |b: &BudgetConfig| mandate_hub::Budget {
             cost_per_sec: b.cost_per_sec,
             burst: b.burst,
@@ -123,7 +124,11 @@ impl BudgetsConfig {
                 .iter()
                 .map(|(k, v)| (k.clone(), budget(v)))
                 .collect(),
-            store_share: self.store_share,
+            store_share: if self.store_share >= max_connections {
+                0
+            } else {
+                self.store_share
+            },
             store_wait: std::time::Duration::from_millis(self.store_wait_ms),
         }
     }
@@ -481,9 +486,6 @@ impl Config {
                 .any(|x| x.cost_per_sec != 0 && too_small(x.burst.max(x.cost_per_sec)))
         {
             return bad("budgets: every burst must be at least limits.max_complexity, or a request the limits accept could never run");
-        }
-        if b.store_share > self.neo4j.max_connections {
-            return bad("budgets.store_share must be at most neo4j.max_connections");
         }
         if !self.policies.today.is_empty()
             && mandate_resolvers::parse_date(&self.policies.today).is_none()
