@@ -19,7 +19,7 @@ use mandate_connectors::{AuditJournal, JournalSettings};
 use mandate_connectors::{Neo4jSettings, Neo4jStore};
 use mandate_hub::{Call, Caller, Hub, HubBuilder, Statement};
 use mandate_policies::Policies;
-use mandate_resolvers::{HubError, Limits};
+use mandate_resolvers::{Code, HubError, Limits};
 use poem::http::{header, HeaderMap, StatusCode};
 use poem::web::Data;
 use poem::{
@@ -195,10 +195,23 @@ impl App {
 
     /// The routes, with request ids and access logging.
     pub fn endpoint(self: &Arc<Self>) -> impl Endpoint {
+        // With an origin allow-list, browser applications of departments may call
+        // `/graphql`: preflights are answered here, other requests go on to the
+        // handler (and its audit record) with the CORS headers added.
+        let server = &self.config.server;
+        let graphql = graphql_handler.with_if(
+            !server.cors_allow_origins.is_empty(),
+            poem::middleware::Cors::new()
+                .allow_origins(server.cors_allow_origins.iter().map(String::as_str))
+                .allow_methods([poem::http::Method::GET, poem::http::Method::POST])
+                .allow_headers(server.cors_allow_headers.iter().map(String::as_str))
+                .expose_headers(["x-request-id", "retry-after"])
+                .max_age(i32::try_from(server.cors_max_age_secs).unwrap_or(i32::MAX)),
+        );
         let mut route = Route::new()
             // Every method reaches the handler, so every answer — a 405 included —
             // leaves an audit record (graphql.rs decides what is GraphQL).
-            .at("/graphql", graphql_handler)
+            .at("/graphql", graphql)
             .at("/healthz", get(healthz))
             .at("/readyz", get(readyz))
             .at("/metrics", get(metrics));
@@ -531,11 +544,24 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
     }
 }
 
-/// The response for a request refused with `e`.
+/// The response for a request refused with `e`; a `401` names the scheme to
+/// authenticate with (RFC 9110 §11.6.1): a bearer token, or the `x-api-key` header.
 fn refusal(e: &HubError, request_id: &str, media: bool) -> Response {
     let status =
         StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    graphql::error_response(status, e.code, &e.message, request_id, media)
+    let mut resp = graphql::error_response(status, e.code, &e.message, request_id, media);
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = if e.code == Code::TokenExpired {
+            r#"Bearer realm="mandate", error="invalid_token", error_description="the token has expired", ApiKey realm="mandate", header="x-api-key""#
+        } else {
+            r#"Bearer realm="mandate", ApiKey realm="mandate", header="x-api-key""#
+        };
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static(challenge),
+        );
+    }
+    resp
 }
 
 /// The hub's view of a verified principal.

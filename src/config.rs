@@ -236,6 +236,13 @@ pub struct ServerConfig {
     /// Bearer token a scraper must send to read `/metrics`. Empty: `/metrics`
     /// answers only connections from loopback (a scraper beside the hub).
     pub metrics_token: String,
+    /// Browser origins allowed to call `/graphql` (CORS), e.g.
+    /// `https://case.civil.example.gov.cn`. Empty: CORS is off.
+    pub cors_allow_origins: Vec<String>,
+    /// Request headers a browser application may send (answered in preflight).
+    pub cors_allow_headers: Vec<String>,
+    /// Seconds a browser may cache a preflight answer.
+    pub cors_max_age_secs: u32,
 }
 
 /// Neo4j connection settings.
@@ -344,6 +351,21 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 10,
             graphiql: true,
             metrics_token: String::new(),
+            cors_allow_origins: Vec::new(),
+            cors_allow_headers: [
+                "content-type",
+                "accept",
+                "authorization",
+                "x-api-key",
+                "x-mandate-purpose",
+                "x-mandate-case",
+                "x-mandate-agency",
+                "x-request-id",
+                "traceparent",
+            ]
+            .map(str::to_string)
+            .to_vec(),
+            cors_max_age_secs: 600,
         }
     }
 }

@@ -1,0 +1,128 @@
+//! The HTTP edge a browser or a client library sees: a `401` names how to
+//! authenticate (`WWW-Authenticate`), and with an origin allow-list configured a
+//! browser application of a department may call `/graphql` (CORS preflight
+//! answered, other origins refused); without one, CORS stays off.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use common::TestHub;
+use serde_json::json;
+
+const ORIGIN: &str = "https://case.civil.example.gov.cn";
+
+async fn start(origins: &[&str]) -> TestHub {
+    let root = std::env::temp_dir().join(format!("mandate-http-edge-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let keys = common::keys_file(
+        &root,
+        "edge",
+        &[("D-CIVIL_AFFAIRS", vec!["caseworker"], "mk_edge_key".into())],
+    );
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.server.cors_allow_origins = origins.iter().map(|o| o.to_string()).collect();
+    TestHub::start_with(config).await
+}
+
+fn preflight(hub: &TestHub, origin: &str) -> reqwest::RequestBuilder {
+    hub.client
+        .request(reqwest::Method::OPTIONS, hub.url("/graphql"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-api-key,x-mandate-purpose,x-mandate-case",
+        )
+}
+
+#[tokio::test]
+async fn a_401_names_how_to_authenticate() {
+    let hub = start(&[]).await;
+    let resp = hub
+        .client
+        .post(hub.url("/graphql"))
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        challenge.starts_with("Bearer realm=\"mandate\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("header=\"x-api-key\""), "{challenge}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_origins_are_configured() {
+    let hub = start(&[]).await;
+    let resp = preflight(&hub, ORIGIN).send().await.unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    assert_ne!(resp.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn an_allowed_origin_gets_its_preflight_answered_and_others_do_not() {
+    let hub = start(&[ORIGIN]).await;
+    let resp = preflight(&hub, ORIGIN).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], ORIGIN);
+    let methods = h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_uppercase();
+    assert!(
+        methods.contains("POST") && methods.contains("GET"),
+        "{methods}"
+    );
+    let headers = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for wanted in [
+        "content-type",
+        "x-api-key",
+        "x-mandate-purpose",
+        "x-mandate-case",
+    ] {
+        assert!(headers.contains(wanted), "{headers}");
+    }
+    assert_eq!(h["access-control-max-age"], "600");
+
+    let other = preflight(&hub, "https://elsewhere.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 403);
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // The request itself: answered as any other, with the CORS headers.
+    let resp = hub
+        .client
+        .post(hub.url("/graphql"))
+        .header("origin", ORIGIN)
+        .header("x-api-key", "mk_edge_key")
+        .header("x-mandate-purpose", "subsidy_review")
+        .header("x-mandate-case", "CASE-CORS-1")
+        .json(&json!({"query": "{ residents(first: 1) { totalCount } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["access-control-allow-origin"], ORIGIN);
+    let exposed = resp.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["data"]["residents"]["totalCount"].is_u64(), "{body}");
+}
