@@ -264,7 +264,23 @@ pub fn encode(
     } else {
         status
     };
-    let body = match serde_json::to_string(&resp) {
+    // A request refused before execution began has no `data` entry at all
+    // (GraphQL spec, "Response"; GraphQL over HTTP): its errors are all about the
+    // request itself. A failed execution keeps `"data": null`.
+    let before_execution = resp.data == async_graphql::Value::Null
+        && !resp.errors.is_empty()
+        && resp.errors.iter().all(|e| {
+            e.path.is_empty() && matches!(code_of(e), Some(c) if REQUEST_ERRORS.contains(&c))
+        });
+    let encoded = serde_json::to_value(&resp).map(|mut v| {
+        if before_execution {
+            if let Some(map) = v.as_object_mut() {
+                map.remove("data");
+            }
+        }
+        v.to_string()
+    });
+    let body = match encoded {
         Ok(b) => b,
         Err(_) => {
             return error_response(
@@ -301,6 +317,25 @@ fn retry_after(e: &async_graphql::ServerError) -> Option<u64> {
     }
     match ext.get("retryAfter")? {
         async_graphql::Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+/// Codes of errors raised before execution begins: parsing, validation, the
+/// limits on the document, and budgets.
+const REQUEST_ERRORS: [Code; 6] = [
+    Code::GraphqlParseFailed,
+    Code::GraphqlValidationFailed,
+    Code::QueryTooDeep,
+    Code::QueryTooComplex,
+    Code::RateLimited,
+    Code::QuotaExceeded,
+];
+
+/// The code of one error, if it carries a known one.
+fn code_of(e: &async_graphql::ServerError) -> Option<Code> {
+    match e.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(s) => Code::parse(s),
         _ => None,
     }
 }

@@ -126,3 +126,37 @@ async fn an_allowed_origin_gets_its_preflight_answered_and_others_do_not() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(body["data"]["residents"]["totalCount"].is_u64(), "{body}");
 }
+
+#[tokio::test]
+async fn a_request_refused_before_execution_has_no_data_entry() {
+    let hub = TestHub::start().await;
+    for media in ["application/json", "application/graphql-response+json"] {
+        for (query, code) in [
+            ("{ residents(", "GRAPHQL_PARSE_FAILED"),
+            ("{ noSuchField }", "GRAPHQL_VALIDATION_FAILED"),
+        ] {
+            let body: serde_json::Value = hub
+                .client
+                .post(hub.url("/graphql"))
+                .header("accept", media)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(body.get("data").is_none(), "{media} {query}: {body}");
+            assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+        }
+    }
+    // A failure during execution keeps `"data": null`.
+    let body = hub
+        .post("{ residents(first: 101) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        "PAGE_SIZE_EXCEEDED"
+    );
+    assert!(body.get("data").is_some(), "{body}");
+}
