@@ -619,17 +619,17 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
     // Who asks, from the headers alone. An agency held back for spent budget
     // (its last refusal's Retry-After still runs) is refused before its body is
     // read: ignoring Retry-After costs the hub next to nothing.
-    let verified = (!app.hub.is_open()).then(|| app.auth.authenticate(req.headers()));
-    if let Some(Ok(principal)) = &verified {
-        let caller = caller_of(principal.clone());
-        let purpose = statement_of(req.headers()).purpose;
+    let verified =
+        (!app.hub.is_open()).then(|| app.auth.authenticate(req.headers()).map(caller_of));
+    let statement = statement_of(req.headers());
+    if let Some(Ok(caller)) = &verified {
         match app
             .hub
             .holding_back(
                 &request_id,
                 client_request_id.as_deref(),
-                &caller,
-                purpose.as_deref(),
+                caller,
+                statement.purpose.as_deref(),
             )
             .await
         {
@@ -664,7 +664,7 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
     let caller = match verified {
         None => None,
         Some(verified) => match verified {
-            Ok(principal) => Some(caller_of(principal)),
+            Ok(caller) => Some(caller),
             Err(e) => {
                 tracing::info!(code = %e.code(), "request rejected");
                 let error = HubError::new(e.code(), e.to_string());
@@ -690,7 +690,7 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
         request_id: request_id.clone(),
         client_request_id,
         caller,
-        statement: statement_of(req.headers()),
+        statement,
         request,
     };
     match app.hub.handle(call).await {

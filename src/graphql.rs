@@ -307,15 +307,10 @@ pub fn encode(
 
 /// The `Retry-After` seconds of a request-level refusal for spent budget.
 fn retry_after(e: &async_graphql::ServerError) -> Option<u64> {
-    let ext = e.extensions.as_ref()?;
-    let code = match ext.get("code")? {
-        async_graphql::Value::String(s) => Code::parse(s)?,
-        _ => return None,
-    };
-    if !e.path.is_empty() || code.http_status() != 429 {
+    if !e.path.is_empty() || code_of(e)?.http_status() != 429 {
         return None;
     }
-    match ext.get("retryAfter")? {
+    match e.extensions.as_ref()?.get("retryAfter")? {
         async_graphql::Value::Number(n) => n.as_u64(),
         _ => None,
     }

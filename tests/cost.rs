@@ -52,15 +52,8 @@ async fn ask(
     variables: Value,
 ) -> (u16, Option<String>, Value) {
     let resp = hub
-        .client
-        .post(hub.url("/graphql"))
-        .header("x-api-key", key_of(who))
-        .header("x-mandate-purpose", purpose)
-        .header("x-mandate-case", "CASE-2026-0042")
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .unwrap();
+        .post_as(&key_of(who), purpose, "CASE-2026-0042", query, variables)
+        .await;
     let status = resp.status().as_u16();
     let retry = resp
         .headers()

@@ -33,15 +33,8 @@ fn keys() -> &'static PathBuf {
 
 async fn ask(hub: &TestHub, query: &str) -> Value {
     let body: Value = hub
-        .client
-        .post(hub.url("/graphql"))
-        .header("x-api-key", key())
-        .header("x-mandate-purpose", PURPOSE)
-        .header("x-mandate-case", "CASE-2026-0008")
-        .json(&json!({ "query": query }))
-        .send()
+        .post_as(&key(), PURPOSE, "CASE-2026-0008", query, json!({}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -36,15 +36,8 @@ fn keys() -> &'static PathBuf {
 
 async fn ask(hub: &TestHub, who: (&str, &str, &str), case: &str, query: &str) -> Value {
     let body: Value = hub
-        .client
-        .post(hub.url("/graphql"))
-        .header("x-api-key", key_of(who))
-        .header("x-mandate-purpose", who.2)
-        .header("x-mandate-case", case)
-        .json(&json!({ "query": query }))
-        .send()
+        .post_as(&key_of(who), who.2, case, query, json!({}))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

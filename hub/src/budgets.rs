@@ -99,6 +99,24 @@ struct Account {
     owes_until: Mutex<Option<std::time::Instant>>,
 }
 
+impl Account {
+    /// The refusal of `agency` while it owes Neo4j time at `now`, if it does.
+    fn owing(&self, agency: &str, now: std::time::Instant) -> Option<Throttled> {
+        let owes = *self
+            .owes_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let until = owes.filter(|u| *u > now)?;
+        Some(Throttled {
+            code: Code::RateLimited,
+            message: format!(
+                "agency {agency} has spent its share of the graph database's time; retry later"
+            ),
+            retry_after: until - now,
+        })
+    }
+}
+
 /// A rate bucket and a daily-quota bucket (either may be off), and the last
 /// refusal: until its `Retry-After` has passed, every request is refused as it
 /// was — before its document is read — so an agency that ignores `Retry-After`
@@ -126,20 +144,24 @@ impl Buckets {
         }
     }
 
+    /// The earlier refusal whose `Retry-After` still runs at `now`, if any.
+    fn held(&self, now: std::time::Instant) -> Option<Throttled> {
+        let refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        let (until, why) = refused.as_ref()?;
+        (*until > now).then(|| Throttled {
+            retry_after: *until - now,
+            ..why.clone()
+        })
+    }
+
     /// Takes `cost` from the rate bucket, then from the daily one; refused
     /// while an earlier refusal's `Retry-After` runs.
     fn charge(&self, cost: u64, whose: &str) -> Result<(), Throttled> {
-        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
         let now = std::time::Instant::now();
-        if let Some((until, why)) = refused.as_ref() {
-            if *until > now {
-                return Err(Throttled {
-                    retry_after: *until - now,
-                    ..why.clone()
-                });
-            }
-            *refused = None;
+        if let Some(why) = self.held(now) {
+            return Err(why);
         }
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
         let taken = self.take(cost, whose);
         if let Err(why) = &taken {
             *refused = Some((now + why.retry_after, why.clone()));
@@ -199,38 +221,16 @@ impl Ledger {
     /// Neo4j time it owes. `None` when it may be heard.
     pub(crate) fn holding_back(&self, agency: &str, purpose: &str) -> Option<Throttled> {
         let now = std::time::Instant::now();
-        let held = |b: &Buckets| {
-            let refused = b.refused.lock().unwrap_or_else(PoisonError::into_inner);
-            refused.as_ref().and_then(|(until, why)| {
-                (*until > now).then(|| Throttled {
-                    retry_after: *until - now,
-                    ..why.clone()
-                })
-            })
-        };
         let account = self
             .agencies
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(agency)
             .cloned();
-        if let Some(account) = account {
-            let owes = *account
-                .owes_until
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(until) = owes.filter(|u| *u > now) {
-                return Some(Throttled {
-                    code: Code::RateLimited,
-                    message: format!(
-                        "agency {agency} has spent its share of the graph database's time; retry later"
-                    ),
-                    retry_after: until - now,
-                });
-            }
-            if let Some(why) = held(&account.buckets) {
-                return Some(why);
-            }
+        if let Some(why) =
+            account.and_then(|a| a.owing(agency, now).or_else(|| a.buckets.held(now)))
+        {
+            return Some(why);
         }
         let purpose = self
             .purposes
@@ -238,7 +238,7 @@ impl Ledger {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&(agency.to_string(), purpose.to_string()))
             .cloned();
-        purpose.and_then(|b| held(&b))
+        purpose.and_then(|b| b.held(now))
     }
 
     /// The meter of one request of `agency` for `purpose`.
@@ -300,23 +300,8 @@ struct AskerMeter {
 
 impl Meter for AskerMeter {
     fn charge(&self, cost: u64) -> Result<(), Throttled> {
-        let owes = *self
-            .account
-            .owes_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(until) = owes {
-            let now = std::time::Instant::now();
-            if until > now {
-                return Err(Throttled {
-                    code: Code::RateLimited,
-                    message: format!(
-                        "agency {} has spent its share of the graph database's time; retry later",
-                        self.agency
-                    ),
-                    retry_after: until - now,
-                });
-            }
+        if let Some(why) = self.account.owing(&self.agency, std::time::Instant::now()) {
+            return Err(why);
         }
         if let Some(purpose) = &self.purpose_buckets {
             purpose.charge(

@@ -103,6 +103,27 @@ impl TestHub {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// POSTs a query with variables as the holder of API key `key`, stating
+    /// `purpose` and `case`; returns the HTTP response.
+    pub async fn post_as(
+        &self,
+        key: &str,
+        purpose: &str,
+        case: &str,
+        query: &str,
+        variables: Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/graphql"))
+            .header("x-api-key", key)
+            .header("x-mandate-purpose", purpose)
+            .header("x-mandate-case", case)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// POSTs a query with variables; returns the whole JSON response.
     pub async fn post(&self, query: &str, variables: Value) -> Value {
         let resp = self
