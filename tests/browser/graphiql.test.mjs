@@ -173,6 +173,8 @@ async function developmentMode(browser) {
   assert.ok(text.includes(MASKED_ID), `the docs of Resident.idNumber mark the mask: ${text}`);
   log('Resident.idNumber docs: masked for subsidy_review');
   if (screenshot) {
+    const { body } = await run(page);
+    assert.equal(body.errors, undefined, JSON.stringify(body).slice(0, 500));
     const path = join(repo, 'docs', 'graphiql.png');
     await page.screenshot({ path });
     log(`wrote ${path}`);
