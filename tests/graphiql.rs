@@ -66,7 +66,11 @@ fn as_key((agency, role, purpose): (&str, &str, &str)) -> Vec<(&'static str, Str
 }
 
 /// The descriptions of `ty`'s fields in the schema the caller sees.
-async fn descriptions(hub: &TestHub, headers: &[(&str, String)], ty: &str) -> Vec<(String, String)> {
+async fn descriptions(
+    hub: &TestHub,
+    headers: &[(&str, String)],
+    ty: &str,
+) -> Vec<(String, String)> {
     let q = format!(r#"{{ __type(name: "{ty}") {{ fields {{ name description }} }} }}"#);
     let (status, body) = post(hub, headers, &q).await;
     assert_eq!(status, 200, "{body:#}");
@@ -96,11 +100,12 @@ async fn masked_fields_say_what_their_mask_shows() {
     let hub = start(false).await;
     let ca = descriptions(&hub, &as_key(CA), "Resident").await;
     let id = description_of(&ca, "idNumber");
-    assert!(id.contains("18 digits"), "the catalog's description stays: {id}");
     assert!(
-        id.contains(
-            "Masked for your mandate: keep_start — only the first 6 characters are shown."
-        ),
+        id.contains("18 digits"),
+        "the catalog's description stays: {id}"
+    );
+    assert!(
+        id.contains("Masked for your mandate: keep_start — only the first 6 characters are shown."),
         "{id}"
     );
     assert!(id.contains("Not usable in `where` or `orderBy`."), "{id}");
@@ -175,7 +180,10 @@ async fn graphiql_fetches_an_agencys_schema_and_introspection_cannot_cycle() {
     let cycle = "{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }";
     let (_, body) = post(&hub, &as_key(CA), cycle).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX");
-    assert_eq!(body["errors"][0]["extensions"]["limit"], "introspection_lists");
+    assert_eq!(
+        body["errors"][0]["extensions"]["limit"],
+        "introspection_lists"
+    );
     assert!(
         body["errors"][0]["message"]
             .as_str()
@@ -254,10 +262,21 @@ async fn development_mode_mints_short_lived_tokens_for_mandates_the_lists_name()
         "{catalog:#}"
     );
     assert_eq!(catalog["case"], "GRAPHIQL-DEMO");
+    // The example operations are embedded, each under a mandate the lists name.
     let examples = catalog["examples"].as_array().unwrap();
+    assert!(!examples.is_empty(), "{catalog:#}");
+    for e in examples {
+        let named = json!({"agency": e["agency"], "role": e["role"], "purpose": e["purpose"]});
+        assert!(mandates.contains(&named), "{e:#}");
+        assert!(!e["query"].as_str().unwrap().contains("# agency:"), "{e:#}");
+    }
     assert!(
-        examples.iter().any(|e| e["name"] == "departments"),
-        "the example operations are embedded: {catalog:#}"
+        examples
+            .iter()
+            .any(|e| e["name"] == "elderly-living-alone-in-old-compounds"
+                && e["agency"] == CA.0
+                && e["purpose"] == CA.2),
+        "{catalog:#}"
     );
 
     // Only an (agency, role) the lists name; only JSON; only from the hub's own page.

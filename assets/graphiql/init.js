@@ -376,7 +376,7 @@
         setFetchSchema(true);
         setVersion(function (v) { return v + 1; });
         setStatus(examples.length
-          ? examples.length + (examples.length === 1 ? ' example operation' : ' example operations') + ' opened as tabs.'
+          ? (examples.length === 1 ? '1 example operation opened.' : examples.length + ' example operations opened as tabs.')
           : 'No example operation for this mandate.');
       }).catch(function (e) {
         if (turn === latest.current) setStatus('No demo token: ' + e.message);
@@ -423,6 +423,8 @@
       if (mount) {
         props.defaultTabs = mount.tabs;
         props.headers = mount.headers;
+        // GraphiQL fills the editors of the first tab from these props, not from the tab.
+        if (mount.tabs[0].variables) props.variables = mount.tabs[0].variables;
       } else {
         props.defaultQuery = '# Pick a demo agency above: its example operations open here.\n';
       }

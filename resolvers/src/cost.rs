@@ -311,7 +311,13 @@ impl<'a> Measure<'a> {
     /// (`inside`: `set` is within `__schema` or `__type`; `lists`: how many are
     /// nested above it). Follows fragments; stops at `max_depth` (fragment cycles
     /// are refused by validation, and bounded here).
-    fn introspection_lists(&self, set: &'a SelectionSet, inside: bool, lists: u64, depth: usize) -> u64 {
+    fn introspection_lists(
+        &self,
+        set: &'a SelectionSet,
+        inside: bool,
+        lists: u64,
+        depth: usize,
+    ) -> u64 {
         if depth > self.shape.max_depth {
             return lists;
         }
@@ -322,7 +328,10 @@ impl<'a> Measure<'a> {
                     let name = f.node.name.node.as_str();
                     let inside = inside || name == "__schema" || name == "__type";
                     let is_list = inside
-                        && matches!(name, "fields" | "inputFields" | "interfaces" | "possibleTypes");
+                        && matches!(
+                            name,
+                            "fields" | "inputFields" | "interfaces" | "possibleTypes"
+                        );
                     self.introspection_lists(
                         &f.node.selection_set.node,
                         inside,
@@ -337,7 +346,12 @@ impl<'a> Measure<'a> {
                     .fragments
                     .get(s.node.fragment_name.node.as_str())
                     .map_or(lists, |def| {
-                        self.introspection_lists(&def.node.selection_set.node, inside, lists, depth + 1)
+                        self.introspection_lists(
+                            &def.node.selection_set.node,
+                            inside,
+                            lists,
+                            depth + 1,
+                        )
                     }),
             };
             most = most.max(below);

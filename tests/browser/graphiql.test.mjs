@@ -105,7 +105,7 @@ async function run(page) {
       !(r.request().postData() || '').includes('__schema'), { timeout: 20000 }),
     page.click('button.graphiql-execute-button'),
   ]);
-  assert.equal(resp.status(), 200, 'operation answered');
+  assert.equal(resp.status(), 200, `operation answered: ${await resp.text()}\n${resp.request().postData()}`);
   await page.waitForFunction((sel) => {
     const el = document.querySelector(sel);
     return el && el.CodeMirror && el.CodeMirror.getValue().trim().startsWith('{');
