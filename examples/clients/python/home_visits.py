@@ -148,6 +148,9 @@ if __name__ == "__main__":
     except GraphQLError as e:
         print(f"python client: error {e}", file=sys.stderr)
         sys.exit(1)
+    except urllib.error.URLError as e:
+        print(f"python client: cannot reach the hub: {e.reason}", file=sys.stderr)
+        sys.exit(1)
     except WrongAnswer as e:
         print(f"python client: wrong answer: {e}", file=sys.stderr)
         sys.exit(1)

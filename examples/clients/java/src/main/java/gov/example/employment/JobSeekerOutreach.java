@@ -185,6 +185,9 @@ public final class JobSeekerOutreach {
         } catch (IllegalStateException e) {
             System.err.println("java client: " + e.getMessage());
             System.exit(1);
+        } catch (IOException e) {
+            System.err.println("java client: cannot reach the hub at " + endpoint + ": " + e);
+            System.exit(1);
         }
     }
 }
