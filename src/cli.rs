@@ -49,8 +49,19 @@ pub enum Command {
     },
     /// Apply the model's constraints and indexes to Neo4j.
     Migrate,
-    /// Print the GraphQL SDL of the unrestricted plan.
-    Sdl,
+    /// Print a GraphQL SDL: an agency's schema for one purpose (for code generation),
+    /// or with no agency the unrestricted plan's. Needs no Neo4j.
+    Sdl {
+        /// Agency (Department id), e.g. D-CIVIL_AFFAIRS.
+        #[arg(long, requires_all = ["roles", "purpose"])]
+        agency: Option<String>,
+        /// Role within the agency (repeat for several).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Purpose (事由) the schema is served for.
+        #[arg(long)]
+        purpose: Option<String>,
+    },
     /// The audit log.
     Audit {
         /// What to do with it.
@@ -70,7 +81,8 @@ pub enum Command {
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
     },
-    /// Development only: mint an HS256 token with `auth.jwt.hs256_secret`.
+    /// Development only: mint an HS256 token with `auth.jwt.hs256_secret`. The agency,
+    /// roles and purpose must be ones the responsibility lists name.
     Token {
         /// Agency (Department id).
         #[arg(long)]
@@ -81,8 +93,12 @@ pub enum Command {
         /// Role within the agency (repeat for several).
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
-        /// Lifetime in seconds.
-        #[arg(long, default_value_t = 3600)]
+        /// The purpose the token is meant for: checked against the lists (the token
+        /// itself does not carry it; each request states it in `x-mandate-purpose`).
+        #[arg(long)]
+        purpose: Option<String>,
+        /// Lifetime in seconds (at most a day).
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         ttl: u64,
     },
 }
@@ -139,9 +155,23 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command, mut config: Config) -> Result<(), String> {
     match command {
-        Command::Sdl => {
+        Command::Sdl {
+            agency,
+            roles,
+            purpose,
+        } => {
             let app = App::new(config).await.map_err(|e| e.to_string())?;
-            println!("{}", app.hub.unrestricted_schema().sdl());
+            match (agency, purpose) {
+                (Some(agency), Some(purpose)) => {
+                    check_mandate(&app.hub.policies(), &agency, &roles, Some(&purpose))?;
+                    let schema = app
+                        .hub
+                        .schema_of(&agency, &roles, &purpose)
+                        .map_err(|e| e.message)?;
+                    println!("{}", schema.sdl());
+                }
+                _ => println!("{}", app.hub.unrestricted_schema().sdl()),
+            }
             Ok(())
         }
         Command::Apikey {
@@ -149,6 +179,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             officer,
             roles,
         } => {
+            check_mandate(&load_policies(&config).await?, &agency, &roles, None)?;
             let key = crate::auth::generate_api_key();
             println!(
                 "API key (shown once; give it to the system, store it nowhere else):\n  {key}\n"
@@ -165,6 +196,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             agency,
             officer,
             roles,
+            purpose,
             ttl,
         } => {
             if config.auth.jwt.hs256_secret.is_empty() {
@@ -172,6 +204,12 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                     "`mandate token` needs auth.jwt.hs256_secret (development only)".to_string(),
                 );
             }
+            check_mandate(
+                &load_policies(&config).await?,
+                &agency,
+                &roles,
+                purpose.as_deref(),
+            )?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -193,6 +231,13 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             )
             .map_err(|e| format!("cannot sign: {e}"))?;
             println!("{token}");
+            eprintln!(
+                "mandate: token for {agency} ({}) valid {ttl} s, until {} UTC; send it as `Authorization: Bearer <token>` with x-mandate-purpose and x-mandate-case",
+                roles.join(", "),
+                chrono::DateTime::from_timestamp(i64::try_from(now + ttl).unwrap_or(i64::MAX), 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default()
+            );
             Ok(())
         }
         Command::Audit {
@@ -294,6 +339,63 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             }
         }
     }
+}
+
+/// The responsibility lists of `config`, loaded as the hub would at start.
+async fn load_policies(config: &Config) -> Result<mandate_policies::Policies, String> {
+    let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
+    mandate_policies::Policies::load(Path::new(&config.policies.dir), &catalog)
+        .await
+        .map_err(|e| format!("cannot load the responsibility lists: {e}"))
+}
+
+/// Refuses an agency, a role or a purpose that no responsibility list names for
+/// one another, naming what the lists do offer.
+fn check_mandate(
+    policies: &mandate_policies::Policies,
+    agency: &str,
+    roles: &[String],
+    purpose: Option<&str>,
+) -> Result<(), String> {
+    let mandates = policies.mandates();
+    let of_agency: Vec<_> = mandates.iter().filter(|m| m.agency == agency).collect();
+    if of_agency.is_empty() {
+        let agencies: std::collections::BTreeSet<&str> =
+            mandates.iter().map(|m| m.agency.as_str()).collect();
+        return Err(format!(
+            "no responsibility list names agency `{agency}`; agencies: {}",
+            agencies.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let known: std::collections::BTreeSet<&str> =
+        of_agency.iter().map(|m| m.role.as_str()).collect();
+    if roles.is_empty() {
+        return Err(format!(
+            "name at least one --role; {agency}'s roles: {}",
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if let Some(role) = roles.iter().find(|r| !known.contains(r.as_str())) {
+        return Err(format!(
+            "{agency}'s list names no role `{role}`; its roles: {}",
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if let Some(purpose) = purpose {
+        let granted: std::collections::BTreeSet<&str> = of_agency
+            .iter()
+            .filter(|m| roles.contains(&m.role))
+            .map(|m| m.purpose.as_str())
+            .collect();
+        if !granted.contains(purpose) {
+            return Err(format!(
+                "{agency}'s list grants roles {} nothing for purpose `{purpose}`; their purposes: {}",
+                roles.join(", "),
+                granted.into_iter().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn store(config: &Config) -> Result<Neo4jStore, String> {

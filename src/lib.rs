@@ -11,6 +11,7 @@ pub use mandate_auth as auth;
 pub mod cli;
 mod config;
 mod graphql;
+pub mod mandates;
 pub mod telemetry;
 
 pub use app::{App, HubBuildError, Metrics};

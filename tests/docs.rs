@@ -28,3 +28,117 @@ fn the_example_configuration_loads() {
     );
     assert_eq!(config.log.otlp_endpoint, "http://127.0.0.1:4317");
 }
+
+fn mandate(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--config", "config/demo.toml"])
+        .args(args)
+        // No Neo4j is needed: point it at a port nothing listens on.
+        .env("NEO4J_URI", "bolt://127.0.0.1:9")
+        .output()
+        .unwrap()
+}
+
+/// `mandate token` mints only for what the lists name, and says what they do name.
+#[test]
+fn token_refuses_names_no_list_grants() {
+    let ok = mandate(&[
+        "token",
+        "--agency",
+        "D-CIVIL_AFFAIRS",
+        "--role",
+        "caseworker",
+        "--purpose",
+        "subsidy_review",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout)
+            .trim()
+            .split('.')
+            .count(),
+        3
+    );
+    assert!(String::from_utf8_lossy(&ok.stderr).contains("valid 3600 s"));
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--agency", "D-NOWHERE", "--role", "caseworker"],
+            "no responsibility list names agency `D-NOWHERE`; agencies: D-CIVIL_AFFAIRS",
+        ),
+        (
+            &["--agency", "D-CIVIL_AFFAIRS", "--role", "inspector"],
+            "D-CIVIL_AFFAIRS's list names no role `inspector`; its roles: caseworker",
+        ),
+        (
+            &[
+                "--agency",
+                "D-CIVIL_AFFAIRS",
+                "--role",
+                "caseworker",
+                "--purpose",
+                "case_investigation",
+            ],
+            "grants roles caseworker nothing for purpose `case_investigation`; their purposes: elderly_care, subsidy_review",
+        ),
+        (
+            &[
+                "--agency",
+                "D-CIVIL_AFFAIRS",
+                "--role",
+                "caseworker",
+                "--ttl",
+                "864000",
+            ],
+            "--ttl",
+        ),
+    ];
+    for (args, says) in cases {
+        let out = mandate(&[&["token"][..], args].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} minted a token");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+/// `mandate sdl --agency A --role R --purpose P` prints that agency's schema, for
+/// code generation, with no Neo4j; a mandate that grants nothing is refused.
+#[test]
+fn sdl_prints_an_agency_schema() {
+    let out = mandate(&[
+        "sdl",
+        "--agency",
+        "D-HOUSING",
+        "--role",
+        "inspector",
+        "--purpose",
+        "building_safety",
+    ]);
+    let sdl = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(sdl.contains("type Building"), "{sdl}");
+    assert!(sdl.contains("safetyGrade"), "{sdl}");
+    // Housing reads no ID numbers and no households' numbers.
+    assert!(!sdl.contains("idNumber"), "{sdl}");
+    assert!(!sdl.contains("householdNumber"), "{sdl}");
+    let refused = mandate(&[
+        "sdl",
+        "--agency",
+        "D-HOUSING",
+        "--role",
+        "inspector",
+        "--purpose",
+        "subsidy_review",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("nothing for purpose"));
+}

@@ -434,6 +434,20 @@ async fn who_is_asking_and_why() {
             401,
             "TOKEN_EXPIRED",
         ),
+        // A role the agency's list does not grant anything for this purpose: an
+        // error, not an empty schema.
+        (
+            vec![
+                (
+                    "authorization",
+                    format!("Bearer {}", token_for(CA.0, &["inspector"], 3600)),
+                ),
+                purpose(),
+                case(),
+            ],
+            403,
+            "NOTHING_GRANTED",
+        ),
         (
             vec![
                 ("authorization", format!("Bearer {}", alg_none_token())),
@@ -472,13 +486,17 @@ async fn who_is_asking_and_why() {
 }
 
 fn token(agency: &str, expires_in: i64) -> String {
+    token_for(agency, &["caseworker"], expires_in)
+}
+
+fn token_for(agency: &str, roles: &[&str], expires_in: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({"sub": "officer-7", "agency": agency, "roles": ["caseworker"], "exp": now + expires_in}),
+        &json!({"sub": "officer-7", "agency": agency, "roles": roles, "exp": now + expires_in}),
         &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()).unwrap(),
     )
     .unwrap()

@@ -50,6 +50,8 @@ pub enum Code {
     PurposeNotAllowed,
     /// A header claims an agency other than the verified credential's.
     AgencyMismatch,
+    /// The purpose is in the agency's list, but the credential's roles grant nothing for it.
+    NothingGranted,
     /// The audit record could not be written, so no data is returned.
     AuditUnavailable,
     /// The agency (or its purpose) has spent its rate budget; retry after `Retry-After`.
@@ -62,7 +64,7 @@ pub enum Code {
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Code::BadRequest,
         Code::GraphqlParseFailed,
         Code::GraphqlValidationFailed,
@@ -79,6 +81,7 @@ impl Code {
         Code::PurposeRequired,
         Code::PurposeNotAllowed,
         Code::AgencyMismatch,
+        Code::NothingGranted,
         Code::AuditUnavailable,
         Code::RateLimited,
         Code::QuotaExceeded,
@@ -104,6 +107,7 @@ impl Code {
             Code::PurposeRequired => "PURPOSE_REQUIRED",
             Code::PurposeNotAllowed => "PURPOSE_NOT_ALLOWED",
             Code::AgencyMismatch => "AGENCY_MISMATCH",
+            Code::NothingGranted => "NOTHING_GRANTED",
             Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Code::RateLimited => "RATE_LIMITED",
             Code::QuotaExceeded => "QUOTA_EXCEEDED",
@@ -122,7 +126,7 @@ impl Code {
     pub fn http_status(self) -> u16 {
         match self {
             Code::Unauthenticated | Code::TokenExpired => 401,
-            Code::PurposeNotAllowed | Code::AgencyMismatch => 403,
+            Code::PurposeNotAllowed | Code::AgencyMismatch | Code::NothingGranted => 403,
             Code::PayloadTooLarge => 413,
             Code::RateLimited | Code::QuotaExceeded => 429,
             Code::Neo4jUnavailable | Code::Neo4jTimeout | Code::AuditUnavailable => 503,
@@ -164,6 +168,9 @@ impl Code {
             }
             Code::PurposeNotAllowed => "the purpose is not in your agency's responsibility list",
             Code::AgencyMismatch => "a header claims an agency other than your credential's",
+            Code::NothingGranted => {
+                "your credential's roles grant nothing for this purpose (its list names the purpose for other roles)"
+            }
             Code::AuditUnavailable => "the audit record could not be written; no data is returned",
             Code::RateLimited => {
                 "your agency's rate budget (cost units a second) is spent; retry after `Retry-After`"

@@ -443,6 +443,12 @@ impl Hub {
         let policies = self.policies.load_full();
         let asker = admit(&policies, caller, statement, &request.extensions.0)?;
         let api = self.api(caller, &asker.purpose).await?;
+        if api.plan.grants_nothing() {
+            return Err(HubError::new(
+                Code::NothingGranted,
+                "your roles grant nothing for this purpose: the responsibility list names it for other roles of your agency",
+            ));
+        }
         Ok((api, asker))
     }
 
@@ -497,6 +503,50 @@ impl Hub {
     /// The schema of the unrestricted plan (`mandate sdl`; served only when open).
     pub fn unrestricted_schema(&self) -> &Schema {
         &self.schema
+    }
+
+    /// The schema an agency's credential with `roles` is served for `purpose`, as
+    /// the lists in force compile it, without reading the agency's jurisdiction
+    /// (`mandate sdl --agency`): row scopes do not change a schema, only the rows.
+    ///
+    /// # Errors
+    /// `NOTHING_GRANTED` when the roles grant nothing for the purpose (including a
+    /// purpose or agency the lists do not name); `INTERNAL_ERROR` when the plan
+    /// does not compile.
+    pub fn schema_of(
+        &self,
+        agency: &str,
+        roles: &[String],
+        purpose: &str,
+    ) -> Result<Schema, HubError> {
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        let key = mandate_policies::PlanKey {
+            agency: agency.to_string(),
+            department: mandate_policies::department_of(agency)
+                .unwrap_or_default()
+                .to_string(),
+            roles,
+            purpose: purpose.to_string(),
+            context: mandate_policies::ScopeContext {
+                jurisdiction: mandate_policies::Jurisdiction::default(),
+                today: crate::plans::today(),
+            },
+        };
+        let plan = Arc::new(
+            self.policies
+                .load_full()
+                .compile(&key)
+                .map_err(HubError::internal)?,
+        );
+        if plan.grants_nothing() {
+            return Err(HubError::new(
+                Code::NothingGranted,
+                "these roles grant nothing for this purpose",
+            ));
+        }
+        mandate_resolvers::build_schema(self.engine.clone(), plan).map_err(HubError::internal)
     }
 
     /// The audit sink.

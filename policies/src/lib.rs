@@ -111,6 +111,17 @@ pub struct Item {
     pub source: String,
 }
 
+/// One (agency, role, purpose) the lists grant something for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Mandate {
+    /// Agency id.
+    pub agency: String,
+    /// Role within the agency.
+    pub role: String,
+    /// Purpose (事由).
+    pub purpose: String,
+}
+
 /// One `g` line: `role` inherits `parent` within `agency`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Inherit {
@@ -415,6 +426,57 @@ impl Policies {
             .is_some_and(|p| p.contains(purpose))
     }
 
+    /// Every (agency, role, purpose) the lists grant something for, sorted: the roles
+    /// of `p` lines and the roles that inherit them through `g` lines (transitively).
+    pub fn mandates(&self) -> BTreeSet<Mandate> {
+        let mut out: BTreeSet<Mandate> = self
+            .items
+            .iter()
+            .map(|i| Mandate {
+                agency: i.agency.clone(),
+                role: i.role.clone(),
+                purpose: i.purpose.clone(),
+            })
+            .collect();
+        // Inheritance: a role gets every purpose of its parent in the same agency;
+        // repeated until nothing changes (chains of `g` lines).
+        loop {
+            let inherited: Vec<Mandate> = self
+                .inherits
+                .iter()
+                .flat_map(|g| {
+                    out.iter()
+                        .filter(|m| m.agency == g.agency && m.role == g.parent)
+                        .map(|m| Mandate {
+                            agency: m.agency.clone(),
+                            role: g.role.clone(),
+                            purpose: m.purpose.clone(),
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .filter(|m| !out.contains(m))
+                .collect();
+            if inherited.is_empty() {
+                return out;
+            }
+            out.extend(inherited);
+        }
+    }
+
+    /// The `p` lines that grant `mandate`: its agency's lines for its purpose, of its
+    /// role and every role that role inherits.
+    pub fn items_of(&self, mandate: &Mandate) -> Vec<&Item> {
+        let subjects = self.subjects(&mandate.agency, std::slice::from_ref(&mandate.role));
+        self.items
+            .iter()
+            .filter(|i| {
+                i.agency == mandate.agency
+                    && i.purpose == mandate.purpose
+                    && subjects.contains(&i.role)
+            })
+            .collect()
+    }
+
     /// Agencies that have a list.
     pub fn agencies(&self) -> BTreeSet<String> {
         self.items.iter().map(|i| i.agency.clone()).collect()
@@ -645,7 +707,7 @@ fn read_dir(dir: &Path) -> Result<(String, Vec<(PathBuf, String)>), PolicyError>
 /// The department code an agency id names: `D-<CODE>` or `D-<CODE>-<unit>`
 /// (`D-GRID_MANAGEMENT-T1` → `GRID_MANAGEMENT`). Compared whole, never as a
 /// prefix: `D-PUBLIC_SECURITY_X` is not the public security bureau.
-fn department_of(agency: &str) -> Option<&str> {
+pub fn department_of(agency: &str) -> Option<&str> {
     agency.strip_prefix("D-")?.split('-').next()
 }
 

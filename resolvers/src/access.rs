@@ -125,6 +125,12 @@ impl AccessPlan {
         }
     }
 
+    /// Whether the plan reaches no data at all: no type has a root field (and so no
+    /// `_entities` entry either) and no access receipts are granted.
+    pub fn grants_nothing(&self) -> bool {
+        !self.receipts && !self.types.values().any(|a| a.root)
+    }
+
     /// The access to type `name`, if any.
     pub fn type_access(&self, name: &str) -> Option<&TypeAccess> {
         self.types.get(name)

@@ -203,12 +203,9 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
     if plan.receipts {
         query = query.field(receipts_field(engine.clone(), plan.clone()));
     }
-    let has_roots = catalog
-        .types
-        .iter()
-        .any(|t| plan.type_access(&t.name).is_some_and(|a| a.root))
-        || plan.receipts;
-    if !has_roots {
+    if plan.grants_nothing() {
+        // A GraphQL schema needs one root field. The hub never serves this schema: a
+        // request whose plan grants nothing is refused as `NOTHING_GRANTED`.
         query = query.field(
             Field::new("nothingGranted", TypeRef::named(TypeRef::BOOLEAN), |_| {
                 FieldFuture::new(async { Ok(None::<FieldValue>) })
