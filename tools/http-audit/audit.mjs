@@ -41,11 +41,15 @@ function token() {
   const bin = process.env.MANDATE_BIN;
   const config = process.env.MANDATE_CONFIG;
   if (!bin || !config) fail("set MANDATE_TOKEN, or MANDATE_BIN and MANDATE_CONFIG");
-  return execFileSync(
-    bin,
-    ["--config", config, "token", "--agency", AGENCY, "--role", ROLE, "--purpose", PURPOSE],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-  ).trim();
+  try {
+    return execFileSync(
+      bin,
+      ["--config", config, "token", "--agency", AGENCY, "--role", ROLE, "--purpose", PURPOSE],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+    ).trim();
+  } catch (e) {
+    fail(`\`mandate token\` failed: ${String(e.stderr ?? e).trim()}`);
+  }
 }
 
 const bearer = token();
