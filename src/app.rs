@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! POST|GET /graphql         GraphQL over HTTP
-//! GET      /graphiql        GraphiQL (assets embedded in the binary)
+//! GET      /graphiql        GraphiQL (assets embedded in the binary; in development
+//!                           mode also /graphiql/mandates and /graphiql/token, see assets.rs)
 //! GET      /healthz         the process is up
 //! GET      /readyz          Neo4j answers and the audit log takes records (503 otherwise)
 //! GET      /metrics         Prometheus text: requests, Cypher queries
@@ -216,9 +217,7 @@ impl App {
             .at("/readyz", get(readyz))
             .at("/metrics", get(metrics));
         if self.config.server.graphiql {
-            route = route
-                .at("/graphiql", get(assets::graphiql_index))
-                .at("/graphiql/assets/:file", get(assets::graphiql_asset));
+            route = assets::routes(route, self);
         }
         route.data(self.clone()).with(RequestIds)
     }

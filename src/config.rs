@@ -31,6 +31,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// What each agency and purpose may spend, in cost units.
     pub budgets: BudgetsConfig,
+    /// Persisted and trusted documents.
+    pub documents: crate::documents::DocumentsConfig,
 }
 
 /// What each agency and purpose may spend, in the cost units `limits.max_complexity`

@@ -20,6 +20,10 @@ use std::fmt;
 pub enum Code {
     /// The request body or URL is not a GraphQL request (bad JSON, batch, missing query).
     BadRequest,
+    /// A request named a persisted document the hub does not know (send its text).
+    PersistedQueryNotFound,
+    /// Under trusted documents, the document is not among the approved ones.
+    DocumentNotTrusted,
     /// The query text is not valid GraphQL syntax.
     GraphqlParseFailed,
     /// The query does not validate against the schema (unknown field, wrong type, ...).
@@ -64,8 +68,10 @@ pub enum Code {
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 23] = [
         Code::BadRequest,
+        Code::PersistedQueryNotFound,
+        Code::DocumentNotTrusted,
         Code::GraphqlParseFailed,
         Code::GraphqlValidationFailed,
         Code::QueryTooDeep,
@@ -92,6 +98,8 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::BadRequest => "BAD_REQUEST",
+            Code::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Code::DocumentNotTrusted => "DOCUMENT_NOT_TRUSTED",
             Code::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Code::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Code::QueryTooDeep => "QUERY_TOO_DEEP",
@@ -126,12 +134,16 @@ impl Code {
     pub fn http_status(self) -> u16 {
         match self {
             Code::Unauthenticated | Code::TokenExpired => 401,
-            Code::PurposeNotAllowed | Code::AgencyMismatch | Code::NothingGranted => 403,
+            Code::PurposeNotAllowed
+            | Code::AgencyMismatch
+            | Code::NothingGranted
+            | Code::DocumentNotTrusted => 403,
             Code::PayloadTooLarge => 413,
             Code::RateLimited | Code::QuotaExceeded => 429,
             Code::Neo4jUnavailable | Code::Neo4jTimeout | Code::AuditUnavailable => 503,
             Code::InternalError => 500,
             Code::BadRequest
+            | Code::PersistedQueryNotFound
             | Code::GraphqlParseFailed
             | Code::GraphqlValidationFailed
             | Code::QueryTooDeep
@@ -147,6 +159,12 @@ impl Code {
     pub fn meaning(self) -> &'static str {
         match self {
             Code::BadRequest => "not a GraphQL request (bad JSON, batch, missing query)",
+            Code::PersistedQueryNotFound => {
+                "the document id is not known here; send the document's text with it"
+            }
+            Code::DocumentNotTrusted => {
+                "the hub runs only approved documents (`documents.trusted_only`) and this is not one"
+            }
             Code::GraphqlParseFailed => "the query is not valid GraphQL syntax",
             Code::GraphqlValidationFailed => "the query does not validate against your schema",
             Code::QueryTooDeep => {

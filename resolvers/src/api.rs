@@ -21,7 +21,7 @@ use async_graphql::{Name, Value as GqlValue};
 use mandate_schema::{Catalog, NodeType, Relation, ScalarKind};
 use serde_json::Value;
 
-use crate::access::{AccessPlan, FieldAccess};
+use crate::access::{AccessPlan, FieldAccess, Mask};
 use crate::answer::{Answer, Item, Node, Page, Row};
 use crate::cursor::CursorKey;
 use crate::errors::{Code, HubError};
@@ -79,6 +79,35 @@ fn output_type(kind: &ScalarKind, access: FieldAccess, nullable: bool) -> TypeRe
     } else {
         TypeRef::named_nn(name)
     }
+}
+
+/// What a mask shows, in words, under the name the lists give it.
+fn mask_note(mask: Mask) -> &'static str {
+    match mask {
+        Mask::KeepEnds => "keep_ends — only the first 6 and the last 4 characters are shown",
+        Mask::KeepStart => "keep_start — only the first 6 characters are shown",
+        Mask::Phone => "phone — only the first 3 and the last 4 characters are shown",
+        Mask::FirstChar => "first_char — only the first character is shown",
+        Mask::YearOnly => "year_only — only the year is shown (YYYY-**-**)",
+        Mask::Redact => "redact — the value is replaced by ***",
+    }
+}
+
+/// A field's description as its reader sees it: the catalog's, extended, when
+/// the plan grants the field masked, with what the mask shows (the catalog may
+/// say "18 digits" of a value that arrives as `340102************`).
+fn field_description(catalog: Option<&str>, access: FieldAccess) -> Option<String> {
+    let FieldAccess::Masked(mask) = access else {
+        return catalog.map(str::to_string);
+    };
+    let note = format!(
+        "Masked for your mandate: {}. Not usable in `where` or `orderBy`.",
+        mask_note(mask)
+    );
+    Some(match catalog {
+        Some(d) if !d.trim().is_empty() => format!("{}\n\n{note}", d.trim_end()),
+        _ => note,
+    })
 }
 
 fn response_key<'a>(ctx: &ResolverContext<'a>) -> &'a str {
@@ -488,7 +517,7 @@ impl Builder<'_> {
                 output_type(&f.kind, access, f.nullable),
                 Some(f.kind.clone()).filter(|_| access.is_full()),
             );
-            if let Some(d) = &f.description {
+            if let Some(d) = field_description(f.description.as_deref(), access) {
                 field = field.description(d);
             }
             obj = obj.field(field);
@@ -645,7 +674,7 @@ impl Builder<'_> {
                         })
                     },
                 );
-                if let Some(d) = &p.description {
+                if let Some(d) = field_description(p.description.as_deref(), access) {
                     field = field.description(d);
                 }
                 edge = edge.field(field);

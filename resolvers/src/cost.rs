@@ -16,7 +16,14 @@
 //!
 //! Fields sharing a response key are merged first, as the executor merges them,
 //! so the measure is what would run. Fields the schema does not know (invalid
-//! documents, introspection) count one unit each; validation refuses the former.
+//! documents) and introspection fields (`__schema`, `__type` and all below them)
+//! count one unit each; validation refuses the former. Introspection answers
+//! from the schema, not the graph, so its lists are not weighed by page size
+//! (GraphiQL's schema fetch would cost millions); what bounds it instead is the
+//! rule graphql-js applies (`MaxIntrospectionDepthRule`): at most
+//! [`MAX_INTROSPECTION_LISTS`] of the type lists `fields`, `inputFields`,
+//! `interfaces` and `possibleTypes` nested on one path, so a query cannot cycle
+//! `fields { type { fields { type … } } }` into an exponential answer.
 
 use std::collections::HashMap;
 
@@ -45,6 +52,12 @@ pub(crate) struct OverLimit {
 impl OverLimit {
     /// A client-facing message.
     pub(crate) fn message(&self) -> String {
+        if self.limit == INTROSPECTION_LISTS {
+            return format!(
+                "Query is too complex: introspection nests `fields`, `inputFields`, `interfaces` or `possibleTypes` {} deep, more than {}.",
+                self.actual, self.max
+            );
+        }
         let what = match self.limit {
             "max_complexity" => "the query costs",
             "max_root_fields" => "the query has root fields:",
@@ -106,11 +119,20 @@ pub(crate) fn measure(
         .filter(|g| g.fields[0].name.node.as_str() != "__typename")
         .count() as u64;
     over("max_root_fields", shape.max_root_fields, root_fields)?;
+    let lists = m.introspection_lists(&op.node.selection_set.node, false, 0, 0);
+    over(INTROSPECTION_LISTS, MAX_INTROSPECTION_LISTS, lists)?;
     let cost = m.cost(groups, &registry.query_type, 1, None, 1)?;
     over("max_aliases", shape.max_aliases, m.aliases)?;
     over("max_complexity", shape.max_complexity, cost)?;
     Ok(cost)
 }
+
+/// The most type lists (`fields`, `inputFields`, `interfaces`, `possibleTypes`)
+/// one introspection path may nest, as graphql-js's `MaxIntrospectionDepthRule`.
+pub(crate) const MAX_INTROSPECTION_LISTS: usize = 3;
+
+/// The [`OverLimit::limit`] of an introspection nesting its type lists too deep.
+const INTROSPECTION_LISTS: &str = "introspection_lists";
 
 fn over(limit: &'static str, max: usize, actual: u64) -> Result<(), OverLimit> {
     let max = max as u64;
@@ -240,8 +262,11 @@ impl<'a> Measure<'a> {
             } else {
                 group.on.as_str()
             };
+            // Introspection (`__schema`, `__type`, the `__Type` … of their
+            // fragments): unknown here, counted once each.
             let meta = self
                 .object(on)
+                .filter(|_| !first.name.node.starts_with("__") && !on.starts_with("__"))
                 .and_then(|t| t.field_by_name(first.name.node.as_str()));
             let subs: Vec<&'a SelectionSet> = group
                 .fields
@@ -280,6 +305,58 @@ impl<'a> Measure<'a> {
             over("max_complexity", self.shape.max_complexity, total)?;
         }
         Ok(total)
+    }
+
+    /// The most introspection type lists nested on one path below `set`
+    /// (`inside`: `set` is within `__schema` or `__type`; `lists`: how many are
+    /// nested above it). Follows fragments; stops at `max_depth` (fragment cycles
+    /// are refused by validation, and bounded here).
+    fn introspection_lists(
+        &self,
+        set: &'a SelectionSet,
+        inside: bool,
+        lists: u64,
+        depth: usize,
+    ) -> u64 {
+        if depth > self.shape.max_depth {
+            return lists;
+        }
+        let mut most = lists;
+        for item in &set.items {
+            let below = match &item.node {
+                Selection::Field(f) => {
+                    let name = f.node.name.node.as_str();
+                    let inside = inside || name == "__schema" || name == "__type";
+                    let is_list = inside
+                        && matches!(
+                            name,
+                            "fields" | "inputFields" | "interfaces" | "possibleTypes"
+                        );
+                    self.introspection_lists(
+                        &f.node.selection_set.node,
+                        inside,
+                        lists + u64::from(is_list),
+                        depth + 1,
+                    )
+                }
+                Selection::InlineFragment(i) => {
+                    self.introspection_lists(&i.node.selection_set.node, inside, lists, depth + 1)
+                }
+                Selection::FragmentSpread(s) => self
+                    .fragments
+                    .get(s.node.fragment_name.node.as_str())
+                    .map_or(lists, |def| {
+                        self.introspection_lists(
+                            &def.node.selection_set.node,
+                            inside,
+                            lists,
+                            depth + 1,
+                        )
+                    }),
+            };
+            most = most.max(below);
+        }
+        most
     }
 
     fn object(&self, name: &str) -> Option<&'a MetaType> {
