@@ -246,6 +246,7 @@ pub fn encode(
             .get_or_insert_with(Default::default)
             .set("requestId", request_id);
     }
+    one_error_per_problem(&mut resp.errors);
     // GraphQL-over-HTTP: with the graphql-response media type, a request that
     // failed before execution (no data) is a 400.
     let status =
@@ -303,6 +304,18 @@ pub fn encode(
             "application/json"
         })
         .body(body)
+}
+
+/// Drops repeated request-level errors: the same message and code at the same
+/// locations is one problem, reported once. async-graphql's validation walks the
+/// document twice (rules, then cost) and reports some problems, such as an
+/// operation type the schema lacks (every mutation and subscription), on each walk.
+/// Errors with a path come from execution and are kept as they are.
+fn one_error_per_problem(errors: &mut Vec<async_graphql::ServerError>) {
+    let mut seen = std::collections::HashSet::new();
+    errors.retain(|e| {
+        !e.path.is_empty() || seen.insert((e.message.clone(), e.locations.clone(), code_of(e)))
+    });
 }
 
 /// The `Retry-After` seconds of a request-level refusal for spent budget.

@@ -160,3 +160,75 @@ async fn a_request_refused_before_execution_has_no_data_entry() {
     );
     assert!(body.get("data").is_some(), "{body}");
 }
+
+#[tokio::test]
+async fn a_mutation_or_subscription_is_refused_once() {
+    // The hub serves queries only. async-graphql's validation walks the document
+    // twice and reported "not configured for mutations" once per walk: a client
+    // counting errors saw two problems where there is one.
+    let hub = start(&[]).await;
+    for (query, word) in [
+        ("mutation { residents { totalCount } }", "mutations"),
+        ("subscription { residents { totalCount } }", "subscriptions"),
+    ] {
+        for get in [false, true] {
+            let request = if get {
+                hub.client
+                    .get(hub.url("/graphql"))
+                    .query(&[("query", query)])
+            } else {
+                hub.client
+                    .post(hub.url("/graphql"))
+                    .json(&json!({ "query": query }))
+            };
+            let resp = request
+                .header("x-api-key", "mk_edge_key")
+                .header("x-mandate-purpose", "subsidy_review")
+                .header("x-mandate-case", "CASE-ONE-ERROR-1")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 200, "{query}");
+            let body: serde_json::Value = resp.json().await.unwrap();
+            let errors = body["errors"].as_array().unwrap();
+            assert_eq!(errors.len(), 1, "get={get} {query}: {body}");
+            assert_eq!(
+                errors[0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+                "{body}"
+            );
+            assert!(
+                errors[0]["message"].as_str().unwrap().contains(word),
+                "{body}"
+            );
+            assert!(body.get("data").is_none(), "{body}");
+        }
+    }
+    // Two problems are still two errors, one each.
+    let body: serde_json::Value = hub
+        .post_as(
+            "mk_edge_key",
+            "subsidy_review",
+            "CASE-ONE-ERROR-2",
+            "query A { __typename } mutation B { __typename } subscription C { __typename }",
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut messages: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    messages.sort_unstable();
+    assert_eq!(
+        messages,
+        [
+            "Schema is not configured for mutations.",
+            "Schema is not configured for subscriptions."
+        ],
+        "{body}"
+    );
+}
