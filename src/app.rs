@@ -65,6 +65,8 @@ pub struct App {
     pub metrics: Metrics,
     /// What the lists folder looked like when the lists in force were read.
     lists: ListsSeen,
+    /// Persisted and trusted documents.
+    pub documents: crate::documents::Documents,
 }
 
 /// Why the hub could not be assembled.
@@ -89,6 +91,9 @@ pub enum HubBuildError {
     /// The audit journal cannot be opened or is damaged.
     #[error(transparent)]
     Journal(#[from] mandate_connectors::JournalError),
+    /// The manifest of trusted documents does not load.
+    #[error("{0}")]
+    Documents(String),
 }
 
 impl App {
@@ -183,7 +188,17 @@ impl App {
         .open(config.auth.open)
         .anonymous_refusals_per_sec(config.audit.anonymous_refusals_per_sec)
         .build()?;
+        let documents = crate::documents::Documents::load(&config.documents)
+            .map_err(HubBuildError::Documents)?;
+        if documents.approved() > 0 {
+            tracing::info!(
+                approved = documents.approved(),
+                trusted_only = config.documents.trusted_only,
+                "trusted documents loaded"
+            );
+        }
         Ok(Arc::new(App {
+            documents,
             config,
             hub,
             store,
@@ -643,23 +658,30 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
             Err(e) => return refused(e),
         }
     }
-    let request =
-        match graphql::decode(req, body, app.config.limits.max_body_bytes, &request_id).await {
-            Decoded::Request(r) => *r,
-            Decoded::Reject(resp, code) => {
-                return match app
-                    .hub
-                    .refuse(&request_id, client_request_id.as_deref(), None, code)
-                    .await
-                {
-                    Ok(()) => {
-                        app.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
-                        resp
-                    }
-                    Err(e) => refused(e),
-                };
-            }
-        };
+    let request = match graphql::decode(
+        req,
+        body,
+        app.config.limits.max_body_bytes,
+        &request_id,
+        &app.documents,
+    )
+    .await
+    {
+        Decoded::Request(r) => *r,
+        Decoded::Reject(resp, code) => {
+            return match app
+                .hub
+                .refuse(&request_id, client_request_id.as_deref(), None, code)
+                .await
+            {
+                Ok(()) => {
+                    app.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);
+                    resp
+                }
+                Err(e) => refused(e),
+            };
+        }
+    };
     let caller = match verified {
         None => None,
         Some(verified) => match verified {

@@ -8,6 +8,8 @@ use mandate_resolvers::{with_code, Code};
 use poem::http::{header, Method, StatusCode};
 use poem::{Body, Request, Response};
 
+use crate::documents::{Documents, Refusal};
+
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 /// A decoded request, or the error response to send instead.
@@ -50,17 +52,41 @@ pub fn error_response(
         .body(body.to_string())
 }
 
-/// Decodes a GET or POST request into a GraphQL request.
-pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str) -> Decoded {
+/// The `sha256Hash` of Apollo's `extensions.persistedQuery`, if sent.
+fn apq_hash(extensions: Option<&serde_json::Value>) -> Option<String> {
+    extensions?
+        .get("persistedQuery")?
+        .get("sha256Hash")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Decodes a GET or POST request into a GraphQL request; its document is the one
+/// sent, or the persisted one it names, as `documents` allow.
+pub async fn decode(
+    req: &Request,
+    body: Body,
+    max_body: usize,
+    request_id: &str,
+    documents: &Documents,
+) -> Decoded {
     let media = wants_graphql_response(req);
     let reject = |status, code, msg: &str| {
         Decoded::Reject(error_response(status, code, msg, request_id, media), code)
+    };
+    let refuse = |r: Refusal| {
+        let status = StatusCode::from_u16(r.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        Decoded::Reject(
+            error_response(status, r.code, r.message, request_id, media),
+            r.code,
+        )
     };
     if req.method() == Method::GET {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Params {
             query: Option<String>,
+            document_id: Option<String>,
             operation_name: Option<String>,
             variables: Option<String>,
             extensions: Option<String>,
@@ -75,12 +101,36 @@ pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str
                 )
             }
         };
-        let Some(query) = params.query.filter(|q| !q.is_empty()) else {
+        let extensions = match params.extensions.as_deref().filter(|v| !v.is_empty()) {
+            None => None,
+            Some(ext) => match serde_json::from_str::<serde_json::Value>(ext) {
+                Ok(v @ serde_json::Value::Object(_)) => Some(v),
+                _ => {
+                    return reject(
+                        StatusCode::BAD_REQUEST,
+                        Code::BadRequest,
+                        "`extensions` must be a JSON object",
+                    )
+                }
+            },
+        };
+        if params.query.as_deref().is_none_or(str::is_empty)
+            && params.document_id.is_none()
+            && apq_hash(extensions.as_ref()).is_none()
+        {
             return reject(
                 StatusCode::BAD_REQUEST,
                 Code::BadRequest,
                 "the `query` parameter is required",
             );
+        }
+        let query = match documents.resolve(
+            params.query.as_deref(),
+            params.document_id.as_deref(),
+            apq_hash(extensions.as_ref()).as_deref(),
+        ) {
+            Ok(q) => q.to_string(),
+            Err(r) => return refuse(r),
         };
         if query.len() > max_body {
             return reject(
@@ -105,15 +155,6 @@ pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str
                         "`variables` must be a JSON object",
                     )
                 }
-            }
-        }
-        if let Some(ext) = params.extensions.filter(|v| !v.is_empty()) {
-            if serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&ext).is_err() {
-                return reject(
-                    StatusCode::BAD_REQUEST,
-                    Code::BadRequest,
-                    "`extensions` must be a JSON object",
-                );
             }
         }
         return Decoded::Request(Box::new(request));
@@ -152,7 +193,10 @@ pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str
         && !content_type.starts_with("application/graphql-response")
     {
         return match String::from_utf8(bytes) {
-            Ok(q) => Decoded::Request(Box::new(async_graphql::Request::new(q))),
+            Ok(q) => match documents.resolve(Some(&q), None, None) {
+                Ok(_) => Decoded::Request(Box::new(async_graphql::Request::new(q))),
+                Err(r) => refuse(r),
+            },
             Err(_) => reject(
                 StatusCode::BAD_REQUEST,
                 Code::BadRequest,
@@ -184,8 +228,10 @@ pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str
             "batched requests are not supported",
         );
     }
-    match value.get("query") {
-        Some(serde_json::Value::String(q)) if !q.is_empty() => {}
+    let mut value = value;
+    let query = match value.get("query") {
+        Some(serde_json::Value::String(q)) if !q.is_empty() => Some(q.clone()),
+        None | Some(serde_json::Value::Null) => None,
         _ => {
             return reject(
                 StatusCode::BAD_REQUEST,
@@ -193,6 +239,37 @@ pub async fn decode(req: &Request, body: Body, max_body: usize, request_id: &str
                 "`query` must be a non-empty string",
             )
         }
+    };
+    let document_id = match value.get("documentId") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(id)) => Some(id.clone()),
+        Some(_) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
+                "`documentId` must be a string",
+            )
+        }
+    };
+    let apq = apq_hash(value.get("extensions"));
+    if query.is_none() && document_id.is_none() && apq.is_none() {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            Code::BadRequest,
+            "`query` must be a non-empty string",
+        );
+    }
+    let document = match documents.resolve(query.as_deref(), document_id.as_deref(), apq.as_deref())
+    {
+        Ok(d) => d,
+        Err(r) => return refuse(r),
+    };
+    if let Some(map) = value.as_object_mut() {
+        map.remove("documentId");
+        map.insert(
+            "query".to_string(),
+            serde_json::Value::String(document.to_string()),
+        );
     }
     match serde_json::from_value::<async_graphql::Request>(value) {
         Ok(r) => Decoded::Request(Box::new(r)),

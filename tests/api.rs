@@ -861,7 +861,14 @@ async fn every_example_query_runs() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "graphql") {
             let query = std::fs::read_to_string(&path).unwrap();
-            let data = hub.data(&query, json!({"after": null})).await;
+            // The variables the file's header states (`# variables: {...}`).
+            let variables = query
+                .lines()
+                .take_while(|l| l.starts_with('#'))
+                .find_map(|l| l.strip_prefix("# variables: "))
+                .map(|v| serde_json::from_str(v).unwrap())
+                .unwrap_or(json!({}));
+            let data = hub.data(&query, variables).await;
             assert!(
                 data.as_object().is_some_and(|o| !o.is_empty()),
                 "{}",

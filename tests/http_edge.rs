@@ -232,3 +232,87 @@ async fn a_mutation_or_subscription_is_refused_once() {
         "{body}"
     );
 }
+
+/// Persisted and trusted documents, over HTTP: with `documents.trusted_only` a
+/// hub runs the manifest's documents — named by `documentId` (POST or GET) or by
+/// Apollo's `persistedQuery` hash, or sent in full — and refuses any other
+/// document; without it, a document sent once with its hash may be named alone
+/// afterwards (automatic persisted queries).
+#[tokio::test]
+async fn persisted_and_trusted_documents() {
+    const APPROVED: &str = "query Count { residents(first: 1) { totalCount } }";
+    let hash = mandate::documents::hash_of(APPROVED);
+    let root = std::env::temp_dir().join(format!("mandate-http-docs-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let manifest = root.join("persisted-documents.json");
+    std::fs::write(&manifest, json!({ hash.clone(): APPROVED }).to_string()).unwrap();
+    let mut config = common::open_config();
+    config.documents.manifest = manifest.display().to_string();
+    config.documents.trusted_only = true;
+    let hub = TestHub::start_with(config).await;
+    let post = |body: serde_json::Value| {
+        let req = hub.client.post(hub.url("/graphql")).json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let counted = |body: &serde_json::Value| body["data"]["residents"]["totalCount"].as_u64();
+    for body in [
+        json!({"documentId": format!("sha256:{hash}")}),
+        json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}}}),
+        json!({"query": APPROVED}),
+    ] {
+        let (status, got) = post(body.clone()).await;
+        assert_eq!(status, 200, "{body}: {got}");
+        assert!(counted(&got).is_some_and(|n| n > 0), "{body}: {got}");
+    }
+    let get = hub
+        .client
+        .get(hub.url("/graphql"))
+        .query(&[("documentId", format!("sha256:{hash}"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status().as_u16(), 200);
+    let got: serde_json::Value = get.json().await.unwrap();
+    assert!(counted(&got).is_some(), "{got}");
+    // Anything else is refused before it is parsed.
+    let other = "{ residents(first: 2) { totalCount } }";
+    let (status, got) = post(json!({"query": other})).await;
+    assert_eq!(status, 403, "{got}");
+    assert_eq!(
+        got["errors"][0]["extensions"]["code"],
+        "DOCUMENT_NOT_TRUSTED"
+    );
+    assert!(got.get("data").is_none(), "{got}");
+    let (status, got) = post(json!({"documentId": format!("sha256:{}", "0".repeat(64))})).await;
+    assert_eq!(status, 400, "{got}");
+    assert_eq!(
+        got["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    let (status, got) = post(json!({"documentId": "sha256:nothex"})).await;
+    assert_eq!(status, 400, "{got}");
+    assert_eq!(got["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+
+    // Without trusted_only: Apollo's automatic persisted queries.
+    let hub = TestHub::start_with(common::open_config()).await;
+    let apq = |with_text: bool| {
+        let mut body = json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": mandate::documents::hash_of(other)}}});
+        if with_text {
+            body["query"] = other.into();
+        }
+        hub.client.post(hub.url("/graphql")).json(&body).send()
+    };
+    let first: serde_json::Value = apq(false).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        first["errors"][0]["extensions"]["code"],
+        "PERSISTED_QUERY_NOT_FOUND"
+    );
+    let sent: serde_json::Value = apq(true).await.unwrap().json().await.unwrap();
+    assert!(counted(&sent).is_some(), "{sent}");
+    let named: serde_json::Value = apq(false).await.unwrap().json().await.unwrap();
+    assert_eq!(named, sent);
+}
