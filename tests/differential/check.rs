@@ -118,7 +118,7 @@ async fn check_one(env: &Env, combo: &Combo, q: &Query) -> Result<Kind, Mismatch
         }
     }
     let kind = match &expect {
-        Expect::Reject("PURPOSE_NOT_ALLOWED") => Kind::Rejected,
+        Expect::Reject("PURPOSE_NOT_ALLOWED" | "NOTHING_GRANTED") => Kind::Rejected,
         Expect::Reject(_) => Kind::Denied,
         Expect::Data(_) => Kind::Data,
     };

@@ -33,6 +33,9 @@ pub(crate) struct Mandate {
     pub(crate) purpose_ok: bool,
     /// Visible types (those with a row grant).
     pub(crate) types: BTreeMap<String, TypeView>,
+    /// The purpose is in the list, but the roles reach nothing with it: no type
+    /// and no access receipts (the hub refuses such a request as NOTHING_GRANTED).
+    pub(crate) nothing_granted: bool,
 }
 
 /// casbin's `enforce()` with two shortcuts that cannot change a verdict: a
@@ -213,7 +216,16 @@ impl Mandate {
                 types.insert(t.name.clone(), view);
             }
         }
-        Mandate { purpose_ok, types }
+        let receipts = purpose_ok && {
+            let every = format!("facts:{}", atoms_for("Resident").join(" "));
+            allowed(oracle, "AccessReceipt", "rows", &every)
+        };
+        let nothing_granted = purpose_ok && types.is_empty() && !receipts;
+        Mandate {
+            purpose_ok,
+            types,
+            nothing_granted,
+        }
     }
 
     pub(crate) fn field(&self, ty: &str, field: &str) -> Option<Access> {

@@ -72,6 +72,9 @@ impl Reference<'_> {
         if !self.m.purpose_ok {
             return Expect::Reject("PURPOSE_NOT_ALLOWED");
         }
+        if self.m.nothing_granted {
+            return Expect::Reject("NOTHING_GRANTED");
+        }
         if !self.valid(q) {
             return Expect::Reject("GRAPHQL_VALIDATION_FAILED");
         }
