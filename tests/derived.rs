@@ -273,3 +273,74 @@ async fn terms_over_a_derived_count_plan_in_bounded_time() {
         );
     }
 }
+
+/// Relationship conditions are what is left costly to plan: each is a subquery
+/// carrying the related type's row scope (0.5-1.2 s each under the education
+/// bureau's). One root field's `where` filters weigh 13 terms more per
+/// relationship condition, so `limits.max_filter_terms` (50) refuses a request
+/// holding more than three in milliseconds, before Neo4j plans anything, and a
+/// request with as many as it accepts plans in bounded time.
+#[tokio::test]
+async fn many_relationship_conditions_are_refused_before_neo4j_plans_them() {
+    let hub = start().await;
+    let members = |n: usize| {
+        (0..n)
+            .map(|i| format!(r#"{{members: {{where: {{name: {{startsWith: "x{i}"}}}}}}}}"#))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // The most one root field holds is answered (within the hub's query
+    // timeout: 1.5-4.5 s here, on a loaded machine).
+    let started = Instant::now();
+    let data = ask_as(
+        &hub,
+        EDU,
+        &format!(
+            "{{ households(first: 5, where: {{OR: [{}]}}) {{ totalCount edges {{ node {{ id {}: id }} }} }} }}",
+            members(3),
+            fresh()
+        ),
+    )
+    .await;
+    eprintln!("three relationship conditions: {:?}", started.elapsed());
+    assert_eq!(data["households"]["totalCount"], 0, "no member is named x…");
+
+    let before = hub.cypher_queries().await;
+    let abusive = [
+        // Twenty in one filter (planned for 12 s before).
+        format!(
+            "{{ households(first: 5, where: {{OR: [{}]}}) {{ totalCount }} }}",
+            members(20)
+        ),
+        // Four in one filter.
+        format!(
+            "{{ households(first: 5, where: {{OR: [{}]}}) {{ totalCount }} }}",
+            members(4)
+        ),
+        // Two each in two nested lists of one root field (each list alone
+        // is within the limit; the root field's one query is not).
+        format!(
+            "{{ households(first: 1) {{ edges {{ node {{ a: members(where: {{OR: [{0}]}}) {{ totalCount }} b: members(where: {{OR: [{0}]}}) {{ totalCount }} }} }} }} }}",
+            (0..2)
+                .map(|i| format!(r#"{{household: {{where: {{unit: {{startsWith: "x{i}"}}}}}}}}"#))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ];
+    for query in abusive {
+        let started = Instant::now();
+        let body: Value = hub
+            .post_as(&key(EDU), EDU.2, "CASE-2026-0008", &query, json!({}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        let ext = &body["errors"][0]["extensions"];
+        assert_eq!(ext["code"], "QUERY_TOO_COMPLEX", "{query}\n{body:#}");
+        assert_eq!(ext["limit"], "max_filter_terms", "{body:#}");
+        assert!(body["data"].is_null(), "{body:#}");
+        assert!(took < Duration::from_secs(1), "refused in {took:?}");
+    }
+    assert_eq!(hub.cypher_queries().await, before, "Neo4j saw none of them");
+}
