@@ -288,7 +288,8 @@ pub struct LimitsConfig {
     pub max_aliases: usize,
     /// Maximum distinct response keys on one object.
     pub max_fields_per_object: usize,
-    /// Maximum comparisons in one `where`.
+    /// Maximum terms of the `where` filters of one root field (a comparison 1,
+    /// a relationship condition 13 more).
     pub max_filter_terms: usize,
     /// Maximum nesting of one `where`.
     pub max_filter_depth: usize,

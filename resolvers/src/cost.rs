@@ -12,7 +12,12 @@
 //! - **aliases**, and **distinct response keys on one object**: each becomes a
 //!   projection in the query;
 //! - **`where` terms and depth**: each term becomes a predicate, each nested
-//!   relationship filter a subquery.
+//!   relationship condition a subquery. The terms of every `where` in one root
+//!   field (one Cypher query) are summed, a relationship condition weighing
+//!   [`SUBQUERY_TERMS`] more: the time Neo4j takes to *plan* a query grows with
+//!   its subqueries (each carries the related type's row scope, 0.5-1.2 s each
+//!   under the education bureau's), not with its comparisons, so
+//!   `limits.max_filter_terms` bounds the planning too, before Neo4j sees it.
 //!
 //! Fields sharing a response key are merged first, as the executor merges them,
 //! so the measure is what would run. Fields the schema does not know (invalid
@@ -63,7 +68,9 @@ impl OverLimit {
             "max_root_fields" => "the query has root fields:",
             "max_aliases" => "the query has aliases:",
             "max_fields_per_object" => "one object selects distinct fields:",
-            "max_filter_terms" => "a `where` filter has terms:",
+            "max_filter_terms" => {
+                "the `where` filters of one root field weigh (a comparison 1, a relationship condition 13 more)"
+            }
             "max_filter_depth" => "a `where` filter nests",
             "max_depth" => "the query nests",
             _ => "the query measures",
@@ -79,6 +86,13 @@ impl OverLimit {
         )
     }
 }
+
+/// What a relationship condition in a `where` weighs, in terms, besides the
+/// terms inside it: with `limits.max_filter_terms` at 50, one root field holds
+/// at most three of them (a chain down to a grid is three). Under the education
+/// bureau's scopes one condition plans in 0.5-1.2 s, so three stay within a few
+/// seconds, where fifty (the old limit) planned for a minute.
+pub(crate) const SUBQUERY_TERMS: u64 = 13;
 
 /// Measures the operation `operation_name` of `doc` (with `variables`) against
 /// the schema in `registry` and checks it against the limits; returns its cost.
@@ -111,6 +125,7 @@ pub(crate) fn measure(
         shape,
         pages,
         aliases: 0,
+        filter_terms: 0,
     };
     let root = [&op.node.selection_set.node];
     let groups = m.groups(&root, &registry.query_type);
@@ -161,6 +176,8 @@ struct Measure<'a> {
     shape: &'a ShapeLimits,
     pages: &'a Limits,
     aliases: u64,
+    /// The weighted `where` terms of the root field being measured.
+    filter_terms: u64,
 }
 
 /// The fields of one response key in one merged selection set.
@@ -240,23 +257,11 @@ impl<'a> Measure<'a> {
         )?;
         let mut total = 0u64;
         for group in groups {
-            let first = group.fields[0];
-            for f in &group.fields {
-                if f.alias.as_ref().is_some_and(|a| a.node != f.name.node) {
-                    self.aliases += 1;
-                }
-                for (name, value) in &f.arguments {
-                    if name.node.as_str() == "where" {
-                        let value = value
-                            .node
-                            .clone()
-                            .into_const_with(|var| Ok::<_, ()>(self.variable(&var)))
-                            .unwrap_or(ConstValue::Null);
-                        self.filter(&value)?;
-                    }
-                }
+            if depth == 1 {
+                // Each root field is one Cypher query, planned on its own.
+                self.filter_terms = 0;
             }
-            total = total.saturating_add(times);
+            let first = group.fields[0];
             let on = if group.on == parent || self.object(&group.on).is_none() {
                 parent
             } else {
@@ -268,6 +273,23 @@ impl<'a> Measure<'a> {
                 .object(on)
                 .filter(|_| !first.name.node.starts_with("__") && !on.starts_with("__"))
                 .and_then(|t| t.field_by_name(first.name.node.as_str()));
+            let where_type = meta.and_then(|m| m.args.get("where")).map(|a| named(&a.ty));
+            for f in &group.fields {
+                if f.alias.as_ref().is_some_and(|a| a.node != f.name.node) {
+                    self.aliases += 1;
+                }
+                for (name, value) in &f.arguments {
+                    if name.node.as_str() == "where" {
+                        let value = value
+                            .node
+                            .clone()
+                            .into_const_with(|var| Ok::<_, ()>(self.variable(&var)))
+                            .unwrap_or(ConstValue::Null);
+                        self.filter(&value, where_type)?;
+                    }
+                }
+            }
+            total = total.saturating_add(times);
             let subs: Vec<&'a SelectionSet> = group
                 .fields
                 .iter()
@@ -406,11 +428,46 @@ impl<'a> Measure<'a> {
             .map_or(ConstValue::Null, |d| d.node.clone())
     }
 
-    /// Checks one `where` argument's terms and depth.
-    fn filter(&self, value: &ConstValue) -> Result<(), OverLimit> {
+    /// Checks one `where` argument's depth, and adds its weighted terms to
+    /// the root field's (`ty`: its input type, when the schema knows it).
+    fn filter(&mut self, value: &ConstValue, ty: Option<&str>) -> Result<(), OverLimit> {
         let (terms, depth) = filter_size(value);
-        over("max_filter_terms", self.shape.max_filter_terms, terms)?;
-        over("max_filter_depth", self.shape.max_filter_depth, depth)
+        over("max_filter_depth", self.shape.max_filter_depth, depth)?;
+        let subqueries = ty.map_or(0, |ty| self.subqueries(value, ty));
+        self.filter_terms = self
+            .filter_terms
+            .saturating_add(terms)
+            .saturating_add(subqueries.saturating_mul(SUBQUERY_TERMS));
+        over(
+            "max_filter_terms",
+            self.shape.max_filter_terms,
+            self.filter_terms,
+        )
+    }
+
+    /// How many relationship conditions (values of a `…RelationFilter`: an
+    /// input with `exists` and `where`) `value`, of input type `ty`, holds.
+    fn subqueries(&self, value: &ConstValue, ty: &str) -> u64 {
+        match value {
+            ConstValue::List(items) => items
+                .iter()
+                .fold(0u64, |n, i| n.saturating_add(self.subqueries(i, ty))),
+            ConstValue::Object(entries) => {
+                let Some(MetaType::InputObject { input_fields, .. }) = self.object(ty) else {
+                    return 0;
+                };
+                let relation =
+                    input_fields.contains_key("exists") && input_fields.contains_key("where");
+                entries
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let field = input_fields.get(k.as_str())?;
+                        Some(self.subqueries(v, named(&field.ty)))
+                    })
+                    .fold(u64::from(relation), u64::saturating_add)
+            }
+            _ => 0,
+        }
     }
 }
 

@@ -8,10 +8,17 @@
 //! every value is a `$parameter`. The same query shape always yields the same text,
 //! so Neo4j's plan cache hits.
 //!
+//! A derived column (a `@countOf` field under a plan that limits the rows it
+//! counts) is a subquery; it is computed once per bound row, in a `WITH` right
+//! after the clause that binds the node, and every filter term, sort key and
+//! cursor predicate reads its alias. Inlined once per term, Neo4j's planning
+//! time grew by the better part of a second with each term.
+//!
 //! What the query returns, and the keys it is written with, is the contract in
 //! [`crate::answer`]; the resolvers read it decoded and turn it into edges,
 //! cursors and pageInfo.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use mandate_schema::{Catalog, Direction, Field, NodeType, Relation, ScalarKind};
@@ -45,20 +52,19 @@ pub(crate) fn compile<'a>(
         RootKind::Lookup { id, selection } => {
             let v = c.var("n");
             let id_param = c.param(Value::String(id.clone()));
-            let mut text = format!(
-                "head(COLLECT {{ MATCH ({v}:`{}` {{`{}`: {id_param}}})",
+            let scope = c.scope(t, &v)?;
+            let filtered = c.bind(&v, &scope);
+            let proj = c.projection(t, &v, selection)?;
+            let late = c.late(&v);
+            format!(
+                "head(COLLECT {{ MATCH ({v}:`{}` {{`{}`: {id_param}}}){filtered}{late} RETURN {proj} }})",
                 t.label,
                 t.id_field().name
-            );
-            if let Some(scope) = c.scope(t, &v)? {
-                write!(text, " WHERE {scope}").ok();
-            }
-            let proj = c.projection(t, &v, selection)?;
-            write!(text, " RETURN {proj} }})").ok();
-            text
+            )
         }
         RootKind::List(conn) => c.connection(t, None, conn)?,
     };
+    c.all_written()?;
     Ok(CypherQuery {
         text: format!("RETURN {expr} AS data"),
         params: c.params,
@@ -83,18 +89,18 @@ pub(crate) fn compile_entities<'a>(
         let v = c.var("n");
         let id = &t.id_field().name;
         let ids = c.param(Value::from(group.ids.clone()));
-        let mut preds = vec![format!("{v}.`{id}` IN {ids}")];
-        if let Some(scope) = c.scope(t, &v)? {
-            preds.push(scope);
-        }
+        let mut preds = vec![Pred::plain(format!("{v}.`{id}` IN {ids}"))];
+        preds.extend(c.scope(t, &v)?);
+        let filtered = c.bind(&v, &preds);
         let proj = c.projection(t, &v, &group.selection)?;
+        let late = c.late(&v);
         parts.push(format!(
-            "`{}`: COLLECT {{ MATCH ({v}:`{}`){} RETURN {{{ENTITY_ID}: {v}.`{id}`, {ENTITY_NODE}: {proj}}} }}",
+            "`{}`: COLLECT {{ MATCH ({v}:`{}`){filtered}{late} RETURN {{{ENTITY_ID}: {v}.`{id}`, {ENTITY_NODE}: {proj}}} }}",
             t.name,
             t.label,
-            where_clause(&preds)
         ));
     }
+    c.all_written()?;
     Ok(CypherQuery {
         text: format!("RETURN {{{}}} AS data", parts.join(", ")),
         params: c.params,
@@ -141,8 +147,8 @@ pub(crate) fn compile_receipts(
         t.id_field().name
     );
     if let Some(rows) = &plan.receipts_rows {
-        let scope = c.filter(t, &v, rows, Trust::Plan)?;
-        write!(text, " WHERE {scope}").ok();
+        let scope = c.preds(t, &v, rows, Trust::Plan)?;
+        text.push_str(&c.bind(&v, &scope));
     }
     write!(
         text,
@@ -156,6 +162,7 @@ caseNumber: CASE WHEN hidden THEN '-' ELSE a.caseNumber END, \
 fields: a.fields}} }} AS data"
     )
     .ok();
+    c.all_written()?;
     Ok(Some(CypherQuery {
         text,
         params: c.params,
@@ -167,6 +174,41 @@ struct Compiler<'a> {
     plan: &'a AccessPlan,
     params: Map<String, Value>,
     vars: usize,
+    /// The derived columns read so far, of every bound variable.
+    derived: Vec<Derived>,
+    /// Per bound variable, how often one of its derived columns was read.
+    reads: HashMap<String, usize>,
+}
+
+/// A derived column of a bound variable (see [`Compiler::column`]).
+struct Derived {
+    /// The variable whose column it is.
+    var: String,
+    /// The field.
+    field: String,
+    /// The alias every read uses.
+    alias: String,
+    /// The expression computing it.
+    expr: String,
+    /// Whether a `WITH` computing it has been taken into the text.
+    written: bool,
+}
+
+/// A compiled predicate on a bound variable, and whether it reads one of that
+/// variable's derived columns (and so must follow the `WITH` computing them).
+#[derive(Clone)]
+struct Pred {
+    text: String,
+    derived: bool,
+}
+
+impl Pred {
+    fn plain(text: String) -> Self {
+        Pred {
+            text,
+            derived: false,
+        }
+    }
 }
 
 impl<'a> Compiler<'a> {
@@ -176,7 +218,78 @@ impl<'a> Compiler<'a> {
             plan,
             params: Map::new(),
             vars: 0,
+            derived: Vec::new(),
+            reads: HashMap::new(),
         }
+    }
+
+    /// Every derived column read has a `WITH` computing it (else the query
+    /// would name an alias it never bound).
+    fn all_written(&self) -> Result<(), HubError> {
+        if self.derived.iter().all(|d| d.written) {
+            Ok(())
+        } else {
+            Err(HubError::internal(
+                "a derived column was read but never computed",
+            ))
+        }
+    }
+
+    fn reads_of(&self, v: &str) -> usize {
+        self.reads.get(v).copied().unwrap_or(0)
+    }
+
+    /// The derived columns of `v` read and not yet computed, as `(alias, expr)`,
+    /// now marked computed: the caller writes them into a `WITH`.
+    fn take(&mut self, v: &str) -> Vec<(String, String)> {
+        self.derived
+            .iter_mut()
+            .filter(|d| d.var == v && !d.written)
+            .map(|d| {
+                d.written = true;
+                (d.alias.clone(), d.expr.clone())
+            })
+            .collect()
+    }
+
+    /// What follows the clause binding `v` (see [`bound`]), computing the
+    /// derived columns of `v` that `preds` read.
+    fn bind(&mut self, v: &str, preds: &[Pred]) -> String {
+        let computed = self.take(v);
+        bound(preds, &computed)
+    }
+
+    /// A `WITH` computing the derived columns of `v` read since it was bound
+    /// (by a projection, after the rows are chosen), or nothing.
+    fn late(&mut self, v: &str) -> String {
+        let computed = self.take(v);
+        with_derived(&computed, false)
+    }
+
+    /// `f` as conjuncts (nested ANDs flattened), each compiled on `t` bound to `v`.
+    fn preds(
+        &mut self,
+        t: &NodeType,
+        v: &str,
+        f: &Filter,
+        trust: Trust,
+    ) -> Result<Vec<Pred>, HubError> {
+        let mut conjuncts = Vec::new();
+        flatten_and(f.clone(), &mut conjuncts);
+        conjuncts
+            .iter()
+            .map(|c| self.pred(t, v, c, trust))
+            .collect()
+    }
+
+    /// One compiled predicate on `t` bound to `v`.
+    fn pred(&mut self, t: &NodeType, v: &str, f: &Filter, trust: Trust) -> Result<Pred, HubError> {
+        let before = self.reads_of(v);
+        let text = self.filter(t, v, f, trust)?;
+        Ok(Pred {
+            text,
+            derived: self.reads_of(v) > before,
+        })
     }
 
     /// The type a row predicate's relationship leads to.
@@ -198,21 +311,37 @@ impl<'a> Compiler<'a> {
         format!("${name}")
     }
 
-    /// The plan's row predicate for `t` bound to `v`, if any.
-    fn scope(&mut self, t: &NodeType, v: &str) -> Result<Option<String>, HubError> {
-        let rows = self.plan.type_access(&t.name).and_then(|a| a.rows.clone());
-        rows.map(|f| self.filter(t, v, &f, Trust::Plan)).transpose()
+    /// The plan's row predicate for `t` bound to `v`, as conjuncts (none when
+    /// the plan does not limit the rows of `t`).
+    fn scope(&mut self, t: &NodeType, v: &str) -> Result<Vec<Pred>, HubError> {
+        match self.plan.type_access(&t.name).and_then(|a| a.rows.clone()) {
+            Some(rows) => self.preds(t, v, &rows, Trust::Plan),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The expression of field `f` of the `t` bound to `v`, wherever it is read,
     /// filtered or sorted on: its property — except a `@countOf` field under a
     /// plan that limits the rows of the type it counts, which is the count of the
     /// rows the reader may see (none when it may see no row of that type).
+    ///
+    /// That count is a derived column: the first read registers it and every
+    /// read returns its alias; the clause binding `v` computes it once per row
+    /// in a `WITH` ([`Compiler::bind`], [`Compiler::late`]).
     fn column(&mut self, t: &NodeType, v: &str, f: &Field) -> Result<String, HubError> {
         let stored = format!("{v}.`{}`", f.name);
         let Some(counted) = &f.count_of else {
             return Ok(stored);
         };
+        if let Some(d) = self
+            .derived
+            .iter()
+            .find(|d| d.var == v && d.field == f.name)
+        {
+            let alias = d.alias.clone();
+            *self.reads.entry(v.to_string()).or_default() += 1;
+            return Ok(alias);
+        }
         let rel = t
             .relation(counted)
             .ok_or_else(|| HubError::internal("@countOf relation missing from the catalog"))?;
@@ -226,8 +355,19 @@ impl<'a> Compiler<'a> {
         };
         let m = self.var("n");
         let pattern = self.pattern(v, rel, "", &m, target);
-        let scope = self.filter(target, &m, &rows, Trust::Plan)?;
-        Ok(format!("COUNT {{ MATCH {pattern} WHERE {scope} }}"))
+        let scope = self.preds(target, &m, &rows, Trust::Plan)?;
+        let ret = count_return(&scope, &m);
+        let filtered = self.bind(&m, &scope);
+        let alias = self.var("d");
+        self.derived.push(Derived {
+            var: v.to_string(),
+            field: f.name.clone(),
+            alias: alias.clone(),
+            expr: format!("COUNT {{ MATCH {pattern}{filtered}{ret} }}"),
+            written: false,
+        });
+        *self.reads.entry(v.to_string()).or_default() += 1;
+        Ok(alias)
     }
 
     /// `(v)-[r:TYPE]->(m:Label)` from the relation's direction.
@@ -262,12 +402,9 @@ impl<'a> Compiler<'a> {
         let (source, preds) = match anchor {
             None => self.root_source(t, &m, conn.filter.as_ref())?,
             Some((from, rel)) => {
-                let mut preds = Vec::new();
-                if let Some(scope) = self.scope(t, &m)? {
-                    preds.push(scope);
-                }
+                let mut preds = self.scope(t, &m)?;
                 if let Some(f) = &conn.filter {
-                    preds.push(self.filter(t, &m, f, Trust::Client)?);
+                    preds.extend(self.preds(t, &m, f, Trust::Client)?);
                 }
                 (
                     format!("MATCH {}", self.pattern(from, rel, &r, &m, t)),
@@ -275,18 +412,27 @@ impl<'a> Compiler<'a> {
                 )
             }
         };
-        // A source ending in `WITH DISTINCT` needs an explicit RETURN inside COUNT.
+        // A source ending in `WITH DISTINCT`, or conditions after a `WITH`,
+        // need an explicit RETURN inside COUNT.
         let count_return = if source.contains(" WITH DISTINCT ") {
             format!(" RETURN {m}")
         } else {
-            String::new()
+            count_return(&preds, &m)
         };
+        // The derived columns the conditions read: computed in all three copies.
+        let computed = self.take(&m);
+        let filtered = bound(&preds, &computed);
         let first = self.param(Value::from(conn.first as u64));
         let rows = if conn.rows {
             let keys = sort_keys(t, conn);
             let mut row_preds = preds.clone();
             if let Some(after) = &conn.after {
-                row_preds.push(self.keyset(t, &m, &keys, after)?);
+                let before = self.reads_of(&m);
+                let text = self.keyset(t, &m, &keys, after)?;
+                row_preds.push(Pred {
+                    text,
+                    derived: self.reads_of(&m) > before,
+                });
             }
             let limit = self.param(Value::from(conn.first as u64 + 1));
             let mut order = Vec::with_capacity(keys.len());
@@ -297,7 +443,12 @@ impl<'a> Compiler<'a> {
                 key_values.push(read_expr(col, &f.kind));
             }
             let (order, key_values) = (order.join(", "), key_values.join(", "));
+            // The rows copy also computes the derived columns it sorts on.
+            let mut computed = computed.clone();
+            computed.extend(self.take(&m));
+            let filtered = bound(&row_preds, &computed);
             let node = self.projection(t, &m, &conn.node)?;
+            let late = self.late(&m);
             let scope = self.param(Value::String(conn.scope.clone()));
             let mut row =
                 format!("{{{NODE}: {node}, {SORT_KEYS}: [{key_values}], {SCOPE}: {scope}");
@@ -305,20 +456,20 @@ impl<'a> Compiler<'a> {
                 write!(row, ", {EDGE}: {}", edge_props(&r, &conn.edge_props)).ok();
             }
             row.push('}');
-            let carried = if anchor.is_some() {
-                format!("{m}, {r}")
-            } else {
-                m.clone()
-            };
+            let mut carried = vec![m.clone()];
+            if anchor.is_some() {
+                carried.push(r.clone());
+            }
+            carried.extend(computed.into_iter().map(|(alias, _)| alias));
             format!(
-                "COLLECT {{ {source}{} WITH {carried} ORDER BY {order} LIMIT {limit} RETURN {row} }}",
-                where_clause(&row_preds)
+                "COLLECT {{ {source}{filtered} WITH {} ORDER BY {order} LIMIT {limit}{late} RETURN {row} }}",
+                carried.join(", ")
             )
         } else {
             "[]".to_string()
         };
         let total = if conn.total {
-            format!("COUNT {{ {source}{}{count_return} }}", where_clause(&preds))
+            format!("COUNT {{ {source}{filtered}{count_return} }}")
         } else {
             "null".to_string()
         };
@@ -331,8 +482,7 @@ impl<'a> Compiler<'a> {
             };
             subjects.map(|ids| {
                 format!(
-                    ", `{COUNTED}`: COLLECT {{ {source}{} WITH DISTINCT {m} LIMIT {} {ids} }}",
-                    where_clause(&preds),
+                    ", `{COUNTED}`: COLLECT {{ {source}{filtered} WITH DISTINCT {m} LIMIT {} {ids} }}",
                     crate::disclose::SMALL_COUNT + 1
                 )
             })
@@ -380,7 +530,7 @@ impl<'a> Compiler<'a> {
         t: &'a NodeType,
         m: &str,
         filter: Option<&Filter>,
-    ) -> Result<(String, Vec<String>), HubError> {
+    ) -> Result<(String, Vec<Pred>), HubError> {
         let mut conjuncts: Vec<(Filter, Trust)> = Vec::new();
         let mut add = |f: Filter, trust: Trust| {
             let mut flat = Vec::new();
@@ -406,7 +556,7 @@ impl<'a> Compiler<'a> {
         };
         let preds = conjuncts
             .iter()
-            .map(|(c, trust)| self.filter(t, m, c, *trust))
+            .map(|(c, trust)| self.pred(t, m, c, *trust))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((source, preds))
     }
@@ -478,14 +628,12 @@ impl<'a> Compiler<'a> {
             }
             let mut preds = Vec::new();
             if trust == Trust::Client {
-                if let Some(scope) = self.scope(hop.target, v)? {
-                    preds.push(scope);
-                }
+                preds.extend(self.scope(hop.target, v)?);
             }
             for c in &hop.conjuncts {
-                preds.push(self.filter(hop.target, v, c, trust)?);
+                preds.push(self.pred(hop.target, v, c, trust)?);
             }
-            text.push_str(&where_clause(&preds));
+            text.push_str(&self.bind(v, &preds));
         }
         write!(
             text,
@@ -568,11 +716,12 @@ impl<'a> Compiler<'a> {
                     let m = self.var("n");
                     let r = self.var("r");
                     let pattern = self.pattern(v, relation, &r, &m, target);
-                    let scope = self.scope(target, &m)?.into_iter().collect::<Vec<_>>();
+                    let scope = self.scope(target, &m)?;
+                    let filtered = self.bind(&m, &scope);
                     let proj = self.projection(target, &m, selection)?;
+                    let late = self.late(&m);
                     format!(
-                        "`{key}`: head(COLLECT {{ MATCH {pattern}{} RETURN {proj} LIMIT 1 }})",
-                        where_clause(&scope)
+                        "`{key}`: head(COLLECT {{ MATCH {pattern}{filtered}{late} RETURN {proj} LIMIT 1 }})"
                     )
                 }
                 NodeItem::Many {
@@ -671,17 +820,15 @@ impl<'a> Compiler<'a> {
                 let pattern = self.pattern(v, rel, "", &m, target);
                 let mut preds = Vec::new();
                 if trust == Trust::Client {
-                    if let Some(scope) = self.scope(target, &m)? {
-                        preds.push(scope);
-                    }
+                    preds.extend(self.scope(target, &m)?);
                 }
                 if let Some(inner) = filter {
-                    preds.push(self.filter(target, &m, inner, trust)?);
+                    preds.extend(self.preds(target, &m, inner, trust)?);
                 }
                 format!(
                     "{}EXISTS {{ MATCH {pattern}{} }}",
                     if *exists { "" } else { "NOT " },
-                    where_clause(&preds)
+                    self.bind(&m, &preds)
                 )
             }
         })
@@ -751,11 +898,60 @@ fn flatten_and(f: Filter, out: &mut Vec<Filter>) {
     }
 }
 
-fn where_clause(preds: &[String]) -> String {
+fn where_clause(preds: &[&str]) -> String {
     if preds.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", preds.join(" AND "))
+    }
+}
+
+/// What follows the clause that binds a node: the predicates reading none of
+/// its derived columns in a WHERE on that clause (where an index serves them),
+/// then one `WITH` computing the derived columns in `computed` (alias,
+/// expression) once per row, and the other predicates in a WHERE on it.
+fn bound(preds: &[Pred], computed: &[(String, String)]) -> String {
+    let early: Vec<&str> = preds
+        .iter()
+        .filter(|p| !p.derived)
+        .map(|p| p.text.as_str())
+        .collect();
+    let late: Vec<&str> = preds
+        .iter()
+        .filter(|p| p.derived)
+        .map(|p| p.text.as_str())
+        .collect();
+    format!(
+        "{}{}{}",
+        where_clause(&early),
+        with_derived(computed, !late.is_empty()),
+        where_clause(&late)
+    )
+}
+
+/// `WITH *, <expr> AS <alias>, ...`; nothing when there is nothing to compute,
+/// unless `filtering` (a WHERE follows, which needs a clause to stand on).
+fn with_derived(computed: &[(String, String)], filtering: bool) -> String {
+    if computed.is_empty() {
+        return if filtering {
+            " WITH *".to_string()
+        } else {
+            String::new()
+        };
+    }
+    let items = computed
+        .iter()
+        .map(|(alias, expr)| format!("{expr} AS {alias}"))
+        .collect::<Vec<_>>();
+    format!(" WITH *, {}", items.join(", "))
+}
+
+/// A COUNT subquery whose conditions follow a `WITH` needs an explicit RETURN.
+fn count_return(preds: &[Pred], v: &str) -> String {
+    if preds.iter().any(|p| p.derived) {
+        format!(" RETURN {v}")
+    } else {
+        String::new()
     }
 }
 

@@ -44,7 +44,8 @@ pub struct ShapeLimits {
     pub max_aliases: usize,
     /// Maximum distinct response keys selected on one object.
     pub max_fields_per_object: usize,
-    /// Maximum comparisons in one `where` argument.
+    /// Maximum terms of the `where` arguments of one root field: a comparison
+    /// counts 1, a relationship condition (a subquery) 13 more (see `cost.rs`).
     pub max_filter_terms: usize,
     /// Maximum nesting of objects in one `where` argument.
     pub max_filter_depth: usize,

@@ -178,3 +178,82 @@ fn federation_entities_are_one_query_of_index_seeks_under_the_plan() {
     assert!(!q[0].text.contains("unit"), "{}", q[0].text);
     insta::assert_yaml_snapshot!(q);
 }
+
+/// A plan that limits the residents seen, so `Household.memberCount` is derived:
+/// the count of the members the reader may see.
+fn low_income_plan() -> AccessPlan {
+    let catalog = mandate_schema::hub_catalog().unwrap();
+    let mut plan = AccessPlan::allow_all(&catalog);
+    plan.fingerprint = "test-plan".into();
+    plan.types.get_mut("Resident").unwrap().rows = Some(Filter::Compare {
+        field: "lowIncome".into(),
+        op: CompareOp::Eq,
+        value: serde_json::json!(true),
+    });
+    plan
+}
+
+/// The derived count's subquery: how often the text computes it.
+fn counts_of_members(text: &str) -> usize {
+    text.matches("COUNT { MATCH (n0)<-[:`MEMBER_OF`]-(").count()
+}
+
+#[test]
+fn derived_counts_are_computed_once_per_row_in_a_with() {
+    let plan = low_income_plan();
+    // Many terms, a sort key and a read of one derived column: each of the
+    // three copies (rows, total, counted) computes it once, in a WITH after
+    // the index-served conditions, and every term reads its alias.
+    let q = compile_with(
+        &plan,
+        r#"{ households(first: 5, orderBy: [{field: MEMBER_COUNT, direction: DESC}], where: {
+            unit: {startsWith: "1-"},
+            AND: [{memberCount: {gte: 1}}, {memberCount: {lte: 9}}, {memberCount: {in: [1, 2, 3]}},
+                  {OR: [{memberCount: {eq: 2}}, {householdNumber: {eq: "x"}}]}, {NOT: {memberCount: {isNull: true}}}]}) {
+            totalCount edges { node { id memberCount } } } }"#,
+        serde_json::json!({}),
+    );
+    let text = &q[0].text;
+    assert_eq!(counts_of_members(text), 3, "{text}");
+    assert!(
+        text.contains("MATCH (n0:`Household`) WHERE n0.`unit` STARTS WITH $p"),
+        "the index-served condition stays on the MATCH: {text}"
+    );
+    assert!(
+        !text.contains(
+            "COUNT { MATCH (n0)<-[:`MEMBER_OF`]-(n1:`Resident`) WHERE n1.`lowIncome` = $p1 } >="
+        ),
+        "{text}"
+    );
+    insta::assert_yaml_snapshot!(q);
+}
+
+#[test]
+fn derived_counts_in_lookups_nested_lists_relationship_filters_and_entities() {
+    let plan = low_income_plan();
+    let lookup = compile_with(
+        &plan,
+        r#"{ household(id: "H0000001") { memberCount m2: memberCount building {
+            households(first: 3, orderBy: [{field: MEMBER_COUNT}], where: {memberCount: {gt: 1}, unit: {eq: "1-102"}}) {
+                totalCount edges { node { id memberCount } } } } } }"#,
+        serde_json::json!({}),
+    );
+    let related = compile_with(
+        &plan,
+        r#"{ residents(first: 5, where: {household: {where: {memberCount: {gte: 2}, unit: {startsWith: "1-"}}}}) {
+            edges { node { id household { memberCount } } } } }"#,
+        serde_json::json!({}),
+    );
+    let entities = compile_with(
+        &plan,
+        r#"query($r: [_Any!]!) { _entities(representations: $r) {
+            ... on Household { memberCount } ... on Resident { household { memberCount } } } }"#,
+        serde_json::json!({"r": [
+            {"__typename": "Household", "id": "H0000001"},
+            {"__typename": "Resident", "id": "R00000001"},
+        ]}),
+    );
+    // Read twice under two keys, computed once.
+    assert_eq!(counts_of_members(&lookup[0].text), 1, "{}", lookup[0].text);
+    insta::assert_yaml_snapshot!((lookup, related, entities));
+}
