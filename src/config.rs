@@ -330,7 +330,7 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// Filter in `tracing` syntax, e.g. `info,mandate=debug`. `RUST_LOG` wins if set.
     pub level: String,
-    /// OTLP/gRPC collector to export traces to, e.g. `http://127.0.0.1:4317`;
+    /// OTLP/HTTP collector to export traces to, e.g. `http://127.0.0.1:4318` (`/v1/traces` is added to a URL without a path);
     /// empty = no export.
     pub otlp_endpoint: String,
     /// `service.name` of the exported traces.

@@ -26,7 +26,7 @@ fn the_example_configuration_loads() {
         config.auth.jwt.key_agencies["civil-affairs-2026"],
         vec!["D-CIVIL_AFFAIRS".to_string()]
     );
-    assert_eq!(config.log.otlp_endpoint, "http://127.0.0.1:4317");
+    assert_eq!(config.log.otlp_endpoint, "http://127.0.0.1:4318");
 }
 
 fn mandate(args: &[&str]) -> std::process::Output {

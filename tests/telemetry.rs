@@ -85,3 +85,80 @@ async fn a_request_is_traced_as_a_child_of_the_callers_trace() {
         }
     }
 }
+
+/// The OTLP exporter itself: spans leave as an OTLP/HTTP protobuf POST to the
+/// collector's `/v1/traces` (a collector's base URL gets the path), sent through
+/// the hub's own HTTP client on its runtime. A plain HTTP listener stands in for
+/// the collector and keeps what it receives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_the_collector_over_otlp_http() {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // Read the head, then as many body bytes as Content-Length says.
+        loop {
+            let n = socket.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the exporter closed before sending a request");
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map(|v| v.trim().parse().unwrap())
+                    .unwrap_or(0);
+                while buf.len() < end + 4 + length {
+                    let n = socket.read(&mut chunk).await.unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+                return (head, buf[end + 4..].to_vec());
+            }
+        }
+    });
+    let log = mandate::LogConfig {
+        otlp_endpoint: format!("http://{addr}"),
+        service_name: "mandate-otlp-test".to_string(),
+        ..mandate::LogConfig::default()
+    };
+    let provider = mandate::telemetry::otlp_provider(&log).unwrap().unwrap();
+    provider
+        .tracer("mandate")
+        .in_span("graphql.request", |_| {});
+    // The batch exporter's thread waits for the runtime: flush off it.
+    let flushed = tokio::task::spawn_blocking(move || {
+        let r = provider.force_flush();
+        let _ = provider.shutdown();
+        r
+    })
+    .await
+    .unwrap();
+    assert!(flushed.is_ok(), "{flushed:?}");
+    let (head, body) = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(head.starts_with("post /v1/traces http/1.1"), "{head}");
+    assert!(
+        head.contains("content-type: application/x-protobuf"),
+        "{head}"
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("graphql.request"),
+        "the span's name is in the export"
+    );
+    assert!(
+        text.contains("mandate-otlp-test"),
+        "the service name is in the export"
+    );
+}
