@@ -210,31 +210,14 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 &roles,
                 purpose.as_deref(),
             )?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let mut claims = serde_json::json!({"sub": officer, "agency": agency, "roles": roles, "exp": now + ttl});
-            if !config.auth.jwt.issuer.is_empty() {
-                claims["iss"] = config.auth.jwt.issuer.clone().into();
-            }
-            if !config.auth.jwt.audience.is_empty() {
-                claims["aud"] = config.auth.jwt.audience.clone().into();
-            }
-            let key =
-                jsonwebtoken::EncodingKey::from_secret(config.auth.jwt.hs256_secret.as_bytes())
-                    .map_err(|e| format!("cannot use the HS256 secret: {e}"))?;
-            let token = jsonwebtoken::encode(
-                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-                &claims,
-                &key,
-            )
-            .map_err(|e| format!("cannot sign: {e}"))?;
+            let (token, exp) =
+                crate::auth::mint_hs256(&config.auth.jwt, &officer, &agency, &roles, ttl)
+                    .map_err(|e| format!("cannot sign with the HS256 secret: {e}"))?;
             println!("{token}");
             eprintln!(
                 "mandate: token for {agency} ({}) valid {ttl} s, until {} UTC; send it as `Authorization: Bearer <token>` with x-mandate-purpose and x-mandate-case",
                 roles.join(", "),
-                chrono::DateTime::from_timestamp(i64::try_from(now + ttl).unwrap_or(i64::MAX), 0)
+                chrono::DateTime::from_timestamp(i64::try_from(exp).unwrap_or(i64::MAX), 0)
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_default()
             );

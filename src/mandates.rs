@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use mandate_policies::{Jurisdiction, Mandate, PlanKey, Policies, ScopeContext, MASKS};
+use mandate_policies::{Mandate, PlanKey, Policies, MASKS};
 use mandate_resolvers::{AccessPlan, FieldAccess};
 
 /// The README's markers around the generated table.
@@ -49,18 +49,12 @@ pub fn views(policies: &Policies) -> Result<Vec<MandateView>, String> {
         .mandates()
         .into_iter()
         .map(|mandate| {
-            let key = PlanKey {
-                agency: mandate.agency.clone(),
-                department: mandate_policies::department_of(&mandate.agency)
-                    .unwrap_or_default()
-                    .to_string(),
-                roles: vec![mandate.role.clone()],
-                purpose: mandate.purpose.clone(),
-                context: ScopeContext {
-                    jurisdiction: Jurisdiction::default(),
-                    today: "2026-01-01".to_string(),
-                },
-            };
+            let key = PlanKey::without_jurisdiction(
+                &mandate.agency,
+                std::slice::from_ref(&mandate.role),
+                &mandate.purpose,
+                "2026-01-01",
+            );
             let plan = policies.compile(&key).map_err(|e| e.to_string())?;
             let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for item in policies.items_of(&mandate) {

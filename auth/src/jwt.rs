@@ -388,6 +388,47 @@ fn required_string_claim(
     }
 }
 
+/// Signs a development HS256 token with `config.hs256_secret`: `sub` = `officer`,
+/// `agency`, `roles`, `iat`, `exp` = now + `ttl_secs`, and `iss` / `aud` when the
+/// configuration checks them. Returns the token and its `exp` (Unix seconds).
+/// Used by `mandate token` and GraphiQL's development mode; never for production.
+///
+/// # Errors
+/// If the secret cannot be used or the claims cannot be signed.
+pub fn mint_hs256(
+    config: &crate::JwtConfig,
+    officer: &str,
+    agency: &str,
+    roles: &[String],
+    ttl_secs: u64,
+) -> Result<(String, u64), jsonwebtoken::errors::Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let exp = now + ttl_secs;
+    let mut claims = serde_json::json!({
+        "sub": officer,
+        "agency": agency,
+        "roles": roles,
+        "iat": now,
+        "exp": exp,
+    });
+    if !config.issuer.is_empty() {
+        claims["iss"] = config.issuer.clone().into();
+    }
+    if !config.audience.is_empty() {
+        claims["aud"] = config.audience.clone().into();
+    }
+    let key = jsonwebtoken::EncodingKey::from_secret(config.hs256_secret.as_bytes())?;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &key,
+    )?;
+    Ok((token, exp))
+}
+
 #[cfg(test)]
 mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

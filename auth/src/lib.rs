@@ -58,6 +58,7 @@ use serde::Serialize;
 pub use api_keys::{generate_api_key, hash_api_key};
 pub use config::{AuthConfig, JwtConfig};
 pub use error::{AuthConfigError, AuthError};
+pub use jwt::mint_hs256;
 
 use api_keys::ApiKeyEntry;
 use config::MAX_LEEWAY_SECS;

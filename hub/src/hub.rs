@@ -519,21 +519,12 @@ impl Hub {
         roles: &[String],
         purpose: &str,
     ) -> Result<Schema, HubError> {
-        let mut roles = roles.to_vec();
-        roles.sort();
-        roles.dedup();
-        let key = mandate_policies::PlanKey {
-            agency: agency.to_string(),
-            department: mandate_policies::department_of(agency)
-                .unwrap_or_default()
-                .to_string(),
+        let key = mandate_policies::PlanKey::without_jurisdiction(
+            agency,
             roles,
-            purpose: purpose.to_string(),
-            context: mandate_policies::ScopeContext {
-                jurisdiction: mandate_policies::Jurisdiction::default(),
-                today: crate::plans::today(),
-            },
-        };
+            purpose,
+            &crate::plans::today(),
+        );
         let plan = Arc::new(
             self.policies
                 .load_full()

@@ -148,6 +148,34 @@ pub struct PlanKey {
     pub context: ScopeContext,
 }
 
+impl PlanKey {
+    /// The key of a plan compiled without reading the agency's jurisdiction: the
+    /// department from the agency id, no grids, communities or subdistricts.
+    /// Such a plan decides the schema (types, fields, masks) exactly; only its
+    /// `jurisdiction` row predicates select nothing (`mandate sdl --agency`, the
+    /// generated tables of mandates).
+    pub fn without_jurisdiction(
+        agency: &str,
+        roles: &[String],
+        purpose: &str,
+        today: &str,
+    ) -> Self {
+        let mut roles = roles.to_vec();
+        roles.sort();
+        roles.dedup();
+        PlanKey {
+            agency: agency.to_string(),
+            department: department_of(agency).unwrap_or_default().to_string(),
+            roles,
+            purpose: purpose.to_string(),
+            context: ScopeContext {
+                jurisdiction: Jurisdiction::default(),
+                today: today.to_string(),
+            },
+        }
+    }
+}
+
 /// Loaded, checked responsibility lists and their enforcer.
 pub struct Policies {
     enforcer: Enforcer,
@@ -707,7 +735,7 @@ fn read_dir(dir: &Path) -> Result<(String, Vec<(PathBuf, String)>), PolicyError>
 /// The department code an agency id names: `D-<CODE>` or `D-<CODE>-<unit>`
 /// (`D-GRID_MANAGEMENT-T1` → `GRID_MANAGEMENT`). Compared whole, never as a
 /// prefix: `D-PUBLIC_SECURITY_X` is not the public security bureau.
-pub fn department_of(agency: &str) -> Option<&str> {
+fn department_of(agency: &str) -> Option<&str> {
     agency.strip_prefix("D-")?.split('-').next()
 }
 

@@ -264,30 +264,14 @@ pub(crate) async fn token(req: &Request, body: poem::Body, app: Data<&Arc<App>>)
 /// Signs an HS256 token for `agency` and `role` with `auth.jwt.hs256_secret`,
 /// carrying the configured `iss` and `aud`.
 fn mint(config: &Config, agency: &str, role: &str) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let jwt = &config.auth.jwt;
-    let mut claims = json!({
-        "sub": DEMO_OFFICER,
-        "agency": agency,
-        "roles": [role],
-        "iat": now,
-        "exp": now + ttl(config),
-    });
-    if !jwt.issuer.is_empty() {
-        claims["iss"] = jwt.issuer.clone().into();
-    }
-    if !jwt.audience.is_empty() {
-        claims["aud"] = jwt.audience.clone().into();
-    }
-    let key = jsonwebtoken::EncodingKey::from_secret(jwt.hs256_secret.as_bytes())?;
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &key,
+    crate::auth::mint_hs256(
+        &config.auth.jwt,
+        DEMO_OFFICER,
+        agency,
+        &[role.to_string()],
+        ttl(config),
     )
+    .map(|(signed, _)| signed)
 }
 
 #[cfg(test)]
