@@ -69,6 +69,9 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Print the admin API's schema (`/admin/graphql`, for the console and
+    /// officers' tools). Needs no Neo4j.
+    AdminSdl,
     /// The policy store (`policies.source = "store"`): import list files as
     /// proposals, export a version as files.
     Policy {
@@ -303,6 +306,10 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             }
         }
         Command::Policy { action } => policy_command(&config, action).await,
+        Command::AdminSdl => {
+            print!("{}", mandate_governance::api::schema().sdl());
+            Ok(())
+        }
         Command::Migrate => {
             let store = store(&config)?;
             let n = mandate_connectors::apply_schema(
