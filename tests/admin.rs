@@ -604,3 +604,94 @@ async fn console_sessions_need_their_csrf_token_and_a_second_instance_follows_wi
     println!("publish-to-effect on the second instance: {took:?} (approve call {approve_took:?})");
     // How fast is measured by bench/policy-propagation (release build); here: it happens.
 }
+
+fn mandate_cli(config: &mandate::Config, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .args(args)
+        .env("NEO4J_URI", &config.neo4j.uri)
+        .env("NEO4J_PASSWORD", &config.neo4j.password)
+        .env("MANDATE__POLICIES__DIR", &config.policies.dir)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_a_bad_file_whole_and_export_is_byte_stable() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let probe = TestHub::start_with(test_config()).await;
+    clean_store(&probe).await;
+    let hub = TestHub::start_with(setup.config.clone()).await;
+    let dir = std::path::PathBuf::from(&setup.config.policies.dir);
+
+    // Export version 1: the files, byte for byte.
+    let out = dir.parent().unwrap().join("exported");
+    let o = mandate_cli(
+        &setup.config,
+        &["policy", "export", "--out", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for entry in std::fs::read_dir(dir.join("lists")).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap();
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read(out.join("lists").join(name)).unwrap(),
+            "{name:?} byte-stable"
+        );
+    }
+
+    // A changed file and a broken one: refused whole, naming file and line; nothing written.
+    let edited = dir.parent().unwrap().join("edited");
+    copy_policies(&dir, &edited);
+    let civil = edited.join("lists/civil-affairs.csv");
+    let text = std::fs::read_to_string(&civil).unwrap();
+    std::fs::write(&civil, text.replace("p, caseworker, D-CIVIL_AFFAIRS, subsidy_review, Resident.hukouType, read, -, 《社会救助暂行办法》第11条 最低生活保障审核\n", "")).unwrap();
+    let health = edited.join("lists/health.csv");
+    let good_health = std::fs::read_to_string(&health).unwrap();
+    std::fs::write(&health, format!("{good_health}p, health_officer, D-HEALTH, elderly_health_service, Resident.nope, read, -, x\n")).unwrap();
+    let args = [
+        "policy",
+        "import",
+        "--dir",
+        edited.to_str().unwrap(),
+        "--officer",
+        "civil-editor",
+        "--reason",
+        "r",
+        "--basis",
+        "b",
+    ];
+    let o = mandate_cli(&setup.config, &args);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("health.csv:{}", good_health.lines().count() + 1))
+            && err.contains("INVALID_POLICY"),
+        "{err}"
+    );
+    assert!(
+        hub.reference("MATCH (d:PolicyDraft) RETURN d.id AS id", json!({}))
+            .await
+            .is_empty(),
+        "nothing half-imported"
+    );
+
+    // Mended: the one changed file becomes a proposed draft of its agency.
+    std::fs::write(&health, good_health).unwrap();
+    let o = mandate_cli(&setup.config, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("civil-affairs.csv: proposed as draft"));
+    let v = ok(&admin(
+        &hub,
+        CIVIL_APPROVER,
+        "{ drafts(state: PROPOSED) { department author changes { kind object } } }",
+        json!({}),
+    )
+    .await)
+    .clone();
+    let drafts = v["drafts"].as_array().unwrap();
+    assert_eq!(drafts.len(), 1, "{v}");
+    assert_eq!(drafts[0]["department"], "D-CIVIL_AFFAIRS");
+    assert_eq!(drafts[0]["changes"][0]["object"], "Resident.hukouType");
+}
