@@ -91,7 +91,7 @@ assert.equal(insideIds.length, 2);
 let outsideId;
 {
   const candidates = (await direct(PS,
-    '{ residents(first: 50, where: {elderlyLivingAlone: {eq: false}, lowIncome: {eq: false}}, orderBy: [{field: ID}]) { edges { node { id } } } }'))
+    '{ residents(first: 50, orderBy: [{field: ID}]) { edges { node { id } } } }'))
     .residents.edges.map((e) => e.node.id);
   for (const id of candidates) {
     const seen = await direct(CA, `{ resident(id: "${id}") { id } }`);
@@ -187,13 +187,14 @@ try {
   assert.equal(caPatients[1].name, null, 'outside the mandate: null, as a missing resident');
   assert.equal(caPatients[1].birthDate, null);
   assert.equal(caPatients[1].idNumber, null);
-  assert.deepEqual(caPatients[1].vaccinations, vaccinationsOf(outsideId), 'health\'s own fields stay');
+  assert.deepEqual(caPatients[1].vaccinations, vaccinationsOf(outsideId).map(({ vaccine }) => ({ vaccine })),
+    'health\'s own fields stay');
   assert.deepEqual(codes(ca2), [], JSON.stringify(ca2.errors));
   ok('civil affairs: the patient outside its mandate has null hub fields; the other patients and the clinic are intact');
 
   // 3. A list from the hub, each row extended by health; and a filter on a
   // field outside the plan, refused with the code through the gateway.
-  const list = '{ residents(first: 3, where: {elderlyLivingAlone: {eq: true}}, orderBy: [{field: ID}]) { totalCount edges { node { id phone vaccinations { vaccine } } } } }';
+  const list = '{ residents(first: 3, orderBy: [{field: ID}]) { totalCount edges { node { id phone vaccinations { vaccine } } } } }';
   const ps3 = await ask(PS, list);
   const ca3 = await ask(CA, list);
   assert.equal(ps3.errors, undefined, JSON.stringify(ps3));

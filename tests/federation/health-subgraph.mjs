@@ -4,6 +4,7 @@
 // whose patients are references to hub residents (the gateway fetches their
 // fields from the hub's _entities: health -> hub).
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
@@ -61,6 +62,7 @@ export async function startHealth(port, patients) {
   const server = new ApolloServer({
     schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
     plugins: [
+      ApolloServerPluginInlineTraceDisabled(),
       {
         async requestDidStart({ request }) {
           calls.push(request.query ?? '');
