@@ -182,7 +182,7 @@ impl App {
             ),
             PolicySource::Store => {
                 let (policies, admin) =
-                    crate::admin::start(&config, &catalog, &store, &audit_store, audit.clone())
+                    crate::admin::start(&config, &catalog, &store, audit.clone())
                         .await
                         .map_err(HubBuildError::PolicyStore)?;
                 (policies, Some(admin))

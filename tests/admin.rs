@@ -242,6 +242,85 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     assert_eq!(changes[0]["object"], "Resident.hukouType");
     assert_eq!(changes[0]["before"], "read");
 
+    // How many residents of the current data the change touches: those the
+    // caseworker's rows reach (compared with the data API's own count).
+    let v = ok(&admin(
+        &hub,
+        CIVIL_APPROVER,
+        "query($id: ID!) { draft(id: $id) { changes { object residentsTouched } } }",
+        json!({"id": id}),
+    )
+    .await)
+    .clone();
+    let touched = v["draft"]["changes"][0]["residentsTouched"]
+        .as_i64()
+        .expect("counted");
+    let direct: Value = hub
+        .post_as(
+            CASEWORKER,
+            "subsidy_review",
+            "CASE-ADMIN-1",
+            "{ residents(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        touched,
+        direct["data"]["residents"]["totalCount"].as_i64().unwrap(),
+        "{v}"
+    );
+    assert!(touched > 0);
+
+    // Preview as the caseworker under the draft: hukouType is gone there, the
+    // rest is answered (and audited as the agency's read, naming the preview).
+    let preview = "query($id: ID!, $q: String!) { preview(draftId: $id, agency: \"D-CIVIL_AFFAIRS\", role: \"caseworker\", purpose: \"subsidy_review\", query: $q) }";
+    let v = ok(&admin(
+        &hub,
+        CIVIL_EDITOR,
+        preview,
+        json!({"id": id, "q": RESIDENTS}),
+    )
+    .await)
+    .clone();
+    assert_eq!(
+        v["preview"]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{v}"
+    );
+    let v = ok(&admin(
+        &hub,
+        CIVIL_EDITOR,
+        preview,
+        json!({"id": id, "q": "{ residents(first: 2) { edges { node { id name } } } }"}),
+    )
+    .await)
+    .clone();
+    assert_eq!(
+        v["preview"]["data"]["residents"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{v}"
+    );
+    let recorded = hub.reference("MATCH (a:AuditRecord {officer: 'preview:system:admin-2'}) WHERE a.caseNumber STARTS WITH 'PREVIEW:' AND size(a.residents) = 2 RETURN a.agency AS id", json!({})).await;
+    assert_eq!(recorded.len(), 1, "the preview's read is recorded");
+    // Still in force: the caseworker itself sees hukouType until approval.
+    assert_eq!(
+        data_code(&hub, CASEWORKER, "subsidy_review", RESIDENTS).await,
+        None
+    );
+    let v = admin(
+        &hub,
+        HEALTH_EDITOR,
+        preview,
+        json!({"id": id, "q": RESIDENTS}),
+    )
+    .await;
+    assert_eq!(code(&v), "OTHER_DEPARTMENT");
+
     // Two-person rule: the author may not approve (even holding the role).
     let approve =
         "mutation($id: ID!) { approveDraft(id: $id, note: \"ok\") { number author approver } }";

@@ -269,7 +269,7 @@ impl Hub {
     /// # Errors
     /// See above; the error's code decides the HTTP status.
     pub async fn handle(&self, call: Call) -> Result<async_graphql::Response, HubError> {
-        self.handle_in(call, false).await
+        self.handle_in(call, false, None).await
     }
 
     /// Answers `call` through the federation view, for a router in front of the
@@ -282,14 +282,31 @@ impl Hub {
     /// # Errors
     /// As [`Hub::handle`].
     pub async fn handle_subgraph(&self, call: Call) -> Result<async_graphql::Response, HubError> {
-        self.handle_in(call, true).await
+        self.handle_in(call, true, None).await
+    }
+
+    /// Answers `call` under `policies` instead of the lists in force — a
+    /// policy officer's preview of a draft: the same admission, plan
+    /// compilation (with the agency's jurisdiction), execution, masks and audit
+    /// record as any request, only the lists differ.
+    ///
+    /// # Errors
+    /// As [`Hub::handle`].
+    pub async fn handle_under(
+        &self,
+        call: Call,
+        policies: Arc<Policies>,
+    ) -> Result<async_graphql::Response, HubError> {
+        self.handle_in(call, false, Some(policies)).await
     }
 
     async fn handle_in(
         &self,
         call: Call,
         federated: bool,
+        policies: Option<Arc<Policies>>,
     ) -> Result<async_graphql::Response, HubError> {
+        let policies = policies.unwrap_or_else(|| self.policies.load_full());
         let Call {
             request_id,
             client_request_id,
@@ -305,7 +322,7 @@ impl Hub {
                 HubError::new(Code::Unauthenticated, "no credential"),
             )),
             (Some(caller), false) => self
-                .admit(caller, &statement, &request)
+                .admit(&policies, caller, &statement, &request)
                 .await
                 .map(|(api, asker)| (api.schema.clone(), api.plan.clone(), Some(asker)))
                 .map_err(|e| (Who::Caller(caller), e)),
@@ -460,10 +477,20 @@ impl Hub {
     /// `NEO4J_UNAVAILABLE` / `NEO4J_TIMEOUT` when the jurisdiction cannot be read,
     /// `INTERNAL_ERROR` when the plan does not compile.
     pub async fn api(&self, caller: &Caller, purpose: &str) -> Result<Arc<AgencyApi>, HubError> {
-        let policies = self.policies.load_full();
+        self.api_under(&self.policies.load_full(), caller, purpose)
+            .await
+    }
+
+    /// [`Hub::api`] under `policies`.
+    async fn api_under(
+        &self,
+        policies: &Policies,
+        caller: &Caller,
+        purpose: &str,
+    ) -> Result<Arc<AgencyApi>, HubError> {
         self.apis
             .get(
-                &policies,
+                policies,
                 &self.engine,
                 self.jurisdictions.as_ref(),
                 &caller.agency,
@@ -475,13 +502,13 @@ impl Hub {
 
     async fn admit(
         &self,
+        policies: &Policies,
         caller: &Caller,
         statement: &Statement,
         request: &async_graphql::Request,
     ) -> Result<(Arc<AgencyApi>, Asker), HubError> {
-        let policies = self.policies.load_full();
-        let asker = admit(&policies, caller, statement, &request.extensions.0)?;
-        let api = self.api(caller, &asker.purpose).await?;
+        let asker = admit(policies, caller, statement, &request.extensions.0)?;
+        let api = self.api_under(policies, caller, &asker.purpose).await?;
         if api.plan.grants_nothing() {
             return Err(HubError::new(
                 Code::NothingGranted,
