@@ -139,6 +139,19 @@ pub async fn decode(
                 "the query is too large",
             );
         }
+        // GET is for queries: a mutation (an owner's update) only by POST.
+        if query.contains("mutation") && is_mutation(&query, params.operation_name.as_deref()) {
+            let mut resp = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                Code::BadRequest,
+                "a mutation is sent by POST",
+                request_id,
+                media,
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            return Decoded::Reject(resp, Code::BadRequest);
+        }
         let mut request = async_graphql::Request::new(query);
         if let Some(name) = params.operation_name {
             request = request.operation_name(name);
@@ -381,6 +394,24 @@ pub fn encode(
             "application/json"
         })
         .body(body)
+}
+
+/// Whether the operation `name` (or the only one) of `query` is a mutation. A
+/// document that does not parse is not: execution reports it.
+fn is_mutation(query: &str, name: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    match &doc.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => match name {
+            Some(n) => ops
+                .iter()
+                .any(|(k, op)| k.as_str() == n && op.node.ty == OperationType::Mutation),
+            None => false,
+        },
+    }
 }
 
 /// Drops repeated request-level errors: the same message and code at the same

@@ -305,7 +305,7 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
         2,
         "{v}"
     );
-    let recorded = hub.reference("MATCH (a:AuditRecord {officer: 'preview:system:admin-2'}) WHERE a.caseNumber STARTS WITH 'PREVIEW:' AND size(a.residents) = 2 RETURN a.agency AS id", json!({})).await;
+    let recorded = hub.reference("MATCH (a:AuditRecord {officer: 'preview:system:admin-2', caseNumber: $case}) WHERE size(a.residents) = 2 RETURN a.agency AS id", json!({"case": format!("PREVIEW:{id}")})).await;
     assert_eq!(recorded.len(), 1, "the preview's read is recorded");
     // Still in force: the caseworker itself sees hukouType until approval.
     assert_eq!(

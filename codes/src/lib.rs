@@ -78,8 +78,10 @@ pub enum Code {
     ShareClassForbids,
     /// A list text does not load; the message names file, line and reason.
     InvalidPolicy,
-    /// The draft, version, application or grant does not exist.
+    /// The record does not exist (or is outside the caller's mandate).
     NotFound,
+    /// An update's precondition no longer holds: the record changed since it was read.
+    Conflict,
     /// The record is not in a state that allows this, or changed since it was read.
     StateConflict,
     /// A console request carried no or a wrong X-CSRF-Token.
@@ -92,7 +94,7 @@ pub enum Code {
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 34] = [
+    pub const ALL: [Code; 35] = [
         Code::BadRequest,
         Code::PersistedQueryNotFound,
         Code::DocumentNotTrusted,
@@ -123,6 +125,7 @@ impl Code {
         Code::ShareClassForbids,
         Code::InvalidPolicy,
         Code::NotFound,
+        Code::Conflict,
         Code::StateConflict,
         Code::CsrfRejected,
         Code::SessionExpired,
@@ -162,6 +165,7 @@ impl Code {
             Code::ShareClassForbids => "SHARE_CLASS_FORBIDS",
             Code::InvalidPolicy => "INVALID_POLICY",
             Code::NotFound => "NOT_FOUND",
+            Code::Conflict => "CONFLICT",
             Code::StateConflict => "STATE_CONFLICT",
             Code::CsrfRejected => "CSRF_REJECTED",
             Code::SessionExpired => "SESSION_EXPIRED",
@@ -181,7 +185,7 @@ impl Code {
         match self {
             Code::Unauthenticated | Code::TokenExpired | Code::SessionExpired => 401,
             Code::NotFound => 404,
-            Code::StateConflict => 409,
+            Code::StateConflict | Code::Conflict => 409,
             Code::PurposeNotAllowed
             | Code::AgencyMismatch
             | Code::NothingGranted
@@ -261,7 +265,8 @@ impl Code {
             Code::TwoPersonRule => "the officer who proposed a change may not approve it; another approver must",
             Code::ShareClassForbids => "the field's share class (不予共享 not shared, or not conditional) forbids this grant",
             Code::InvalidPolicy => "the list does not load; the message names the line and the reason",
-            Code::NotFound => "no such draft, version, application or grant",
+            Code::NotFound => "no such record (a draft, version, application, grant, or a row outside your mandate)",
+            Code::Conflict => "the record changed since you read it (an update's `expect` no longer holds); read it again",
             Code::StateConflict => "the record is not in a state that allows this, or someone changed it since you read it; read it again",
             Code::CsrfRejected => "a console request without the session's `X-CSRF-Token`",
             Code::SessionExpired => "the console session has expired; sign in again",

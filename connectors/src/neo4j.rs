@@ -312,6 +312,50 @@ impl GraphStore for Neo4jStore {
                 .instrument(tracing::info_span!("neo4j.query", db.system = "neo4j")),
         )
     }
+
+    fn write<'a>(
+        &'a self,
+        query: &'a CypherQuery,
+    ) -> BoxFuture<'a, Result<Option<Value>, StoreError>> {
+        use tracing::Instrument;
+        Box::pin(
+            async move {
+                let q = to_query(&query.text, query.params.clone())?;
+                self.queries.fetch_add(1, Ordering::Relaxed);
+                let run = async {
+                    let mut txn = self
+                        .graph
+                        .start_txn_as(Operation::Write, None)
+                        .await
+                        .map_err(classify)?;
+                    let mut stream = txn.execute(q).await.map_err(classify)?;
+                    let mut data: Option<Value> = None;
+                    while let Some(row) = stream.next(txn.handle()).await.map_err(classify)? {
+                        if data.is_none() {
+                            data = Some(row.get::<Value>("data").map_err(|e| {
+                                StoreError::Query(format!("cannot read `data`: {e}"))
+                            })?);
+                        }
+                    }
+                    match data {
+                        Some(d) if d["apply"] == Value::Bool(true) => {
+                            txn.commit().await.map_err(classify)?;
+                            Ok(Some(d))
+                        }
+                        other => {
+                            let _ = txn.rollback().await;
+                            Ok(other)
+                        }
+                    }
+                };
+                match tokio::time::timeout(self.timeout * 2, run).await {
+                    Ok(r) => r,
+                    Err(_) => Err(StoreError::Timeout),
+                }
+            }
+            .instrument(tracing::info_span!("neo4j.write", db.system = "neo4j")),
+        )
+    }
 }
 
 /// The name of Neo4j's default database (also on Aura).

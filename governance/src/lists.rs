@@ -51,8 +51,12 @@ pub fn foreign_lines(text: &str, agency: &str) -> Vec<(usize, String)> {
         .collect()
 }
 
-/// Whether a grant is in force at `now`.
+/// Whether a grant is in force at `now`. Once its expiry is recorded it stays
+/// expired, even if the (test) clock is set back.
 pub fn active(grant: &Grant, now: DateTime<Utc>) -> bool {
+    if grant.expiry_recorded {
+        return false;
+    }
     let at = |s: &str| DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc));
     match (at(&grant.starts_at), at(&grant.expires_at)) {
         (Ok(from), Ok(until)) => from <= now && now < until,

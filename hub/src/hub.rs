@@ -360,6 +360,14 @@ impl Hub {
         }
         if let Some(asker) = &asker {
             request = request.data(self.ledger.meter(&asker.caller.agency, &asker.purpose));
+            // Owner writes record who wrote, for what purpose and case.
+            request = request.data(mandate_resolvers::Writer {
+                request_id: request_id.clone(),
+                agency: asker.caller.agency.clone(),
+                officer: asker.caller.officer.clone(),
+                purpose: asker.purpose.clone(),
+                case: asker.case.clone(),
+            });
         }
         let response = schema.execute(request).await;
         let throttled = response.data == async_graphql::Value::Null

@@ -371,6 +371,28 @@ impl Policies {
                 }
             }
         }
+        // A write is a compare-and-set against what the writer read: it needs a
+        // full `read` of the same field for the same role and purpose.
+        for (i, (path, line)) in items.iter().zip(&places) {
+            if i.action == "write"
+                && !items.iter().any(|r| {
+                    r.action == "read"
+                        && r.object == i.object
+                        && r.role == i.role
+                        && r.agency == i.agency
+                        && r.purpose == i.purpose
+                })
+            {
+                return Err(PolicyError::Line {
+                    path: path.clone(),
+                    line: *line,
+                    message: format!(
+                        "a `write` of `{}` needs a `read` of it for the same role and purpose (the update is checked against what was read)",
+                        i.object
+                    ),
+                });
+            }
+        }
         // The lines checked the atoms they use (errors with file and line);
         // now every atom, used or not.
         scope::check_atoms(catalog)?;
@@ -654,6 +676,13 @@ impl Policies {
                 let object = format!("{}.{}", t.name, f.name);
                 if let Some(a) = self.field_access(key, &object, f.share.class, &f.share.owner)? {
                     access.fields.insert(f.name.clone(), a);
+                    // Written only by its owner (checked at load), over what it reads in full.
+                    if a == FieldAccess::Read
+                        && department_of(&key.agency) == Some(f.share.owner.as_str())
+                        && self.allowed(key, &object, "write", "-")?
+                    {
+                        access.writes.insert(f.name.clone());
+                    }
                 }
             }
             for r in &t.relations {
@@ -862,10 +891,36 @@ fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
                 ));
             }
         }
+        "write" => {
+            if i.condition != "-" {
+                return Err("`write` takes the condition `-`".to_string());
+            }
+            let [_, f] = parts.as_slice() else {
+                return Err("`write` applies to a field (`Type.field`)".to_string());
+            };
+            let field = t.field(f).ok_or_else(|| {
+                format!(
+                    "`write` applies to a field; `{}` is a relationship",
+                    i.object
+                )
+            })?;
+            if field.is_id || field.count_of.is_some() {
+                return Err(format!(
+                    "`{}` cannot be written (an id or a derived count)",
+                    i.object
+                ));
+            }
+            if department_of(&i.agency) != Some(share.owner.as_str()) {
+                return Err(format!(
+                    "`{}` is owned by {} (catalog); only its owner department may write it",
+                    i.object, share.owner
+                ));
+            }
+        }
         "rows" => return Err("`rows` applies to a type, not a field".to_string()),
         other => {
             return Err(format!(
-                "unknown action `{other}`; use rows, read or read_masked"
+                "unknown action `{other}`; use rows, read, read_masked or write"
             ))
         }
     }

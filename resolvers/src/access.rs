@@ -61,6 +61,9 @@ pub struct TypeAccess {
     /// Rows of this type the agency may see; `None` is every row. Applied wherever
     /// the type is reached: root fields, nested paths, relationship filters, counts.
     pub rows: Option<Filter>,
+    /// Scalar fields the agency may update (`write` items: fields its department
+    /// owns and reads in full), within `rows`.
+    pub writes: std::collections::BTreeSet<String>,
 }
 
 /// The compiled access of one (agency, purpose, policy version).
@@ -112,6 +115,8 @@ impl AccessPlan {
                         .collect(),
                     root: true,
                     rows: None,
+                    // The open (development) hub reads everything and writes nothing.
+                    writes: Default::default(),
                 };
                 (t.name.clone(), access)
             })

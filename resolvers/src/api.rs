@@ -419,7 +419,12 @@ fn generate(
     }
     let shape = engine.shape;
     let entities = (engine.clone(), fixed.clone());
-    let mut schema = Schema::build("Query", None, None)
+    // Owner writes, in an agency's own schema only (never the federation view).
+    let writes = match (&fixed, union) {
+        (Some(fixed), None) => crate::writes::mutation(&engine, fixed),
+        _ => None,
+    };
+    let mut schema = Schema::build("Query", writes.as_ref().map(|_| "Mutation"), None)
         .enable_federation()
         .entity_resolver(move |ctx| {
             let (engine, plan) = entities.clone();
@@ -443,6 +448,12 @@ fn generate(
         );
     if plan.receipts {
         schema = schema.register(access_receipt());
+    }
+    if let Some((mutation, inputs, result)) = writes {
+        schema = schema.register(mutation).register(result);
+        for i in inputs {
+            schema = schema.register(i);
+        }
     }
     if catalog.types.iter().any(|t| {
         plan.type_access(&t.name).is_some() && t.fields.iter().any(|f| f.kind == ScalarKind::Date)

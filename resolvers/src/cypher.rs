@@ -169,6 +169,89 @@ fields: a.fields}} }} AS data"
     }))
 }
 
+/// Compiles an owner's update of node `id` of `t`: inside the plan's row scope
+/// (a row outside it is missing, as for reads), a compare-and-set — every field
+/// in `set` is written only if each still holds its `expect` value. The node's
+/// write lock is taken before the comparison (`SET` of its id to itself), so
+/// concurrent updates of one node are serialized and a stale one finds the
+/// changed value. One row `data: {apply, before}` if the node is in scope, none
+/// otherwise. With `probe`: the same comparison, read only (no lock, no
+/// writes), in one row whose `data` is null when the node is not in scope. `set` and `expect` name catalog fields only; values are parameters.
+///
+/// # Errors
+/// `INTERNAL_ERROR` if a field or the row predicate names something the catalog lacks.
+pub(crate) fn compile_update(
+    catalog: &Catalog,
+    plan: &AccessPlan,
+    t: &NodeType,
+    id: &str,
+    set: &[(String, Value)],
+    expect: &[(String, Value)],
+    probe: bool,
+) -> Result<CypherQuery, HubError> {
+    let mut c = Compiler::new(catalog, plan);
+    let v = c.var("n");
+    let id_field = t.id_field().name.clone();
+    let id_param = c.param(Value::String(id.to_string()));
+    let mut text = format!("MATCH ({v}:`{}` {{`{id_field}`: {id_param}}})", t.label);
+    let scope = c.scope(t, &v)?;
+    text.push_str(&c.bind(&v, &scope));
+    if !probe {
+        write!(text, " SET {v}.`{id_field}` = {v}.`{id_field}`").ok();
+    }
+    let mut before = Vec::new();
+    let mut fresh = Vec::new();
+    for (name, value) in expect {
+        let f = t
+            .field(name)
+            .ok_or_else(|| HubError::internal("update field missing from catalog"))?;
+        let col = read_expr(format!("{v}.`{}`", f.name), &f.kind);
+        let p = c.param(value.clone());
+        fresh.push(format!("(({col} IS NULL AND {p} IS NULL) OR {col} = {p})"));
+        before.push(format!("`{}`: {col}", f.name));
+    }
+    let mut sets = Vec::new();
+    for (name, value) in set {
+        let f = t
+            .field(name)
+            .ok_or_else(|| HubError::internal("update field missing from catalog"))?;
+        let p = c.param(value.clone());
+        sets.push(format!("{v}.`{}` = {}", f.name, param_expr(&f.kind, p)));
+    }
+    let fresh = if fresh.is_empty() {
+        "true".to_string()
+    } else {
+        fresh.join(" AND ")
+    };
+    if probe {
+        // Read only, always one row: null when the node is not in scope.
+        let text = format!(
+            "RETURN head(COLLECT {{ {text} WITH {v}, {{{}}} AS before, {fresh} AS fresh \
+RETURN {{apply: fresh, before: before}} }}) AS data",
+            before.join(", ")
+        );
+        c.all_written()?;
+        return Ok(CypherQuery {
+            text,
+            params: c.params,
+        });
+    }
+    write!(
+        text,
+        " WITH {v}, {{{}}} AS before, {fresh} AS fresh \
+FOREACH (_ IN CASE WHEN fresh THEN [1] ELSE [] END | SET {}) \
+RETURN {{apply: fresh, before: before}} AS data",
+        before.join(", "),
+        sets.join(", ")
+    )
+    .ok();
+    c.all_written()?;
+    Ok(CypherQuery {
+        text,
+        params: c.params,
+    })
+}
+
 struct Compiler<'a> {
     catalog: &'a Catalog,
     plan: &'a AccessPlan,

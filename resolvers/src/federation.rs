@@ -106,6 +106,7 @@ impl Union {
                     relations: Default::default(),
                     root: false,
                     rows: None,
+                    writes: Default::default(),
                 });
                 into.root |= access.root;
                 merge(&mut into.fields, &access.fields, ty, &mut masked);

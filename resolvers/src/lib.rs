@@ -33,6 +33,7 @@ mod meter;
 mod selection;
 mod shape;
 mod store;
+mod writes;
 
 pub use access::{AccessPlan, FieldAccess, Mask, TypeAccess};
 pub use api::{build_federation_schema, build_schema, parse_date, Engine};
@@ -44,3 +45,4 @@ pub use limits::{Limits, ShapeLimits};
 pub use meter::{Meter, StoreTicket, Throttled};
 pub use selection::{Document, Walker};
 pub use store::{CypherQuery, GraphStore, StoreError};
+pub use writes::Writer;

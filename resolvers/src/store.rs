@@ -56,4 +56,15 @@ impl StoreError {
 pub trait GraphStore: Send + Sync + 'static {
     /// Runs `query` and returns the `data` column of its single row.
     fn run<'a>(&'a self, query: &'a CypherQuery) -> BoxFuture<'a, Result<Value, StoreError>>;
+
+    /// Runs a compiled update in one write transaction and commits it only if
+    /// its `data` says `apply: true`; no row → `Ok(None)`, nothing written. A
+    /// store that takes no writes refuses.
+    fn write<'a>(
+        &'a self,
+        query: &'a CypherQuery,
+    ) -> BoxFuture<'a, Result<Option<Value>, StoreError>> {
+        let _ = query;
+        Box::pin(async { Err(StoreError::Query("this store takes no writes".into())) })
+    }
 }

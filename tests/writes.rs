@@ -1,0 +1,352 @@
+//! Owner writes over HTTP against the real Neo4j: the grid-management centre
+//! corrects residents' phone numbers (a field it owns, granted by a `write`
+//! item): the update lands and readers see it; a stale precondition is
+//! `CONFLICT` with nothing written — also when two updates race; a resident
+//! outside the centre's rows is `NOT_FOUND`; a field it does not own is not in
+//! its schema; every write is recorded with before/after hashes, never values;
+//! a mutation by GET is refused; and the loader refuses `write` items of
+//! fields the agency does not own.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use common::{keys_file, policies_with_test_centre, test_config, TestHub};
+use serde_json::{json, Value};
+
+const GRID: &str = "key-grid-worker-t1-000000000000";
+/// A one-grid centre (the S01 centre's list under its name, write item included).
+const CENTRE: &str = "D-GRID_MANAGEMENT-W1";
+const CIVIL: &str = "key-civil-caseworker-0000000000";
+const PURPOSE: &str = "grid_inspection";
+
+async fn hub() -> TestHub {
+    let root = std::env::temp_dir().join(format!("mandate-writes-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let keys = keys_file(
+        &root,
+        "writes",
+        &[
+            (CENTRE, vec!["grid_worker"], GRID.into()),
+            ("D-CIVIL_AFFAIRS", vec!["caseworker"], CIVIL.into()),
+        ],
+    );
+    let policies = policies_with_test_centre(&root, CENTRE);
+    let mut config = test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.policies.dir = policies.display().to_string();
+    let hub = TestHub::start_with(config).await;
+    hub.write(
+        "MATCH (g:Grid) WITH g ORDER BY g.id LIMIT 1
+         MERGE (d:Department {id: $id}) SET d.name = '测试网格化管理中心', d.code = 'GRID_MANAGEMENT', d.level = 'SUBDISTRICT'
+         MERGE (d)-[:SERVES]->(g)",
+        json!({"id": CENTRE}),
+    )
+    .await;
+    hub
+}
+
+/// A phone number no earlier run wrote.
+fn fresh_phone() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("139{:08}", nanos % 100_000_000)
+}
+
+async fn gql(hub: &TestHub, key: &str, purpose: &str, query: &str, variables: Value) -> Value {
+    hub.post_as(key, purpose, "CASE-W-1", query, variables)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+const UPDATE: &str = "mutation($id: ID!, $to: String, $was: String) { updateResident(id: $id, set: { phone: $to }, expect: { phone: $was }) { id updated } }";
+
+/// A resident inside the centre's rows, with its phone as the centre reads it.
+async fn inside(hub: &TestHub, skip: usize) -> (String, Value) {
+    let v = gql(
+        hub,
+        GRID,
+        PURPOSE,
+        "{ residents(first: 20) { edges { node { id phone } } } }",
+        json!({}),
+    )
+    .await;
+    let node = &v["data"]["residents"]["edges"][skip]["node"];
+    (
+        node["id"].as_str().unwrap().to_string(),
+        node["phone"].clone(),
+    )
+}
+
+async fn phone_of(hub: &TestHub, id: &str) -> Value {
+    hub.reference(
+        "MATCH (r:Resident {id: $id}) RETURN r.phone AS phone",
+        json!({"id": id}),
+    )
+    .await[0]["phone"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_updates_its_field_with_a_precondition_and_a_record() {
+    let hub = hub().await;
+    let since = mandate_audit::now_rfc3339();
+    let (id, was) = inside(&hub, 0).await;
+    let to = fresh_phone();
+    let to = to.as_str();
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        UPDATE,
+        json!({"id": id, "to": to, "was": was}),
+    )
+    .await;
+    assert!(v.get("errors").is_none(), "{v}");
+    assert_eq!(
+        v["data"]["updateResident"]["updated"],
+        json!(["Resident.phone"])
+    );
+    assert_eq!(phone_of(&hub, &id).await, json!(to));
+    // Readers see it on their next query.
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        "query($id: ID!) { resident(id: $id) { phone } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(v["data"]["resident"]["phone"], json!(to));
+
+    // Stale: the writer read `was`, which no longer holds.
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        UPDATE,
+        json!({"id": id, "to": "13900002222", "was": was}),
+    )
+    .await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "CONFLICT", "{v}");
+    assert_eq!(phone_of(&hub, &id).await, json!(to), "nothing written");
+
+    // Recorded: before and after hashes, never the values.
+    let rec = hub
+        .reference(
+            "MATCH (a:AuditRecord {action: 'data.update'}) WHERE a.target STARTS WITH $t AND a.time >= $since RETURN a.target AS target, a.fields AS fields, a.agency AS agency, a.caseNumber AS case, a.residents AS residents",
+            json!({"t": format!("Resident:{id} "), "since": since}),
+        )
+        .await;
+    assert_eq!(rec.len(), 1, "one record of the one write: {rec:?}");
+    let target = rec[0]["target"].as_str().unwrap();
+    assert!(
+        target.contains("before:") && target.contains("after:"),
+        "{target}"
+    );
+    assert!(
+        !target.contains(to) && !target.contains(was.as_str().unwrap_or("-")),
+        "no values in the record: {target}"
+    );
+    assert_eq!(rec[0]["agency"], CENTRE);
+    assert_eq!(rec[0]["case"], "CASE-W-1");
+    assert_eq!(rec[0]["residents"], json!([id]));
+
+    // Back as it was (other tests read the city).
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        UPDATE,
+        json!({"id": id, "to": was, "was": to}),
+    )
+    .await;
+    assert!(v.get("errors").is_none(), "{v}");
+
+    // Validation: `expect` must name the fields of `set`; a phone is at most 1000 characters.
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        "mutation($id: ID!) { updateResident(id: $id, set: { phone: \"1\" }, expect: {}) { id } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{v}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_racing_updates_of_one_resident_never_lose_one_silently() {
+    let hub = hub().await;
+    let (id, was) = inside(&hub, 1).await;
+    let mut racers = Vec::new();
+    for i in 0..8 {
+        let client = hub.client.clone();
+        let url = hub.url("/graphql");
+        let id = id.clone();
+        let was = was.clone();
+        racers.push(tokio::spawn(async move {
+            let v: Value = client
+                .post(url)
+                .header("x-api-key", GRID)
+                .header("x-mandate-purpose", PURPOSE)
+                .header("x-mandate-case", "CASE-W-RACE")
+                .json(&json!({"query": UPDATE, "variables": {"id": id, "to": format!("1370000000{i}"), "was": was}}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (i, v)
+        }));
+    }
+    let mut won = Vec::new();
+    for r in racers {
+        let (i, v) = r.await.unwrap();
+        match v["errors"][0]["extensions"]["code"].as_str() {
+            None => won.push(i),
+            Some("CONFLICT") => {}
+            other => panic!("unexpected {other:?}: {v}"),
+        }
+    }
+    assert_eq!(
+        won.len(),
+        1,
+        "exactly one of the racing updates wins: {won:?}"
+    );
+    assert_eq!(
+        phone_of(&hub, &id).await,
+        json!(format!("1370000000{}", won[0]))
+    );
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        UPDATE,
+        json!({"id": id, "to": was, "was": format!("1370000000{}", won[0])}),
+    )
+    .await;
+    assert!(v.get("errors").is_none(), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_rows_or_the_owned_fields_nothing_is_written() {
+    let hub = hub().await;
+    // A resident the centre cannot see: not found, as one that does not exist.
+    let all = hub
+        .reference(
+            "MATCH (r:Resident) RETURN r.id AS id ORDER BY r.id DESC LIMIT 400",
+            json!({}),
+        )
+        .await;
+    let mut outside = None;
+    for r in &all {
+        let id = r["id"].as_str().unwrap();
+        let v = gql(
+            &hub,
+            GRID,
+            PURPOSE,
+            "query($id: ID!) { resident(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+        if v["data"]["resident"].is_null() {
+            outside = Some(id.to_string());
+            break;
+        }
+    }
+    let outside = outside.expect("a resident outside the one-grid centre");
+    let before = phone_of(&hub, &outside).await;
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        UPDATE,
+        json!({"id": outside, "to": "13600000000", "was": before}),
+    )
+    .await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "NOT_FOUND", "{v}");
+    assert_eq!(phone_of(&hub, &outside).await, before);
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        UPDATE,
+        json!({"id": "R99999999", "to": "13600000000", "was": null}),
+    )
+    .await;
+    assert_eq!(v["errors"][0]["extensions"]["code"], "NOT_FOUND", "{v}");
+
+    // A field the centre reads but does not own is not writable: not in its schema.
+    let v = gql(&hub, GRID, PURPOSE, "mutation($id: ID!) { updateResident(id: $id, set: { name: \"x\" }, expect: { name: \"y\" }) { id } }", json!({"id": outside})).await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{v}"
+    );
+    // An agency with no write grant has no mutations at all.
+    let v = gql(
+        &hub,
+        CIVIL,
+        "subsidy_review",
+        UPDATE,
+        json!({"id": outside, "to": "1", "was": null}),
+    )
+    .await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{v}"
+    );
+
+    // A mutation by GET is refused with 405.
+    let resp = hub
+        .client
+        .get(hub.url("/graphql"))
+        .query(&[("query", "mutation { updateResident(id: \"R1\", set: { phone: \"1\" }, expect: { phone: \"2\" }) { id } }")])
+        .header("x-api-key", GRID)
+        .header("x-mandate-purpose", PURPOSE)
+        .header("x-mandate-case", "CASE-W-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+}
+
+#[tokio::test]
+async fn the_loader_refuses_writes_of_fields_an_agency_does_not_own_or_read() {
+    let catalog = mandate_schema::hub_catalog().unwrap();
+    let model =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policies/model.conf"))
+            .unwrap();
+    let load = |text: &str| {
+        let texts = vec![(std::path::PathBuf::from("t.csv"), text.to_string())];
+        let model = model.clone();
+        let catalog = catalog.clone();
+        async move {
+            mandate_policies::Policies::from_texts(&model, &texts, &catalog)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    };
+    let base = "p, w, D-CIVIL_AFFAIRS, p1, Resident, rows, all, b\np, w, D-CIVIL_AFFAIRS, p1, Resident.phone, read, -, b\n";
+    let e = load(&format!(
+        "{base}p, w, D-CIVIL_AFFAIRS, p1, Resident.phone, write, -, b\n"
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        e.contains("t.csv:3") && e.contains("owned by GRID_MANAGEMENT"),
+        "{e}"
+    );
+    let e = load("p, w, D-GRID_MANAGEMENT-X, p1, Resident, rows, all, b\np, w, D-GRID_MANAGEMENT-X, p1, Resident.phone, write, -, b\n").await.unwrap_err();
+    assert!(e.contains("t.csv:2") && e.contains("needs a `read`"), "{e}");
+    let e = load("p, w, D-PUBLIC_SECURITY, p1, Resident.id, read, -, b\np, w, D-PUBLIC_SECURITY, p1, Resident.id, write, -, b\n").await.unwrap_err();
+    assert!(e.contains("cannot be written"), "{e}");
+}
