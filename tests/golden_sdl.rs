@@ -1,6 +1,6 @@
-//! The generated GraphQL schema is checked in as `tests/golden/api.graphql`, so
-//! every schema change shows in review. `UPDATE_GOLDEN=1 cargo test --test
-//! golden_sdl` rewrites it.
+//! The generated GraphQL schema is checked in as `tests/golden/api.graphql`, and
+//! the federation SDL as `tests/golden/federation.graphql`, so every schema change
+//! shows in review. `UPDATE_GOLDEN=1 cargo test --test golden_sdl` rewrites them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 #[tokio::test]

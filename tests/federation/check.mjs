@@ -141,6 +141,9 @@ const ask = async (who, query) => {
   health.calls.length = 0;
   const { status, body } = await post(gatewayUrl, who, query);
   assert.equal(status, 200, JSON.stringify(body));
+  const kind = (q) => (q.includes('_entities') ? '_entities' : 'root');
+  console.log(`    ${who.agency}: gateway called hub [${hubCalls.map(kind).join(', ')}], `
+    + `health [${health.calls.map(kind).join(', ')}]; ${(body.errors ?? []).length} error(s)`);
   return body;
 };
 
