@@ -390,6 +390,7 @@ function RevokeForm({ draft, onDone }: { draft: Draft; onDone: () => void }) {
       <Select
         showSearch
         style={{ width: '100%' }}
+        optionFilterProp="label"
         placeholder={t('revokeLine')}
         loading={grants.loading}
         value={choice}
