@@ -1,7 +1,7 @@
 // The console's shell: language, theme and CSP nonce for antd's style elements,
 // the session (sign-in until there is one; back to sign-in when it expires), and
 // the pages an officer's roles open.
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { App as AntApp, Button, ConfigProvider, Layout, Menu, Space, Tag, Typography } from 'antd';
 import zhCN from 'antd/locale/zh_CN';
 import enUS from 'antd/locale/en_US';
@@ -20,6 +20,7 @@ import { can, expire, loadSession, onSession, signOut } from './api';
 import { LangContext, translate, type Key, type Lang } from './i18n';
 import type { Session } from './types';
 import { SessionContext } from './session';
+import { cspNonce } from './csp';
 import { SignIn } from './pages/SignIn';
 import { Catalog } from './pages/Catalog';
 import { Matrix } from './pages/Matrix';
@@ -31,12 +32,6 @@ import { Audit } from './pages/Audit';
 import { Receipts } from './pages/Receipts';
 
 const LANG_KEY = 'mandate-console-lang';
-
-/** The nonce the hub's Content-Security-Policy allows for style elements (none under `vite dev`). */
-function cspNonce(): string | undefined {
-  const v = document.querySelector('meta[name="csp-nonce"]')?.getAttribute('content');
-  return v && v !== 'MANDATE_CSP_NONCE' ? v : undefined;
-}
 
 interface PageDef {
   path: string;
@@ -76,7 +71,7 @@ function pathPage(): string {
 
 export function Root() {
   const [lang, setLang] = useState<Lang>(() => (localStorage.getItem(LANG_KEY) === 'en' ? 'en' : 'zh'));
-  const nonce = useMemo(cspNonce, []);
+  const nonce = cspNonce;
   useEffect(() => {
     localStorage.setItem(LANG_KEY, lang);
     document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
@@ -140,7 +135,7 @@ function Shell({ lang, setLang }: { lang: Lang; setLang: (l: Lang) => void }) {
   };
   return (
     <SessionContext.Provider value={session}>
-    <Layout style={{ minHeight: '100%' }}>
+    <Layout style={{ minHeight: '100vh' }}>
       <Layout.Header style={{ display: 'flex', alignItems: 'center', paddingInline: 20 }}>
         <span className="brand">{t('title')}</span>
         <div style={{ flex: 1 }} />

@@ -1,3 +1,5 @@
+// First: style elements get the page's CSP nonce (see csp.ts).
+import './csp';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { Root } from './App';

@@ -32,7 +32,7 @@ export function SignIn({ reason, langButton }: { reason?: string; langButton: JS
   };
 
   return (
-    <div style={{ display: 'flex', justifyContent: 'center', padding: '48px 16px', background: '#f0f2f5', minHeight: '100%' }}>
+    <div style={{ display: 'flex', justifyContent: 'center', padding: '48px 16px', background: '#f0f2f5', minHeight: '100vh' }}>
       <Card
         title={t('signInTitle')}
         extra={langButton}
