@@ -107,9 +107,15 @@ fn console_path(Path(path): Path<String>) -> Response {
             .header(header::CACHE_CONTROL, cache)
             .body(file.data.into_owned());
     }
-    // A file that is not in the bundle is missing, not a page of the application.
+    // A file that is not in the bundle is missing, not a page of the application;
+    // so are the session endpoints where they are not mounted (outside development
+    // mode, `/console/session/demo` is a 404, not the page).
     let last = path.rsplit('/').next().unwrap_or_default();
-    if path.starts_with("assets/") || last.contains('.') {
+    if path.starts_with("assets/")
+        || last.contains('.')
+        || path == "session"
+        || path.starts_with("session/")
+    {
         return not_found();
     }
     index()
@@ -164,6 +170,21 @@ mod tests {
             let (status, _, body) = call(method.clone(), uri).await;
             assert_eq!(status, StatusCode::OK, "{method} {uri}");
             assert_eq!(body, b"session", "{method} {uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unmounted_session_endpoints_are_not_the_page() {
+        let route = routes(Route::new());
+        for uri in ["/console/session", "/console/session/demo"] {
+            let resp = route
+                .get_response(
+                    Request::builder()
+                        .uri(uri.parse().unwrap_or_default())
+                        .finish(),
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{uri}");
         }
     }
 

@@ -79,6 +79,7 @@ function errorOf(resp: Response, data: unknown): ApiError {
 export async function demoOfficers(): Promise<DemoOfficer[] | null> {
   const resp = await fetch('/console/session/demo', { credentials: 'same-origin' });
   if (resp.status === 404) return null;
+  if (!(resp.headers.get('content-type') ?? '').includes('json')) return null;
   const data = await body(resp);
   if (!resp.ok) throw errorOf(resp, data);
   return data as DemoOfficer[];

@@ -344,7 +344,7 @@ async function application(browser) {
 // --- run ------------------------------------------------------------------------
 
 const demo = await fetch(`${demoUrl}/console/session/demo`);
-if (demo.status !== 200) {
+if (demo.status !== 200 || !(demo.headers.get('content-type') || '').includes('json')) {
   console.error(`GET /console/session/demo answered ${demo.status}: the hub at ${demoUrl} serves no demo officers (development mode with the admin API is needed)`);
   process.exit(1);
 }
