@@ -94,7 +94,7 @@ const words = {
   SCOPE_CHANGED: ['数据范围变化', 'row scope changes'],
   GAINS_ROWS: ['可见数据增加', 'sees more rows'],
   LOSES_ROWS: ['可见数据减少', 'sees fewer rows'],
-  changeSentence: ['{agency}（{role}，{purpose}）{kind} {object}：{before} → {after}', '{agency} ({role}, {purpose}) {kind} {object}: {before} → {after}'],
+  changeSentence: ['{agency}（{role}，{purpose}）{object}：{before} → {after}', '{agency} ({role}, {purpose}) {object}: {before} → {after}'],
   publishedAt: ['发布时间', 'Published'],
   current: ['现行', 'in force'],
   rollbackOf: ['回滚自第 {n} 版', 'rollback to version {n}'],

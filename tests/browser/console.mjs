@@ -172,6 +172,9 @@ async function adminCall(page, needle, action) {
 
 async function shoot(page, name) {
   if (!screenshot) return;
+  // The toasts of earlier actions fade first.
+  await page.locator('.ant-message-notice').first().waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
+  await page.waitForFunction(() => document.querySelectorAll('.ant-message-notice').length === 0, null, { timeout: 10000 });
   const path = join(repo, 'docs', name);
   await page.screenshot({ path, fullPage: false });
   log(`wrote ${path}`);
@@ -229,13 +232,13 @@ async function revocation(browser) {
   const change = page.locator('[data-testid="change"]', { hasText: FIELD }).first();
   await change.waitFor();
   const sentence = await change.innerText();
-  assert.ok(sentence.includes(AGENCY) && sentence.includes('失去字段'), `the diff in plain words: ${sentence}`);
+  assert.ok(sentence.includes(AGENCY) && sentence.includes('失去字段') && sentence.includes(`${ROLE}，${PURPOSE}`),
+    `the diff in plain words: ${sentence}`);
   assert.ok((await page.locator('[data-testid="line-diff"] .diff-del').allInnerTexts()).some((l) => l.includes(FIELD)),
     'the removed line shows');
   await adminCall(page, 'proposeDraft', () => page.locator('[data-testid="propose"]').click());
   await page.locator('[data-testid="draft-state"]', { hasText: '待审批' }).waitFor();
   assert.equal(await page.locator('[data-testid="approve"]').count(), 0, 'the author is offered no approval');
-  await shoot(page, 'console-diff.png');
   log(`draft ${draftId}: ${sentence.replace(/\s+/g, ' ')}`);
   await signOut(page);
 
@@ -243,6 +246,8 @@ async function revocation(browser) {
   await signIn(page, 'civil-approver');
   await openPage(page, 'drafts');
   await page.locator('[data-testid="drafts"] tr', { hasText: draftId }).first().click();
+  await page.locator('[data-testid="change"]', { hasText: FIELD }).first().waitFor();
+  await shoot(page, 'console-diff.png');
   await page.locator('[data-testid="approve"]').click();
   await page.locator('[data-testid="decision-note"]').fill('同意 (browser test)');
   const approved = await adminCall(page, 'approveDraft', () => page.locator('[data-testid="decision-submit"]').click());

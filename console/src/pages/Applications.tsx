@@ -96,7 +96,7 @@ export function Applications() {
         }}
         columns={[
           { title: 'ID', dataIndex: 'id', render: (v: string) => <span className="mono">{v}</span> },
-          { title: t('agency'), dataIndex: 'agency' },
+          { title: t('agency'), dataIndex: 'agency', render: (v: string) => <span className="nowrap">{v}</span> },
           { title: t('applicant'), dataIndex: 'officer' },
           { title: t('purpose'), dataIndex: 'purpose' },
           {
@@ -119,7 +119,7 @@ export function Applications() {
               </Space>
             ),
           },
-          { title: t('submittedAt'), dataIndex: 'submittedAt', render: when },
+          { title: t('submittedAt'), dataIndex: 'submittedAt', render: (v: string) => <span className="nowrap">{when(v)}</span> },
           {
             title: t('acknowledgeBy'),
             dataIndex: 'acknowledgeBy',
@@ -240,7 +240,7 @@ function Deadline({ at, done }: { at: string; done: string | null }) {
   const late = !done && Date.parse(at) < Date.now();
   return (
     <Tooltip title={done ? when(done) : undefined}>
-      <span style={{ color: late ? '#cf1322' : done ? '#8c8c8c' : undefined }}>
+      <span className="nowrap" style={{ color: late ? '#cf1322' : done ? '#8c8c8c' : undefined }}>
         {when(at)}
         {late ? ` (${t('overdue')})` : ''}
       </span>

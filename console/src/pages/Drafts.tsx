@@ -86,7 +86,7 @@ export function Drafts() {
           data-testid="drafts"
           columns={[
             { title: 'ID', dataIndex: 'id', render: (v: string) => <span className="mono">{v}</span> },
-            { title: t('department'), dataIndex: 'department' },
+            { title: t('department'), dataIndex: 'department', render: (v: string) => <span className="nowrap">{v}</span> },
             { title: t('state'), dataIndex: 'state', render: (s: string) => <Tag color={STATE_COLOR[s]}>{w(s)}</Tag> },
             { title: t('author'), dataIndex: 'author' },
             { title: t('reason'), dataIndex: 'reason', ellipsis: true },
@@ -323,7 +323,6 @@ export function ChangeLine({ c }: { c: Change }) {
         agency: c.agency,
         role: c.role,
         purpose: c.purpose,
-        kind: w(c.kind),
         object: c.object,
         before: c.before ?? '—',
         after: c.after ?? '—',
