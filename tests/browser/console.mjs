@@ -11,7 +11,9 @@
 //   4. civil-editor files a sharing application for a conditional field D-HEALTH owns;
 //      health-steward acknowledges and approves it; the grant is time-boxed (expires at the
 //      answer plus the duration) and gives D-CIVIL_AFFAIRS the field;
-//   5. no request left 127.0.0.1, no console error, no unexpected HTTP error.
+//   5. a session the hub no longer knows (its cookie gone) returns to sign-in;
+//   6. no request left 127.0.0.1, no console error, no unexpected HTTP error, every admin call
+//      with X-CSRF-Token.
 //
 //   MANDATE_DEMO_URL  the demo hub (config/demo.toml), e.g. http://127.0.0.1:8089
 //   CHROMIUM          the browser (default: `chromium` on PATH)
@@ -346,6 +348,25 @@ async function application(browser) {
   await context.close();
 }
 
+// --- 5. a session the hub no longer knows returns to sign-in ---------------------
+
+async function expiry(browser) {
+  const unauthorised = (resp) => resp.status() === 401 && new URL(resp.url()).pathname === '/admin/graphql';
+  const { context, page, seen } = await watchedPage(browser, unauthorised);
+  await page.goto(`${demoUrl}/console`);
+  await signIn(page, 'civil-editor');
+  await context.clearCookies();
+  const [resp] = await Promise.all([page.waitForResponse(unauthorised), openPage(page, 'versions')]);
+  const code = (await resp.json()).errors?.[0]?.extensions?.code ?? (await resp.json()).code;
+  await page.locator('[data-testid="expired"]').waitFor();
+  await page.locator('[data-testid="demo-civil-editor"]').waitFor();
+  // Chromium reports the 401 itself as a failed resource load.
+  seen.consoleErrors = seen.consoleErrors.filter((e) => !e.includes('status of 401'));
+  assertClean(seen, 'expiry');
+  log(`a session the hub no longer knows (${code}) returns to sign-in`);
+  await context.close();
+}
+
 // --- run ------------------------------------------------------------------------
 
 const demo = await fetch(`${demoUrl}/console/session/demo`);
@@ -359,7 +380,7 @@ const browser = await chromium.launch({
 });
 let failed = 0;
 let passed = 0;
-for (const [name, step] of [['first load', firstLoad], ['revocation', revocation], ['application', application]]) {
+for (const [name, step] of [['first load', firstLoad], ['revocation', revocation], ['application', application], ['expiry', expiry]]) {
   try {
     await step(browser);
     passed += 1;

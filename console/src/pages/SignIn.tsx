@@ -39,7 +39,7 @@ export function SignIn({ reason, langButton }: { reason?: string; langButton: JS
         style={{ width: 560, alignSelf: 'flex-start' }}
         data-testid="sign-in"
       >
-        {reason === 'SESSION_EXPIRED' && (
+        {(reason === 'SESSION_EXPIRED' || reason === 'UNAUTHENTICATED') && (
           <Alert type="warning" showIcon message={t('sessionExpired')} style={{ marginBottom: 16 }} data-testid="expired" />
         )}
         {error && <Alert type="error" showIcon message={error} style={{ marginBottom: 16 }} data-testid="sign-in-error" />}
