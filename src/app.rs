@@ -30,7 +30,7 @@ use tracing::Instrument as _;
 
 use crate::assets;
 use crate::auth::{Authenticator, Principal};
-use crate::config::Config;
+use crate::config::{Config, PolicySource};
 use crate::graphql::{self, Decoded};
 
 /// Counters exposed at `/metrics`.
@@ -47,6 +47,13 @@ pub struct Metrics {
     pub policy_reloads: AtomicU64,
     /// Changed lists that did not load (the lists in force stayed).
     pub policy_reload_failures: AtomicU64,
+    /// Sharing applications past a deadline they have not met (store mode).
+    pub applications_overdue: AtomicU64,
+    /// Break-glass reviews past due and not signed off (store mode).
+    pub reviews_overdue: AtomicU64,
+    /// Milliseconds from a version's publication to its being in force here
+    /// (the last one seen; store mode).
+    pub publish_to_effect_ms: AtomicU64,
 }
 
 /// Everything the handlers share: the hub and what serving it over HTTP needs.
@@ -67,6 +74,8 @@ pub struct App {
     lists: ListsSeen,
     /// Persisted and trusted documents.
     pub documents: crate::documents::Documents,
+    /// The policy officers' side (`policies.source = "store"`).
+    pub(crate) admin: Option<crate::admin::Admin>,
 }
 
 /// Why the hub could not be assembled.
@@ -94,6 +103,9 @@ pub enum HubBuildError {
     /// The manifest of trusted documents does not load.
     #[error("{0}")]
     Documents(String),
+    /// The policy store cannot be read or bootstrapped.
+    #[error("policy store: {0}")]
+    PolicyStore(String),
 }
 
 impl App {
@@ -161,7 +173,19 @@ impl App {
             )?),
         };
         let lists = ListsSeen::new(lists_stamp(Path::new(&config.policies.dir), None));
-        let policies = Policies::load(Path::new(&config.policies.dir), &catalog).await?;
+        let (policies, admin) = match config.policies.source {
+            PolicySource::Files => (
+                Policies::load(Path::new(&config.policies.dir), &catalog).await?,
+                None,
+            ),
+            PolicySource::Store => {
+                let (policies, admin) =
+                    crate::admin::start(&config, &catalog, &store, &audit_store, audit.clone())
+                        .await
+                        .map_err(HubBuildError::PolicyStore)?;
+                (policies, Some(admin))
+            }
+        };
         if config.auth.open {
             tracing::warn!("auth.open is set: every request is served unrestricted, without credentials or audit of a mandate; development only");
         }
@@ -206,6 +230,7 @@ impl App {
             audit_store,
             metrics: Metrics::default(),
             lists,
+            admin,
         }))
     }
 
@@ -230,6 +255,9 @@ impl App {
             .at("/graphql", graphql)
             .at("/healthz", get(healthz))
             .at("/readyz", get(readyz))
+            .at("/admin/graphql", crate::admin::admin_graphql)
+            .at("/console/session", crate::admin::session_handler)
+            .at("/console/session/demo", crate::admin::demo_session_handler)
             .at("/metrics", get(metrics));
         if self.config.server.graphiql {
             route = assets::routes(route, self);
@@ -270,7 +298,7 @@ impl App {
     /// when something did, the first request reloads and the others wait for it
     /// (single flight). Off with `policies.check_per_request = false`.
     pub async fn refresh_policies(&self) {
-        if !self.config.policies.check_per_request {
+        if !self.config.policies.check_per_request || self.admin.is_some() {
             return;
         }
         let dir = Path::new(&self.config.policies.dir);
@@ -438,6 +466,8 @@ impl ListsSeen {
 /// Reloads the lists every `policies.reload_secs` and on SIGHUP, while the hub lives.
 pub(crate) async fn watch_policies(hub: std::sync::Weak<App>) {
     let every = match hub.upgrade() {
+        // The store has its own watcher (admin::watch_store).
+        Some(h) if h.admin.is_some() => return,
         Some(h) => h.config.policies.reload_secs,
         None => return,
     };
@@ -811,6 +841,15 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
          # HELP mandate_policy_reload_failures_total Changed responsibility lists that did not load.\n\
          # TYPE mandate_policy_reload_failures_total counter\n\
          mandate_policy_reload_failures_total {}\n\
+         # HELP mandate_sharing_applications_overdue Sharing applications past a deadline they have not met.\n\
+         # TYPE mandate_sharing_applications_overdue gauge\n\
+         mandate_sharing_applications_overdue {}\n\
+         # HELP mandate_break_glass_reviews_overdue Break-glass grants whose after-review is past due.\n\
+         # TYPE mandate_break_glass_reviews_overdue gauge\n\
+         mandate_break_glass_reviews_overdue {}\n\
+         # HELP mandate_policy_publish_to_effect_ms Milliseconds from the last version's publication to its being in force here.\n\
+         # TYPE mandate_policy_publish_to_effect_ms gauge\n\
+         mandate_policy_publish_to_effect_ms {}\n\
          # HELP mandate_policy_version_info The responsibility lists in force.\n\
          # TYPE mandate_policy_version_info gauge\n\
          mandate_policy_version_info{{version=\"{}\"}} 1\n",
@@ -824,6 +863,9 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
         m.policy_reads.load(Ordering::Relaxed),
         m.policy_reloads.load(Ordering::Relaxed),
         m.policy_reload_failures.load(Ordering::Relaxed),
+        m.applications_overdue.load(Ordering::Relaxed),
+        m.reviews_overdue.load(Ordering::Relaxed),
+        m.publish_to_effect_ms.load(Ordering::Relaxed),
         app.hub.policies().version(),
     );
     Response::builder()

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use mandate_connectors::Neo4jStore;
+use mandate_connectors::{AuditWriter, Neo4jStore};
 use mandate_seed::{self as seed, CityParams};
+use std::sync::Arc;
 
 use crate::app::{neo4j_settings, App};
 use crate::config::Config;
@@ -68,6 +69,16 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Print the admin API's schema (`/admin/graphql`, for the console and
+    /// officers' tools). Needs no Neo4j.
+    AdminSdl,
+    /// The policy store (`policies.source = "store"`): import list files as
+    /// proposals, export a version as files.
+    Policy {
+        /// What to do.
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// Make a new API key: prints the key (give it to the departmental system) and the
     /// `[[key]]` entry to add to `auth.api_keys_file` (which stores only its hash).
     Apikey {
@@ -115,6 +126,39 @@ pub enum AuditAction {
         /// chain in Neo4j is a prefix of it.
         #[arg(long)]
         journal: Option<String>,
+    },
+}
+
+/// `mandate policy ...`
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Loads `DIR/lists/*.csv` into the store: into an empty store as version 1;
+    /// otherwise every file that differs from the version in force becomes a
+    /// proposed draft of its agency, authored by `--officer`, for an approver to
+    /// publish. All files are checked first; if any line does not load, nothing
+    /// is written and the error names file, line and reason.
+    Import {
+        /// Policies folder (with `lists/`); default `policies.dir`.
+        #[arg(long)]
+        dir: Option<String>,
+        /// The officer the drafts are authored by.
+        #[arg(long)]
+        officer: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// On which legal basis.
+        #[arg(long)]
+        basis: String,
+    },
+    /// Writes a version's lists, byte for byte, to `OUT/lists/*.csv`.
+    Export {
+        /// The version (default: the one in force).
+        #[arg(long)]
+        version: Option<u64>,
+        /// Folder to write to.
+        #[arg(long)]
+        out: String,
     },
 }
 
@@ -261,6 +305,11 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 ))
             }
         }
+        Command::Policy { action } => policy_command(&config, action).await,
+        Command::AdminSdl => {
+            print!("{}", mandate_governance::api::schema().sdl());
+            Ok(())
+        }
         Command::Migrate => {
             let store = store(&config)?;
             let n = mandate_connectors::apply_schema(
@@ -379,6 +428,86 @@ fn check_mandate(
         }
     }
     Ok(())
+}
+
+async fn policy_command(config: &Config, action: PolicyAction) -> Result<(), String> {
+    use mandate_governance::store::GovStore as _;
+    let store = store(config)?;
+    store
+        .prepare()
+        .await
+        .map_err(|e| format!("policy store: {e}"))?;
+    match action {
+        PolicyAction::Export { version, out } => {
+            let head = store.head().await.map_err(|e| e.to_string())?;
+            let n = version.unwrap_or(head.version);
+            let v = store
+                .version(n)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the store has no version {n}"))?;
+            let lists = Path::new(&out).join("lists");
+            std::fs::create_dir_all(&lists).map_err(|e| format!("{}: {e}", lists.display()))?;
+            for f in &v.files {
+                if f.name.contains('/') || f.name.contains("..") {
+                    return Err(format!("version {n} holds an unsafe file name {}", f.name));
+                }
+                std::fs::write(lists.join(&f.name), &f.text)
+                    .map_err(|e| format!("{}: {e}", lists.join(&f.name).display()))?;
+            }
+            println!(
+                "version {n} ({} lists) written to {}",
+                v.files.len(),
+                lists.display()
+            );
+            Ok(())
+        }
+        PolicyAction::Import {
+            dir,
+            officer,
+            reason,
+            basis,
+        } => {
+            let dir = dir.unwrap_or_else(|| config.policies.dir.clone());
+            let dir = Path::new(&dir);
+            let model = std::fs::read_to_string(Path::new(&config.policies.dir).join("model.conf"))
+                .map_err(|e| format!("model.conf: {e}"))?;
+            let files = mandate_governance::service::read_lists(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
+            let audit = Arc::new(AuditWriter::start(
+                store.clone(),
+                format!("{}-cli", config.audit.chain),
+                Duration::from_millis(config.audit.timeout_ms),
+            ));
+            let calendar = mandate_governance::Calendar::new(
+                config.admin.utc_offset_hours,
+                &config.admin.holidays,
+                &config.admin.workdays,
+            )
+            .map_err(|e| e.to_string())?;
+            let gov = mandate_governance::Governance::new(
+                Arc::new(store.clone()),
+                audit,
+                catalog,
+                model,
+                calendar,
+                mandate_governance::Settings::default(),
+            );
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let made = gov
+                .import(&request_id, &officer, files, &reason, &basis)
+                .await
+                .map_err(|e| format!("{} ({})", e, e.code()))?;
+            if made.is_empty() {
+                println!("nothing to import: the lists are those in force");
+            }
+            for line in made {
+                println!("{line}");
+            }
+            Ok(())
+        }
+    }
 }
 
 fn store(config: &Config) -> Result<Neo4jStore, String> {

@@ -33,6 +33,52 @@ pub struct Config {
     pub budgets: BudgetsConfig,
     /// Persisted and trusted documents.
     pub documents: crate::documents::DocumentsConfig,
+    /// The policy officers' admin API and console.
+    pub admin: AdminConfig,
+}
+
+/// The policy officers' admin API (`/admin/graphql`) and console (`/console`),
+/// served when `policies.source = "store"`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Hours the city's local time is ahead of UTC (deadlines end at local midnight).
+    pub utc_offset_hours: i32,
+    /// Public holidays (`YYYY-MM-DD`): not working days.
+    pub holidays: Vec<String>,
+    /// Make-up working days (调休, `YYYY-MM-DD`): working days although on a weekend.
+    pub workdays: Vec<String>,
+    /// Working days a steward has to acknowledge a sharing application.
+    pub acknowledge_days: u32,
+    /// Working days a steward has to answer it.
+    pub answer_days: u32,
+    /// The longest break-glass grant, in hours (at most 72).
+    pub break_glass_max_hours: u32,
+    /// Minutes a console session lasts.
+    pub session_minutes: u32,
+    /// Secret the console's session cookies are sealed with; shared by every
+    /// instance behind one address. Empty: a random one per process (sessions
+    /// then end when the process does).
+    pub session_secret: String,
+    /// Lets a platform admin move the hub's clock (`setClock`) to test expiries.
+    /// Never in production.
+    pub test_clock: bool,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            utc_offset_hours: 8,
+            holidays: Vec::new(),
+            workdays: Vec::new(),
+            acknowledge_days: 2,
+            answer_days: 5,
+            break_glass_max_hours: 72,
+            session_minutes: 30,
+            session_secret: String::new(),
+            test_clock: false,
+        }
+    }
 }
 
 /// What each agency and purpose may spend, in the cost units `limits.max_complexity`
@@ -210,6 +256,26 @@ pub struct PoliciesConfig {
     /// Fixes "today" (`YYYY-MM-DD`) for age-based scopes; empty = the real date
     /// (UTC+8). For tests and reproducible demos only.
     pub today: String,
+    /// Where the lists in force come from: `files` (the folder `dir`, edited
+    /// on the server) or `store` (versions in Neo4j, changed by policy officers
+    /// through `/admin/graphql` and `/console`; on first start the folder is
+    /// imported as version 1).
+    pub source: PolicySource,
+    /// With `source = "store"`: milliseconds between checks of the store's head;
+    /// a published version, rollback or grant is in force on this instance
+    /// within this bound (plus the time to compile it).
+    pub store_poll_ms: u64,
+}
+
+/// Where the lists in force come from.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicySource {
+    /// The folder `policies.dir`.
+    #[default]
+    Files,
+    /// The policy store in Neo4j.
+    Store,
 }
 
 impl Default for PoliciesConfig {
@@ -221,6 +287,8 @@ impl Default for PoliciesConfig {
             check_per_request: true,
             reload_secs: 5,
             today: String::new(),
+            source: PolicySource::Files,
+            store_poll_ms: 200,
         }
     }
 }

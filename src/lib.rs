@@ -5,6 +5,7 @@
 //! `mandate-resolvers` (GraphQL → Cypher), `mandate-audit` (records and chains),
 //! `mandate-connectors` (Neo4j), `mandate-schema` (model).
 
+mod admin;
 mod app;
 mod assets;
 pub use mandate_auth as auth;
@@ -18,8 +19,8 @@ pub mod telemetry;
 
 pub use app::{App, HubBuildError, Metrics};
 pub use config::{
-    AuditConfig, Config, ConfigError, CursorConfig, LimitsConfig, LogConfig, LogFormat,
-    Neo4jConfig, PoliciesConfig, ServerConfig,
+    AdminConfig, AuditConfig, Config, ConfigError, CursorConfig, LimitsConfig, LogConfig,
+    LogFormat, Neo4jConfig, PoliciesConfig, PolicySource, ServerConfig,
 };
 
 /// Binds `app` on its configured address (or `listen` if given) and serves until
@@ -43,6 +44,7 @@ pub async fn serve(
     let _ = bound.send(addr);
     let grace = std::time::Duration::from_secs(app.config.server.shutdown_grace_secs);
     tokio::spawn(app::watch_policies(std::sync::Arc::downgrade(&app)));
+    tokio::spawn(admin::watch_store(std::sync::Arc::downgrade(&app)));
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app.endpoint(), shutdown, Some(grace))
         .await

@@ -115,6 +115,8 @@ fn sealed(chain: &str, n: u64) -> Vec<AuditRecord> {
                 request_id: format!("journal-tail-{seq}"),
                 client_request_id: String::new(),
                 unrecorded_before: 0,
+                action: String::new(),
+                target: String::new(),
                 agency: "D-CIVIL_AFFAIRS".into(),
                 officer: "system:journal-0".into(),
                 purpose: "subsidy_review".into(),

@@ -85,6 +85,14 @@ pub struct AuditRecord {
     /// traffic cannot grow the log without bound). Absent when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unrecorded_before: u64,
+    /// What a policy officer did (`policy.propose`, `grant.expire`, ...); absent
+    /// (not serialized) for data reads, so their records hash as they always did.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub action: String,
+    /// What the officer's action was about (`draft:…`, `version:7`,
+    /// `application:…`, `grant:…`); absent when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
     /// Hash of the previous record of the chain ([`GENESIS`] for the first).
     pub prev_hash: String,
     /// Hash of this record with `prev_hash` (not of itself).
@@ -112,6 +120,8 @@ impl AuditRecord {
             fields: Vec::new(),
             residents: Vec::new(),
             unrecorded_before: 0,
+            action: String::new(),
+            target: String::new(),
             prev_hash: String::new(),
             hash: String::new(),
         }
@@ -173,6 +183,8 @@ mod tests {
             fields: vec!["Resident.idNumber:masked".into()],
             residents: vec!["R0000001".into()],
             unrecorded_before: 0,
+            action: String::new(),
+            target: String::new(),
             prev_hash: GENESIS.into(),
             hash: String::new(),
         }

@@ -757,6 +757,8 @@ async fn audit(
                 request_id: "bench".into(),
                 client_request_id: String::new(),
                 unrecorded_before: 0,
+                action: String::new(),
+                target: String::new(),
                 agency: "D-BENCH".into(),
                 officer: "bench".into(),
                 purpose: "bench".into(),

@@ -62,13 +62,33 @@ pub enum Code {
     RateLimited,
     /// The agency (or its purpose) has spent its daily quota; retry after `Retry-After`.
     QuotaExceeded,
+    /// The credential carries no officer role (policy_editor, policy_approver, data_steward, auditor, platform_admin, resident_service).
+    NotAnOfficer,
+    /// The officer's roles do not allow this admin action.
+    RoleRequired,
+    /// An officer acted on another department's list, application or fields.
+    OtherDepartment,
+    /// The officer who proposed a change may not approve it.
+    TwoPersonRule,
+    /// The catalog's share class of a field forbids the grant asked for.
+    ShareClassForbids,
+    /// A list text does not load; the message names file, line and reason.
+    InvalidPolicy,
+    /// The draft, version, application or grant does not exist.
+    NotFound,
+    /// The record is not in a state that allows this, or changed since it was read.
+    StateConflict,
+    /// A console request carried no or a wrong X-CSRF-Token.
+    CsrfRejected,
+    /// The console session has expired; sign in again.
+    SessionExpired,
     /// Anything else; details are in the server log under the request id.
     InternalError,
 }
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 33] = [
         Code::BadRequest,
         Code::PersistedQueryNotFound,
         Code::DocumentNotTrusted,
@@ -91,6 +111,16 @@ impl Code {
         Code::AuditUnavailable,
         Code::RateLimited,
         Code::QuotaExceeded,
+        Code::NotAnOfficer,
+        Code::RoleRequired,
+        Code::OtherDepartment,
+        Code::TwoPersonRule,
+        Code::ShareClassForbids,
+        Code::InvalidPolicy,
+        Code::NotFound,
+        Code::StateConflict,
+        Code::CsrfRejected,
+        Code::SessionExpired,
         Code::InternalError,
     ];
 
@@ -119,6 +149,16 @@ impl Code {
             Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Code::RateLimited => "RATE_LIMITED",
             Code::QuotaExceeded => "QUOTA_EXCEEDED",
+            Code::NotAnOfficer => "NOT_AN_OFFICER",
+            Code::RoleRequired => "ROLE_REQUIRED",
+            Code::OtherDepartment => "OTHER_DEPARTMENT",
+            Code::TwoPersonRule => "TWO_PERSON_RULE",
+            Code::ShareClassForbids => "SHARE_CLASS_FORBIDS",
+            Code::InvalidPolicy => "INVALID_POLICY",
+            Code::NotFound => "NOT_FOUND",
+            Code::StateConflict => "STATE_CONFLICT",
+            Code::CsrfRejected => "CSRF_REJECTED",
+            Code::SessionExpired => "SESSION_EXPIRED",
             Code::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -133,11 +173,19 @@ impl Code {
     /// media type). Errors raised while executing a request travel inside a `200`.
     pub fn http_status(self) -> u16 {
         match self {
-            Code::Unauthenticated | Code::TokenExpired => 401,
+            Code::Unauthenticated | Code::TokenExpired | Code::SessionExpired => 401,
+            Code::NotFound => 404,
+            Code::StateConflict => 409,
             Code::PurposeNotAllowed
             | Code::AgencyMismatch
             | Code::NothingGranted
-            | Code::DocumentNotTrusted => 403,
+            | Code::DocumentNotTrusted
+            | Code::NotAnOfficer
+            | Code::RoleRequired
+            | Code::OtherDepartment
+            | Code::TwoPersonRule
+            | Code::ShareClassForbids
+            | Code::CsrfRejected => 403,
             Code::PayloadTooLarge => 413,
             Code::RateLimited | Code::QuotaExceeded => 429,
             Code::Neo4jUnavailable | Code::Neo4jTimeout | Code::AuditUnavailable => 503,
@@ -151,7 +199,8 @@ impl Code {
             | Code::BadUserInput
             | Code::PageSizeExceeded
             | Code::InvalidCursor
-            | Code::PurposeRequired => 400,
+            | Code::PurposeRequired
+            | Code::InvalidPolicy => 400,
         }
     }
 
@@ -196,6 +245,16 @@ impl Code {
             Code::QuotaExceeded => {
                 "your agency's daily quota of cost units is spent; retry after `Retry-After`"
             }
+            Code::NotAnOfficer => "the credential carries no officer role, so the admin API and console refuse it",
+            Code::RoleRequired => "your officer roles do not allow this action (`extensions.roles` lists those that do)",
+            Code::OtherDepartment => "the list, application or field belongs to another department",
+            Code::TwoPersonRule => "the officer who proposed a change may not approve it; another approver must",
+            Code::ShareClassForbids => "the field's share class (不予共享 not shared, or not conditional) forbids this grant",
+            Code::InvalidPolicy => "the list does not load; the message names the line and the reason",
+            Code::NotFound => "no such draft, version, application or grant",
+            Code::StateConflict => "the record is not in a state that allows this, or someone changed it since you read it; read it again",
+            Code::CsrfRejected => "a console request without the session's `X-CSRF-Token`",
+            Code::SessionExpired => "the console session has expired; sign in again",
             Code::InternalError => "unexpected; see the server log under the request id",
         }
     }

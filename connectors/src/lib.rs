@@ -3,7 +3,9 @@
 //! - [`neo4j`]: the neo4rs-backed [`mandate_resolvers::GraphStore`];
 //! - [`ddl`]: constraints and indexes derived from the catalog;
 //! - [`audit`] and [`journal`]: the audit log in Neo4j, written directly or
-//!   through a local journal.
+//!   through a local journal;
+//! - [`policy_store`]: the policy officers' store (versions, drafts,
+//!   applications, grants) and the audit search the console uses.
 //!
 //! The demo city and its writer live in the `mandate-seed` crate.
 
@@ -11,6 +13,7 @@ mod audit;
 mod ddl;
 mod journal;
 mod neo4j;
+pub mod policy_store;
 
 pub use audit::AuditWriter;
 pub use journal::{

@@ -234,6 +234,52 @@ impl Neo4jStore {
         }
     }
 
+    /// Runs `statements` in one write transaction; each must return a row
+    /// (none: [`TransactError::NoRow`], and nothing is committed). Then awaits
+    /// `seal` and commits only if it succeeded.
+    ///
+    /// # Errors
+    /// [`TransactError`]; the transaction is rolled back on every error.
+    pub async fn transact(
+        &self,
+        statements: Vec<(String, serde_json::Map<String, Value>)>,
+        seal: futures::future::BoxFuture<'_, Result<(), String>>,
+    ) -> Result<(), TransactError> {
+        self.queries
+            .fetch_add(statements.len() as u64, Ordering::Relaxed);
+        let run = async {
+            let mut txn = self
+                .graph
+                .start_txn_as(Operation::Write, None)
+                .await
+                .map_err(classify)?;
+            for (text, params) in statements {
+                let mut stream = txn
+                    .execute(to_query(&text, params)?)
+                    .await
+                    .map_err(classify)?;
+                let mut rows = 0;
+                while stream.next(txn.handle()).await.map_err(classify)?.is_some() {
+                    rows += 1;
+                }
+                if rows == 0 {
+                    let _ = txn.rollback().await;
+                    return Err(TransactError::NoRow);
+                }
+            }
+            if let Err(why) = seal.await {
+                let _ = txn.rollback().await;
+                return Err(TransactError::Seal(why));
+            }
+            txn.commit().await.map_err(classify)?;
+            Ok(())
+        };
+        match tokio::time::timeout(self.timeout * 4, run).await {
+            Ok(r) => r,
+            Err(_) => Err(TransactError::Store(StoreError::Timeout)),
+        }
+    }
+
     async fn fetch(&self, query: &CypherQuery) -> Result<Value, StoreError> {
         let q = to_query(&query.text, query.params.clone())?;
         self.queries.fetch_add(1, Ordering::Relaxed);
@@ -319,5 +365,22 @@ fn classify(e: neo4rs::Error) -> StoreError {
                 StoreError::Query(text)
             }
         }
+    }
+}
+
+/// Why [`Neo4jStore::transact`] did not commit.
+#[derive(Debug)]
+pub enum TransactError {
+    /// A statement returned no row.
+    NoRow,
+    /// The seal failed.
+    Seal(String),
+    /// Neo4j failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for TransactError {
+    fn from(e: StoreError) -> Self {
+        TransactError::Store(e)
     }
 }

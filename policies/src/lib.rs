@@ -247,6 +247,21 @@ impl Policies {
         catalog: &Catalog,
     ) -> Result<(Policies, Vec<PolicyError>), PolicyError> {
         let (model_text, texts) = read_dir(dir)?;
+        Self::from_texts_failing_closed(&model_text, texts, catalog).await
+    }
+
+    /// [`Policies::load_failing_closed`] over texts already read: each
+    /// `(path, text)` that does not load, alone or beside the others, is left
+    /// out and its error returned.
+    ///
+    /// # Errors
+    /// If the model does not load, or the lists fail together.
+    pub async fn from_texts_failing_closed(
+        model_text: &str,
+        texts: Vec<(PathBuf, String)>,
+        catalog: &Catalog,
+    ) -> Result<(Policies, Vec<PolicyError>), PolicyError> {
+        let model_text = model_text.to_string();
         let mut kept = Vec::with_capacity(texts.len());
         let mut refused = Vec::new();
         for file in texts {
@@ -505,6 +520,22 @@ impl Policies {
             .collect()
     }
 
+    /// The (agency, purpose) pairs whose reads residents' receipts show
+    /// without officer, case or purpose.
+    pub fn confidential(&self) -> &[(String, String)] {
+        &self.confidential
+    }
+
+    /// The `g` lines.
+    pub fn inherits(&self) -> &[Inherit] {
+        &self.inherits
+    }
+
+    /// The catalog the lists were checked against.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
     /// Agencies that have a list.
     pub fn agencies(&self) -> BTreeSet<String> {
         self.items.iter().map(|i| i.agency.clone()).collect()
@@ -735,7 +766,7 @@ fn read_dir(dir: &Path) -> Result<(String, Vec<(PathBuf, String)>), PolicyError>
 /// The department code an agency id names: `D-<CODE>` or `D-<CODE>-<unit>`
 /// (`D-GRID_MANAGEMENT-T1` → `GRID_MANAGEMENT`). Compared whole, never as a
 /// prefix: `D-PUBLIC_SECURITY_X` is not the public security bureau.
-fn department_of(agency: &str) -> Option<&str> {
+pub fn department_of(agency: &str) -> Option<&str> {
     agency.strip_prefix("D-")?.split('-').next()
 }
 

@@ -1,0 +1,725 @@
+//! The policy officers' endpoints: `/admin/graphql` (the admin API of
+//! `mandate-governance`) and the console's sessions under `/console/session`.
+//!
+//! An officer is authenticated like any caller (API key or JWT) and must carry
+//! an officer role. Machine clients send their credential with every request;
+//! the console exchanges it once for a session: an HttpOnly, SameSite=Strict
+//! cookie sealed with XChaCha20-Poly1305 (officer, roles, expiry, CSRF token),
+//! so any instance sharing `admin.session_secret` accepts it without a session
+//! table. Every request under a session must echo the session's CSRF token in
+//! `X-CSRF-Token`. In development mode (HS256 demo tokens on) the console may
+//! sign in as one of the demo officers.
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use futures::future::BoxFuture;
+use mandate_audit::AuditRecord;
+use mandate_governance::api::{
+    self, AdminSchema, AuditFilter, DayCount, Extras, InForce, RequestId as AdminRequestId,
+};
+use mandate_governance::{AdminError, Governance, Officer};
+use mandate_resolvers::Code;
+use poem::http::{header, HeaderMap, HeaderValue, StatusCode};
+use poem::web::Data;
+use poem::{handler, Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::app::{App, RequestId};
+
+/// The cookie holding a console session.
+pub const SESSION_COOKIE: &str = "mandate_console";
+
+/// The header a console request echoes the session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A demo officer of development mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoOfficer {
+    /// Id.
+    pub officer: &'static str,
+    /// Agency.
+    pub agency: &'static str,
+    /// Roles.
+    pub roles: &'static [&'static str],
+    /// What the sign-in page shows.
+    pub label: &'static str,
+}
+
+/// The demo officers (development mode only).
+pub const DEMO_OFFICERS: [DemoOfficer; 7] = [
+    DemoOfficer {
+        officer: "civil-editor",
+        agency: "D-CIVIL_AFFAIRS",
+        roles: &["policy_editor"],
+        label: "民政局 政策编辑 Civil affairs policy editor",
+    },
+    DemoOfficer {
+        officer: "civil-approver",
+        agency: "D-CIVIL_AFFAIRS",
+        roles: &["policy_approver"],
+        label: "民政局 审批人 Civil affairs approver",
+    },
+    DemoOfficer {
+        officer: "health-editor",
+        agency: "D-HEALTH",
+        roles: &["policy_editor"],
+        label: "卫健委 政策编辑 Health policy editor",
+    },
+    DemoOfficer {
+        officer: "ps-steward",
+        agency: "D-PUBLIC_SECURITY",
+        roles: &["data_steward"],
+        label: "公安局 数据管理员 Public security data steward",
+    },
+    DemoOfficer {
+        officer: "bureau-admin",
+        agency: "D-DATA_BUREAU",
+        roles: &["platform_admin", "auditor"],
+        label: "大数据局 平台管理员 Data bureau platform admin",
+    },
+    DemoOfficer {
+        officer: "auditor",
+        agency: "D-DATA_BUREAU",
+        roles: &["auditor"],
+        label: "大数据局 审计员 Data bureau auditor",
+    },
+    DemoOfficer {
+        officer: "resident-service",
+        agency: "D-DATA_BUREAU",
+        roles: &["resident_service"],
+        label: "大数据局 居民服务 Resident service",
+    },
+];
+
+/// What a session cookie seals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Session {
+    officer: Officer,
+    /// Unix seconds.
+    exp: u64,
+    csrf: String,
+}
+
+/// The admin side of the hub.
+pub struct Admin {
+    gov: Arc<Governance>,
+    schema: AdminSchema,
+    cipher: XChaCha20Poly1305,
+    session_secs: u64,
+    extras: Arc<dyn Extras>,
+    demo: bool,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Admin {
+    /// The admin side over `gov`; `secret` seals sessions (random if empty).
+    pub fn new(
+        gov: Arc<Governance>,
+        extras: Arc<dyn Extras>,
+        secret: &str,
+        session_minutes: u32,
+        demo: bool,
+    ) -> Self {
+        let key: [u8; 32] = if secret.is_empty() {
+            rand::random()
+        } else {
+            Sha256::digest(format!("mandate console session\0{secret}").as_bytes()).into()
+        };
+        Admin {
+            gov,
+            schema: api::schema(),
+            cipher: XChaCha20Poly1305::new(&key.into()),
+            session_secs: u64::from(session_minutes.max(1)) * 60,
+            extras,
+            demo,
+        }
+    }
+
+    /// The service.
+    pub fn governance(&self) -> &Arc<Governance> {
+        &self.gov
+    }
+
+    fn seal(&self, session: &Session) -> String {
+        let nonce: [u8; 24] = rand::random();
+        let plain = serde_json::to_vec(session).unwrap_or_default();
+        let sealed = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), plain.as_slice())
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    fn open(&self, cookie: &str) -> Option<Session> {
+        let bytes = URL_SAFE_NO_PAD.decode(cookie).ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(24);
+        let plain = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+
+    fn start_session(&self, officer: Officer) -> Response {
+        let csrf = hex::encode(rand::random::<[u8; 16]>());
+        let exp = unix_now() + self.session_secs;
+        let session = Session {
+            officer: officer.clone(),
+            exp,
+            csrf: csrf.clone(),
+        };
+        let cookie = format!(
+            "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+            self.seal(&session),
+            self.session_secs
+        );
+        let expires_at =
+            chrono::DateTime::<chrono::Utc>::from_timestamp(i64::try_from(exp).unwrap_or(0), 0)
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_default();
+        let body = serde_json::json!({
+            "officer": officer.officer,
+            "agency": officer.agency,
+            "roles": officer.roles,
+            "csrf": csrf,
+            "expiresAt": expires_at,
+        });
+        let mut resp = json_response(StatusCode::OK, &body);
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        resp
+    }
+}
+
+fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(body.to_string())
+}
+
+fn refusal(code: Code, message: &str) -> Response {
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+    json_response(
+        status,
+        &serde_json::json!({ "code": code.as_str(), "message": message }),
+    )
+}
+
+fn graphql_refusal(code: Code, message: &str, request_id: &str) -> Response {
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+    json_response(
+        status,
+        &serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str(), "requestId": request_id } }] }),
+    )
+}
+
+fn cookie_of<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .find_map(|kv| {
+            kv.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+        })
+}
+
+fn officer_of(p: mandate_auth::Principal) -> Officer {
+    Officer {
+        officer: p.officer,
+        agency: p.agency,
+        roles: p.roles.into_iter().collect(),
+    }
+}
+
+/// Who is asking the admin API: a session (with its CSRF token) or a credential.
+fn admitted(app: &App, admin: &Admin, headers: &HeaderMap) -> Result<Officer, (Code, String)> {
+    let has_credential =
+        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
+    if !has_credential {
+        if let Some(cookie) = cookie_of(headers, SESSION_COOKIE) {
+            let session = admin.open(cookie).ok_or((
+                Code::SessionExpired,
+                "the console session is not valid; sign in again".to_string(),
+            ))?;
+            if session.exp <= unix_now() {
+                return Err((
+                    Code::SessionExpired,
+                    "the console session has expired; sign in again".into(),
+                ));
+            }
+            let sent = headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if sent.is_empty() || sent != session.csrf {
+                return Err((
+                    Code::CsrfRejected,
+                    "the request lacks the session's X-CSRF-Token".into(),
+                ));
+            }
+            return Ok(session.officer);
+        }
+    }
+    let principal = app
+        .auth
+        .authenticate(headers)
+        .map_err(|e| (e.code(), e.to_string()))?;
+    let officer = officer_of(principal);
+    if !officer.is_officer() {
+        return Err((
+            Code::NotAnOfficer,
+            "the credential carries no officer role".into(),
+        ));
+    }
+    Ok(officer)
+}
+
+fn request_id(req: &Request) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.hub.clone())
+        .unwrap_or_default()
+}
+
+/// `POST /admin/graphql`.
+#[handler]
+pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>>) -> Response {
+    let request_id = request_id(req);
+    let Some(admin) = app.admin.as_ref() else {
+        return graphql_refusal(
+            Code::NotFound,
+            "the admin API is served with policies.source = \"store\"",
+            &request_id,
+        );
+    };
+    if req.method() != poem::http::Method::POST {
+        let mut resp = graphql_refusal(
+            Code::BadRequest,
+            "the admin API takes POST with a JSON body",
+            &request_id,
+        );
+        resp.set_status(StatusCode::METHOD_NOT_ALLOWED);
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
+    }
+    let officer = match admitted(&app, admin, req.headers()) {
+        Ok(o) => o,
+        Err((code, message)) => {
+            tracing::info!(code = %code, "admin request refused");
+            let _ = app.hub.refuse(&request_id, None, None, code).await;
+            let mut resp = graphql_refusal(code, &message, &request_id);
+            if resp.status() == StatusCode::UNAUTHORIZED {
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="mandate-admin", ApiKey realm="mandate-admin", header="x-api-key""#),
+                );
+            }
+            return resp;
+        }
+    };
+    let bytes = match body
+        .into_bytes_limit(app.config.limits.max_body_bytes)
+        .await
+    {
+        Ok(b) => b,
+        Err(_) => {
+            return graphql_refusal(
+                Code::PayloadTooLarge,
+                "the request body is too large",
+                &request_id,
+            )
+        }
+    };
+    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(_) => {
+            return graphql_refusal(
+                Code::BadRequest,
+                "the body is not a JSON GraphQL request",
+                &request_id,
+            )
+        }
+    };
+    let request = request
+        .data(admin.gov.clone())
+        .data(officer)
+        .data(AdminRequestId(request_id.clone()))
+        .data(InForce(app.policies()))
+        .data(admin.extras.clone());
+    let mut response = admin.schema.execute(request).await;
+    for e in &mut response.errors {
+        let coded = e
+            .extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some());
+        if !coded {
+            let code = if e.message.contains("Unknown field")
+                || e.message.contains("Unknown argument")
+                || e.locations.is_empty() && e.path.is_empty()
+            {
+                Code::GraphqlValidationFailed
+            } else {
+                Code::InternalError
+            };
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code.as_str());
+        }
+    }
+    let body = serde_json::to_value(&response).unwrap_or(serde_json::Value::Null);
+    json_response(StatusCode::OK, &body)
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    credential: Option<String>,
+    officer: Option<String>,
+}
+
+/// `POST /console/session` (a credential) and `DELETE /console/session`.
+#[handler]
+pub(crate) async fn session_handler(req: &Request, body: Body, app: Data<&Arc<App>>) -> Response {
+    let Some(admin) = app.admin.as_ref() else {
+        return refusal(
+            Code::NotFound,
+            "the console is served with policies.source = \"store\"",
+        );
+    };
+    if req.method() == poem::http::Method::DELETE {
+        let mut resp = Response::builder().status(StatusCode::NO_CONTENT).finish();
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+        )) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        return resp;
+    }
+    if req.method() != poem::http::Method::POST {
+        return refusal(Code::BadRequest, "POST a credential, or DELETE to sign out");
+    }
+    let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
+        return refusal(Code::PayloadTooLarge, "the body is too large");
+    };
+    let Ok(sign_in) = serde_json::from_slice::<SignIn>(&bytes) else {
+        return refusal(
+            Code::BadRequest,
+            "send {\"credential\": \"<API key or token>\"}",
+        );
+    };
+    let Some(credential) = sign_in.credential.filter(|c| !c.trim().is_empty()) else {
+        return refusal(
+            Code::BadRequest,
+            "send {\"credential\": \"<API key or token>\"}",
+        );
+    };
+    let credential = credential.trim();
+    let scheme = if credential.split('.').count() == 3 {
+        "Bearer"
+    } else {
+        "ApiKey"
+    };
+    let mut headers = HeaderMap::new();
+    match HeaderValue::from_str(&format!("{scheme} {credential}")) {
+        Ok(v) => {
+            headers.insert(header::AUTHORIZATION, v);
+        }
+        Err(_) => return refusal(Code::Unauthenticated, "the credential is not readable"),
+    }
+    let officer = match app.auth.authenticate(&headers) {
+        Ok(p) => officer_of(p),
+        Err(e) => return refusal(e.code(), &e.to_string()),
+    };
+    sign_in_as(&app, admin, &request_id(req), officer).await
+}
+
+async fn sign_in_as(app: &App, admin: &Admin, request_id: &str, officer: Officer) -> Response {
+    if !officer.is_officer() {
+        return refusal(Code::NotAnOfficer, "the credential carries no officer role");
+    }
+    if admin
+        .gov
+        .record_action(request_id, &officer, "console.sign_in", "session")
+        .await
+        .is_err()
+    {
+        return refusal(Code::AuditUnavailable, "the sign-in could not be recorded");
+    }
+    let _ = app;
+    admin.start_session(officer)
+}
+
+/// `GET /console/session/demo` (the demo officers) and `POST` (sign in as one);
+/// development mode only.
+#[handler]
+pub(crate) async fn demo_session_handler(
+    req: &Request,
+    body: Body,
+    app: Data<&Arc<App>>,
+) -> Response {
+    let Some(admin) = app.admin.as_ref().filter(|a| a.demo) else {
+        return refusal(
+            Code::NotFound,
+            "demo officers exist only in development mode",
+        );
+    };
+    if req.method() == poem::http::Method::GET {
+        return json_response(
+            StatusCode::OK,
+            &serde_json::to_value(DEMO_OFFICERS).unwrap_or_default(),
+        );
+    }
+    let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
+        return refusal(Code::PayloadTooLarge, "the body is too large");
+    };
+    let name = serde_json::from_slice::<SignIn>(&bytes)
+        .ok()
+        .and_then(|s| s.officer);
+    let Some(demo) = DEMO_OFFICERS
+        .iter()
+        .find(|d| Some(d.officer) == name.as_deref())
+    else {
+        return refusal(Code::NotFound, "no such demo officer");
+    };
+    let officer = Officer {
+        officer: demo.officer.to_string(),
+        agency: demo.agency.to_string(),
+        roles: demo.roles.iter().map(|r| (*r).to_string()).collect(),
+    };
+    sign_in_as(&app, admin, &request_id(req), officer).await
+}
+
+/// The hub's side of the admin API: audit search over the audit store.
+pub(crate) struct HubExtras {
+    pub(crate) store: mandate_connectors::Neo4jStore,
+}
+
+impl Extras for HubExtras {
+    fn audit_search(
+        &self,
+        filter: AuditFilter,
+    ) -> BoxFuture<'_, Result<Vec<AuditRecord>, AdminError>> {
+        Box::pin(async move {
+            mandate_connectors::policy_store::audit_search(&self.store, &filter)
+                .await
+                .map_err(AdminError::from)
+        })
+    }
+
+    fn reads_per_day(&self, since: String) -> BoxFuture<'_, Result<Vec<DayCount>, AdminError>> {
+        Box::pin(async move {
+            mandate_connectors::policy_store::reads_per_day(&self.store, &since)
+                .await
+                .map_err(AdminError::from)
+        })
+    }
+}
+
+/// Opens the policy store: creates its constraints, imports `policies.dir` as
+/// version 1 if nothing was published yet, and loads the lists in force.
+///
+/// # Errors
+/// If the store cannot be read, or the lists do not load.
+pub(crate) async fn start(
+    config: &crate::Config,
+    catalog: &mandate_schema::Catalog,
+    store: &mandate_connectors::Neo4jStore,
+    audit_store: &mandate_connectors::Neo4jStore,
+    audit: Arc<dyn mandate_audit::AuditSink>,
+) -> Result<(mandate_policies::Policies, Admin), String> {
+    use mandate_governance::store::GovStore as _;
+    let dir = std::path::Path::new(&config.policies.dir);
+    let model = std::fs::read_to_string(dir.join("model.conf"))
+        .map_err(|e| format!("{}: {e}", dir.join("model.conf").display()))?;
+    let calendar = mandate_governance::Calendar::new(
+        config.admin.utc_offset_hours,
+        &config.admin.holidays,
+        &config.admin.workdays,
+    )
+    .map_err(|e| format!("admin calendar: {e}"))?;
+    let settings = mandate_governance::Settings {
+        acknowledge_days: config.admin.acknowledge_days,
+        answer_days: config.admin.answer_days,
+        break_glass_max_hours: config.admin.break_glass_max_hours.min(72),
+        test_clock: config.admin.test_clock,
+        ..mandate_governance::Settings::default()
+    };
+    store.prepare().await.map_err(|e| e.to_string())?;
+    let gov = Arc::new(Governance::new(
+        Arc::new(store.clone()),
+        audit,
+        catalog.clone(),
+        model,
+        calendar,
+        settings,
+    ));
+    let head = store.head().await.map_err(|e| e.to_string())?;
+    if head.version == 0 {
+        let files = mandate_governance::service::read_lists(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let n = gov
+            .bootstrap("bootstrap", files, "system:bootstrap")
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            policy.store_version = n,
+            "responsibility lists imported into the policy store"
+        );
+    }
+    let effective = gov.effective().await.map_err(|e| e.to_string())?;
+    for e in &effective.refused {
+        tracing::error!(error = %e, "a responsibility list in the store does not load; its grants are withdrawn");
+    }
+    tracing::info!(
+        policy.store_version = effective.head.version,
+        grants = effective.grants.len(),
+        "responsibility lists loaded from the policy store"
+    );
+    let extras: Arc<dyn Extras> = Arc::new(HubExtras {
+        store: audit_store.clone(),
+    });
+    let demo = !config.auth.jwt.hs256_secret.is_empty();
+    let admin = Admin::new(
+        gov,
+        extras,
+        &config.admin.session_secret,
+        config.admin.session_minutes,
+        demo,
+    );
+    Ok((effective.policies, admin))
+}
+
+/// What was in force, to tell when it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Seen {
+    version: u64,
+    grants_stamp: u64,
+    active: Vec<String>,
+    clock: i64,
+}
+
+/// Keeps this instance's lists in step with the policy store: every
+/// `policies.store_poll_ms` reads the head (one small query); when the version,
+/// the grants or the set of grants active now changed, loads and puts the lists
+/// in force. Records grant expiries and counts overdue work about once a second.
+pub(crate) async fn watch_store(app: std::sync::Weak<App>) {
+    use std::sync::atomic::Ordering;
+    let every = match app.upgrade() {
+        Some(a) if a.admin.is_some() => a.config.policies.store_poll_ms.max(20),
+        _ => return,
+    };
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(every));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen: Option<Seen> = None;
+    let mut grants: Vec<mandate_governance::records::Grant> = Vec::new();
+    let mut last_housekeeping = std::time::Instant::now() - std::time::Duration::from_secs(60);
+    loop {
+        tick.tick().await;
+        let Some(app) = app.upgrade() else { return };
+        let Some(admin) = app.admin.as_ref() else {
+            return;
+        };
+        let gov = admin.governance();
+        let head = match gov.store().head().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "policy store head not read; the lists in force stay");
+                continue;
+            }
+        };
+        gov.observe(&head);
+        if seen.as_ref().is_none_or(|s| s.grants_stamp != head.grants) {
+            match gov.grants_all().await {
+                Ok(all) => grants = all.into_iter().map(|(_, g)| g).collect(),
+                Err(_) => continue,
+            }
+        }
+        let now = gov.now();
+        let mut active: Vec<String> = grants
+            .iter()
+            .filter(|g| mandate_governance::lists::active(g, now))
+            .map(|g| g.id.clone())
+            .collect();
+        active.sort();
+        let next = Seen {
+            version: head.version,
+            grants_stamp: head.grants,
+            active,
+            clock: head.clock_offset_secs,
+        };
+        if seen.as_ref() != Some(&next) {
+            match gov.effective().await {
+                Ok(effective) => {
+                    for e in &effective.refused {
+                        tracing::error!(error = %e, "a responsibility list in the store does not load; its grants are withdrawn");
+                    }
+                    if app.hub.put_policies(effective.policies).is_some() {
+                        app.metrics.policy_reloads.fetch_add(1, Ordering::Relaxed);
+                        if seen.as_ref().is_some_and(|s| s.version != head.version) {
+                            if let Ok(Some(v)) = gov.store().version(head.version).await {
+                                if let Ok(at) =
+                                    chrono::DateTime::parse_from_rfc3339(&v.published_at)
+                                {
+                                    let ms = (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
+                                        .num_milliseconds();
+                                    app.metrics
+                                        .publish_to_effect_ms
+                                        .store(u64::try_from(ms).unwrap_or(0), Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        tracing::info!(
+                            policy.store_version = head.version,
+                            grants = effective.grants.len(),
+                            "responsibility lists from the policy store put in force"
+                        );
+                    }
+                    seen = Some(next);
+                }
+                Err(e) => {
+                    app.metrics
+                        .policy_reload_failures
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(error = %e, "the policy store's lists do not load; the lists in force stay");
+                }
+            }
+        }
+        if last_housekeeping.elapsed() >= std::time::Duration::from_secs(1) {
+            last_housekeeping = std::time::Instant::now();
+            if let Err(e) = gov.record_expiries().await {
+                tracing::warn!(error = %e, "grant expiries not recorded yet");
+            }
+            if let Ok(apps) = gov.applications().await {
+                let n = apps.iter().filter(|(_, a)| gov.overdue(a)).count();
+                app.metrics
+                    .applications_overdue
+                    .store(n as u64, Ordering::Relaxed);
+            }
+            let reviews = grants.iter().filter(|g| gov.review_overdue(g)).count();
+            app.metrics
+                .reviews_overdue
+                .store(reviews as u64, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,697 @@
+//! The policy officers' admin API over HTTP against the real Neo4j, with the
+//! lists in the policy store: two-person rule, another department's list
+//! refused, share-class bounds, revocation in force on the data API at once,
+//! rollback, sharing applications with deadlines and expiring grants (the test
+//! clock moves), break-glass review, console sessions with CSRF, every action
+//! in the audit chain — and a second hub instance on the same Neo4j picking up
+//! a publication within a second.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{copy_policies, keys_file, test_config, TestHub};
+use serde_json::{json, Value};
+
+/// One store, one scenario at a time.
+static STORE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const CASEWORKER: &str = "key-caseworker-0000000000000000";
+const HEALTH: &str = "key-health-officer-000000000000";
+const CIVIL_EDITOR: &str = "key-civil-editor-00000000000000";
+const CIVIL_APPROVER: &str = "key-civil-approver-000000000000";
+const HEALTH_EDITOR: &str = "key-health-editor-0000000000000";
+const PS_STEWARD: &str = "key-ps-steward-0000000000000000";
+const ADMIN: &str = "key-bureau-admin-00000000000000";
+
+struct Hubs {
+    config: mandate::Config,
+}
+
+async fn setup() -> Hubs {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let root = std::env::temp_dir().join(format!(
+        "mandate-admin-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let policies = root.join("policies");
+    copy_policies(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        &policies,
+    );
+    let keys = keys_file(
+        &root,
+        "admin",
+        &[
+            ("D-CIVIL_AFFAIRS", vec!["caseworker"], CASEWORKER.into()),
+            ("D-HEALTH", vec!["health_officer"], HEALTH.into()),
+            (
+                "D-CIVIL_AFFAIRS",
+                vec!["policy_editor"],
+                CIVIL_EDITOR.into(),
+            ),
+            (
+                "D-CIVIL_AFFAIRS",
+                vec!["policy_approver"],
+                CIVIL_APPROVER.into(),
+            ),
+            ("D-HEALTH", vec!["policy_editor"], HEALTH_EDITOR.into()),
+            ("D-PUBLIC_SECURITY", vec!["data_steward"], PS_STEWARD.into()),
+            (
+                "D-DATA_BUREAU",
+                vec!["platform_admin", "auditor"],
+                ADMIN.into(),
+            ),
+        ],
+    );
+    let mut config = test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.policies.dir = policies.display().to_string();
+    config.policies.source = mandate::PolicySource::Store;
+    config.policies.store_poll_ms = 50;
+    config.admin.test_clock = true;
+    Hubs { config }
+}
+
+/// Empties the policy store (other test binaries use files, not the store).
+async fn clean_store(hub: &TestHub) {
+    hub.write(
+        "MATCH (n) WHERE n:PolicyVersion OR n:PolicyHead OR n:PolicyDraft OR n:SharingApplication OR n:PolicyGrant DETACH DELETE n",
+        json!({}),
+    )
+    .await;
+}
+
+async fn admin(hub: &TestHub, key: &str, query: &str, variables: Value) -> Value {
+    hub.client
+        .post(hub.url("/admin/graphql"))
+        .header("x-api-key", key)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn code(v: &Value) -> String {
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an error code in {v}"))
+        .to_string()
+}
+
+fn ok(v: &Value) -> &Value {
+    assert!(v.get("errors").is_none(), "no errors: {v}");
+    &v["data"]
+}
+
+const RESIDENTS: &str = "{ residents(first: 2) { edges { node { id name hukouType } } } }";
+const ETHNICITY: &str = "{ residents(first: 2) { edges { node { id ethnicity } } } }";
+
+async fn data_code(hub: &TestHub, key: &str, purpose: &str, query: &str) -> Option<String> {
+    let v: Value = hub
+        .post_as(key, purpose, "CASE-ADMIN-1", query, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Polls until `check` holds; the time it took.
+async fn until(mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never happened"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_once() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    // Clean the store before the hub bootstraps from the folder.
+    {
+        let probe = TestHub::start_with(test_config()).await;
+        clean_store(&probe).await;
+    }
+    let hub = TestHub::start_with(setup.config.clone()).await;
+    let v = ok(&admin(
+        &hub,
+        ADMIN,
+        "{ version { number author current files } }",
+        json!({}),
+    )
+    .await)
+    .clone();
+    assert_eq!(
+        v["version"]["number"], 1,
+        "the folder was imported as version 1: {v}"
+    );
+    assert_eq!(v["version"]["author"], "system:bootstrap");
+    assert_eq!(
+        data_code(&hub, CASEWORKER, "subsidy_review", RESIDENTS).await,
+        None
+    );
+
+    // Not an officer.
+    let v = admin(&hub, CASEWORKER, "{ me { officer } }", json!({})).await;
+    assert_eq!(code(&v), "NOT_AN_OFFICER");
+
+    // Another department's list is refused.
+    let create = "mutation($d: String!) { createDraft(department: $d, reason: \"r\", basis: \"b\") { id text state } }";
+    let v = admin(&hub, HEALTH_EDITOR, create, json!({"d": "D-CIVIL_AFFAIRS"})).await;
+    assert_eq!(code(&v), "OTHER_DEPARTMENT", "{v}");
+    // An approver is not an editor.
+    let v = admin(
+        &hub,
+        CIVIL_APPROVER,
+        create,
+        json!({"d": "D-CIVIL_AFFAIRS"}),
+    )
+    .await;
+    assert_eq!(code(&v), "ROLE_REQUIRED", "{v}");
+
+    let d = ok(&admin(&hub, CIVIL_EDITOR, create, json!({"d": "D-CIVIL_AFFAIRS"})).await).clone();
+    let id = d["createDraft"]["id"].as_str().unwrap().to_string();
+    let text = d["createDraft"]["text"].as_str().unwrap().to_string();
+    assert!(text.contains("Resident.hukouType"));
+
+    // A line for another agency, a not-shared field, a broken line: refused, naming the line.
+    let update = "mutation($id: ID!, $t: String!) { updateDraft(id: $id, text: $t) { id } }";
+    let foreign =
+        format!("{text}p, caseworker, D-HEALTH, subsidy_review, Resident.name, read, -, x\n");
+    let v = admin(&hub, CIVIL_EDITOR, update, json!({"id": id, "t": foreign})).await;
+    assert_eq!(code(&v), "OTHER_DEPARTMENT", "{v}");
+    let forbidden = format!(
+        "{text}p, caseworker, D-CIVIL_AFFAIRS, subsidy_review, Grid.gridWorker, read, -, x\n"
+    );
+    let v = admin(
+        &hub,
+        CIVIL_EDITOR,
+        update,
+        json!({"id": id, "t": forbidden}),
+    )
+    .await;
+    assert_eq!(code(&v), "SHARE_CLASS_FORBIDS", "{v}");
+    let broken = format!(
+        "{text}p, caseworker, D-CIVIL_AFFAIRS, subsidy_review, Resident.nope, read, -, x\n"
+    );
+    let v = admin(&hub, CIVIL_EDITOR, update, json!({"id": id, "t": broken})).await;
+    assert_eq!(code(&v), "INVALID_POLICY", "{v}");
+    let lines = text.lines().count();
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("civil-affairs.csv:{}", lines + 1)),
+        "names file and line: {v}"
+    );
+
+    // Revoke hukouType from the caseworker, propose, see the effect in plain terms.
+    let revoke = "mutation($id: ID!) { revokeLine(id: $id, object: \"Resident.hukouType\", role: \"caseworker\", purpose: \"subsidy_review\") { id } }";
+    ok(&admin(&hub, CIVIL_EDITOR, revoke, json!({"id": id})).await);
+    ok(&admin(
+        &hub,
+        CIVIL_EDITOR,
+        "mutation($id: ID!) { proposeDraft(id: $id) { state } }",
+        json!({"id": id}),
+    )
+    .await);
+    let d = ok(&admin(&hub, CIVIL_APPROVER, "query($id: ID!) { draft(id: $id) { state lines { added removed } changes { kind agency role purpose object before after } } }", json!({"id": id})).await).clone();
+    assert_eq!(d["draft"]["state"], "PROPOSED");
+    assert_eq!(
+        d["draft"]["lines"]["removed"].as_array().unwrap().len(),
+        1,
+        "{d}"
+    );
+    let changes = d["draft"]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{d}");
+    assert_eq!(changes[0]["kind"], "LOSES_FIELD");
+    assert_eq!(changes[0]["object"], "Resident.hukouType");
+    assert_eq!(changes[0]["before"], "read");
+
+    // Two-person rule: the author may not approve (even holding the role).
+    let approve =
+        "mutation($id: ID!) { approveDraft(id: $id, note: \"ok\") { number author approver } }";
+    let v = admin(&hub, CIVIL_EDITOR, approve, json!({"id": id})).await;
+    assert_eq!(code(&v), "ROLE_REQUIRED", "{v}");
+    let v = ok(&admin(&hub, CIVIL_APPROVER, approve, json!({"id": id})).await).clone();
+    assert_eq!(v["approveDraft"]["number"], 2);
+    assert_eq!(v["approveDraft"]["approver"], "system:admin-3");
+    let took = until(async || {
+        data_code(&hub, CASEWORKER, "subsidy_review", RESIDENTS)
+            .await
+            .as_deref()
+            == Some("GRAPHQL_VALIDATION_FAILED")
+    })
+    .await;
+    println!("revocation in force on the same instance after {took:?}");
+    let v = admin(&hub, CIVIL_APPROVER, approve, json!({"id": id})).await;
+    assert_eq!(code(&v), "STATE_CONFLICT");
+
+    // Explain.
+    let v = ok(&admin(&hub, ADMIN, "{ a: explain(agency: \"D-CIVIL_AFFAIRS\", purpose: \"subsidy_review\", object: \"Resident.name\") { allowed access lines { file line } } b: explain(agency: \"D-CIVIL_AFFAIRS\", purpose: \"subsidy_review\", object: \"Grid.gridWorker\") { allowed reason } }", json!({})).await).clone();
+    assert_eq!(v["a"]["allowed"], true);
+    assert!(v["a"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["file"] == "civil-affairs.csv"));
+    assert_eq!(v["b"]["allowed"], false);
+    assert!(
+        v["b"]["reason"].as_str().unwrap().contains("不予共享"),
+        "{v}"
+    );
+
+    // Rollback to version 1: hukouType is back.
+    let v = ok(&admin(
+        &hub,
+        ADMIN,
+        "mutation { rollback(toVersion: 1, reason: \"restore\") { number rollbackOf } }",
+        json!({}),
+    )
+    .await)
+    .clone();
+    assert_eq!(v["rollback"]["number"], 3);
+    assert_eq!(v["rollback"]["rollbackOf"], 1);
+    until(async || {
+        data_code(&hub, CASEWORKER, "subsidy_review", RESIDENTS)
+            .await
+            .is_none()
+    })
+    .await;
+    let v = ok(&admin(&hub, ADMIN, "{ versions { number current } }", json!({})).await).clone();
+    assert_eq!(v["versions"].as_array().unwrap().len(), 3);
+
+    // A sharing application: health asks public security for ethnicity.
+    assert_eq!(
+        data_code(&hub, HEALTH, "elderly_health_service", ETHNICITY)
+            .await
+            .as_deref(),
+        Some("GRAPHQL_VALIDATION_FAILED")
+    );
+    let apply = "mutation($f: [String!]!) { applyForSharing(role: \"health_officer\", purpose: \"elderly_health_service\", fields: $f, basis: \"《基本医疗卫生与健康促进法》第36条\", scope: \"-\", durationDays: 1) { id owner state acknowledgeBy answerBy overdue } }";
+    let v = admin(
+        &hub,
+        HEALTH_EDITOR,
+        apply,
+        json!({"f": ["Grid.gridWorker"]}),
+    )
+    .await;
+    assert_eq!(code(&v), "SHARE_CLASS_FORBIDS", "{v}");
+    let a = ok(&admin(
+        &hub,
+        HEALTH_EDITOR,
+        apply,
+        json!({"f": ["Resident.ethnicity"]}),
+    )
+    .await)
+    .clone();
+    let app_id = a["applyForSharing"]["id"].as_str().unwrap().to_string();
+    assert_eq!(a["applyForSharing"]["owner"], "PUBLIC_SECURITY");
+    assert_eq!(a["applyForSharing"]["overdue"], false);
+    let answer = "mutation($id: ID!) { answerApplication(id: $id, approve: true, reasons: \"法定职责所需\") { state grantId } }";
+    let v = admin(&hub, CIVIL_APPROVER, answer, json!({"id": app_id})).await;
+    assert_eq!(code(&v), "ROLE_REQUIRED");
+    ok(&admin(
+        &hub,
+        PS_STEWARD,
+        "mutation($id: ID!) { acknowledgeApplication(id: $id) { state } }",
+        json!({"id": app_id}),
+    )
+    .await);
+    let v = ok(&admin(&hub, PS_STEWARD, answer, json!({"id": app_id})).await).clone();
+    assert_eq!(v["answerApplication"]["state"], "APPROVED");
+    until(async || {
+        data_code(&hub, HEALTH, "elderly_health_service", ETHNICITY)
+            .await
+            .is_none()
+    })
+    .await;
+
+    // A second application left unanswered becomes overdue as the clock passes its deadlines.
+    let late = ok(&admin(
+        &hub,
+        HEALTH_EDITOR,
+        apply,
+        json!({"f": ["Resident.hukouType"]}),
+    )
+    .await)
+    .clone();
+    let late_id = late["applyForSharing"]["id"].as_str().unwrap().to_string();
+
+    // The clock moves two days: the grant expires by itself, and the expiry is recorded.
+    ok(&admin(
+        &hub,
+        ADMIN,
+        "mutation { setClock(offsetSeconds: 172800) }",
+        json!({}),
+    )
+    .await);
+    until(async || {
+        data_code(&hub, HEALTH, "elderly_health_service", ETHNICITY)
+            .await
+            .as_deref()
+            == Some("GRAPHQL_VALIDATION_FAILED")
+    })
+    .await;
+    until(async || {
+        !hub.reference(
+            "MATCH (a:AuditRecord {action: 'grant.expire'}) RETURN a.target AS t",
+            json!({}),
+        )
+        .await
+        .is_empty()
+    })
+    .await;
+    // Ten more days: the unanswered application is overdue, on the API and in /metrics.
+    ok(&admin(
+        &hub,
+        ADMIN,
+        "mutation { setClock(offsetSeconds: 1036800) }",
+        json!({}),
+    )
+    .await);
+    let v = ok(&admin(
+        &hub,
+        PS_STEWARD,
+        "{ applications { id overdue state } }",
+        json!({}),
+    )
+    .await)
+    .clone();
+    let overdue = v["applications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == late_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(overdue["overdue"], true, "{v}");
+    until(async || hub.metric("mandate_sharing_applications_overdue").await >= 1).await;
+
+    // Break-glass: at most 72 hours; review stays overdue until another approver signs off.
+    let glass = "mutation($h: Int!) { breakGlass(agency: \"D-HEALTH\", role: \"health_officer\", purpose: \"elderly_health_service\", fields: [\"Resident.ethnicity\"], incident: \"INC-7 flood evacuation\", hours: $h) { id expiresAt reviewDueAt } }";
+    let v = admin(&hub, ADMIN, glass, json!({"h": 73})).await;
+    assert_eq!(code(&v), "BAD_USER_INPUT");
+    let v = admin(&hub, CIVIL_APPROVER, glass, json!({"h": 2})).await;
+    assert_eq!(code(&v), "ROLE_REQUIRED");
+    let g = ok(&admin(&hub, ADMIN, glass, json!({"h": 2})).await).clone();
+    let gid = g["breakGlass"]["id"].as_str().unwrap().to_string();
+    until(async || {
+        data_code(&hub, HEALTH, "elderly_health_service", ETHNICITY)
+            .await
+            .is_none()
+    })
+    .await;
+    ok(&admin(
+        &hub,
+        ADMIN,
+        "mutation { setClock(offsetSeconds: 1047600) }",
+        json!({}),
+    )
+    .await);
+    until(async || {
+        data_code(&hub, HEALTH, "elderly_health_service", ETHNICITY)
+            .await
+            .as_deref()
+            == Some("GRAPHQL_VALIDATION_FAILED")
+    })
+    .await;
+    let v = ok(&admin(
+        &hub,
+        ADMIN,
+        "{ grants(activeOnly: false) { id reviewOverdue expired } }",
+        json!({}),
+    )
+    .await)
+    .clone();
+    let grant = v["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == gid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(grant["reviewOverdue"], true, "{v}");
+    assert_eq!(grant["expired"], true);
+    let sign = "mutation($id: ID!) { signOffReview(grantId: $id, note: \"necessary and proportionate\") { reviewedBy reviewOverdue } }";
+    let v = admin(&hub, ADMIN, sign, json!({"id": gid})).await;
+    assert_eq!(code(&v), "TWO_PERSON_RULE");
+    let v = ok(&admin(&hub, CIVIL_APPROVER, sign, json!({"id": gid})).await).clone();
+    assert_eq!(v["signOffReview"]["reviewOverdue"], false);
+
+    // Every action and refusal is in the hash chain, which verifies.
+    let actions: Vec<String> = hub
+        .reference(
+            "MATCH (a:AuditRecord) WHERE a.action IS NOT NULL RETURN DISTINCT a.action AS id",
+            json!({}),
+        )
+        .await
+        .into_iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    for a in [
+        "policy.bootstrap",
+        "policy.draft",
+        "policy.edit",
+        "policy.propose",
+        "policy.approve",
+        "policy.rollback",
+        "sharing.apply",
+        "sharing.acknowledge",
+        "sharing.approve",
+        "grant.expire",
+        "grant.break_glass",
+        "grant.review",
+        "clock.set",
+    ] {
+        assert!(
+            actions.contains(&a.to_string()),
+            "{a} recorded: {actions:?}"
+        );
+    }
+    let refused = hub.reference("MATCH (a:AuditRecord {action: 'policy.approve', decision: 'rejected'}) RETURN a.code AS id", json!({})).await;
+    assert!(!refused.is_empty(), "refusals recorded");
+    let chain = hub.hub.config.audit.chain.clone();
+    assert!(hub.intact_chain(&chain).await > 20);
+    // The audit search answers auditors.
+    let v = ok(&admin(&hub, ADMIN, "{ auditLog(agency: \"D-CIVIL_AFFAIRS\", first: 5) { agency action decision } readsPerDay(days: 30) { agency day reads } }", json!({})).await).clone();
+    assert_eq!(v["auditLog"].as_array().unwrap().len(), 5);
+    let v = admin(&hub, HEALTH_EDITOR, "{ auditLog { agency } }", json!({})).await;
+    assert_eq!(code(&v), "ROLE_REQUIRED");
+    ok(&admin(
+        &hub,
+        ADMIN,
+        "mutation { setClock(offsetSeconds: 0) }",
+        json!({}),
+    )
+    .await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sessions_need_their_csrf_token_and_a_second_instance_follows_within_a_second() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    {
+        let probe = TestHub::start_with(test_config()).await;
+        clean_store(&probe).await;
+    }
+    let a = TestHub::start_with(setup.config.clone()).await;
+    let b = TestHub::start_with(setup.config.clone()).await;
+
+    // A session from an officer's credential; a data credential is refused.
+    let resp = a
+        .client
+        .post(a.url("/console/session"))
+        .json(&json!({"credential": CASEWORKER}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = a
+        .client
+        .post(a.url("/console/session"))
+        .json(&json!({"credential": CIVIL_EDITOR}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let session: Value = resp.json().await.unwrap();
+    let csrf = session["csrf"].as_str().unwrap();
+    let me = |csrf: Option<&str>| {
+        let mut r = a
+            .client
+            .post(a.url("/admin/graphql"))
+            .header("cookie", &cookie)
+            .json(&json!({"query": "{ me { officer roles } }"}));
+        if let Some(c) = csrf {
+            r = r.header("x-csrf-token", c);
+        }
+        r.send()
+    };
+    let v: Value = me(None).await.unwrap().json().await.unwrap();
+    assert_eq!(code(&v), "CSRF_REJECTED");
+    let v: Value = me(Some("forged")).await.unwrap().json().await.unwrap();
+    assert_eq!(code(&v), "CSRF_REJECTED");
+    let v: Value = me(Some(csrf)).await.unwrap().json().await.unwrap();
+    assert_eq!(ok(&v)["me"]["roles"], json!(["policy_editor"]));
+    let tampered = format!("{}x", &cookie);
+    let v: Value = a
+        .client
+        .post(a.url("/admin/graphql"))
+        .header("cookie", tampered)
+        .header("x-csrf-token", csrf)
+        .json(&json!({"query": "{ me { officer } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&v), "SESSION_EXPIRED");
+
+    // Publish on A; measure when B (another hub on the same Neo4j) enforces it.
+    assert_eq!(
+        data_code(&b, CASEWORKER, "subsidy_review", RESIDENTS).await,
+        None
+    );
+    let d = ok(&admin(&a, CIVIL_EDITOR, "mutation { createDraft(department: \"D-CIVIL_AFFAIRS\", reason: \"r\", basis: \"b\") { id } }", json!({})).await).clone();
+    let id = d["createDraft"]["id"].as_str().unwrap().to_string();
+    ok(&admin(&a, CIVIL_EDITOR, "mutation($id: ID!) { revokeLine(id: $id, object: \"Resident.hukouType\", role: \"caseworker\", purpose: \"subsidy_review\") { id } }", json!({"id": id})).await);
+    ok(&admin(
+        &a,
+        CIVIL_EDITOR,
+        "mutation($id: ID!) { proposeDraft(id: $id) { id } }",
+        json!({"id": id}),
+    )
+    .await);
+    let published = Instant::now();
+    ok(&admin(
+        &a,
+        CIVIL_APPROVER,
+        "mutation($id: ID!) { approveDraft(id: $id) { number } }",
+        json!({"id": id}),
+    )
+    .await);
+    let approve_took = published.elapsed();
+    let took = until(async || {
+        data_code(&b, CASEWORKER, "subsidy_review", RESIDENTS)
+            .await
+            .as_deref()
+            == Some("GRAPHQL_VALIDATION_FAILED")
+    })
+    .await
+        + approve_took;
+    println!("publish-to-effect on the second instance: {took:?} (approve call {approve_took:?})");
+    // How fast is measured by bench/policy-propagation (release build); here: it happens.
+}
+
+fn mandate_cli(config: &mandate::Config, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .args(args)
+        .env("NEO4J_URI", &config.neo4j.uri)
+        .env("NEO4J_PASSWORD", &config.neo4j.password)
+        .env("MANDATE__POLICIES__DIR", &config.policies.dir)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_a_bad_file_whole_and_export_is_byte_stable() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let probe = TestHub::start_with(test_config()).await;
+    clean_store(&probe).await;
+    let hub = TestHub::start_with(setup.config.clone()).await;
+    let dir = std::path::PathBuf::from(&setup.config.policies.dir);
+
+    // Export version 1: the files, byte for byte.
+    let out = dir.parent().unwrap().join("exported");
+    let o = mandate_cli(
+        &setup.config,
+        &["policy", "export", "--out", out.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for entry in std::fs::read_dir(dir.join("lists")).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap();
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read(out.join("lists").join(name)).unwrap(),
+            "{name:?} byte-stable"
+        );
+    }
+
+    // A changed file and a broken one: refused whole, naming file and line; nothing written.
+    let edited = dir.parent().unwrap().join("edited");
+    copy_policies(&dir, &edited);
+    let civil = edited.join("lists/civil-affairs.csv");
+    let text = std::fs::read_to_string(&civil).unwrap();
+    std::fs::write(&civil, text.replace("p, caseworker, D-CIVIL_AFFAIRS, subsidy_review, Resident.hukouType, read, -, 《社会救助暂行办法》第11条 最低生活保障审核\n", "")).unwrap();
+    let health = edited.join("lists/health.csv");
+    let good_health = std::fs::read_to_string(&health).unwrap();
+    std::fs::write(&health, format!("{good_health}p, health_officer, D-HEALTH, elderly_health_service, Resident.nope, read, -, x\n")).unwrap();
+    let args = [
+        "policy",
+        "import",
+        "--dir",
+        edited.to_str().unwrap(),
+        "--officer",
+        "civil-editor",
+        "--reason",
+        "r",
+        "--basis",
+        "b",
+    ];
+    let o = mandate_cli(&setup.config, &args);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("health.csv:{}", good_health.lines().count() + 1))
+            && err.contains("INVALID_POLICY"),
+        "{err}"
+    );
+    assert!(
+        hub.reference("MATCH (d:PolicyDraft) RETURN d.id AS id", json!({}))
+            .await
+            .is_empty(),
+        "nothing half-imported"
+    );
+
+    // Mended: the one changed file becomes a proposed draft of its agency.
+    std::fs::write(&health, good_health).unwrap();
+    let o = mandate_cli(&setup.config, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("civil-affairs.csv: proposed as draft"));
+    let v = ok(&admin(
+        &hub,
+        CIVIL_APPROVER,
+        "{ drafts(state: PROPOSED) { department author changes { kind object } } }",
+        json!({}),
+    )
+    .await)
+    .clone();
+    let drafts = v["drafts"].as_array().unwrap();
+    assert_eq!(drafts.len(), 1, "{v}");
+    assert_eq!(drafts[0]["department"], "D-CIVIL_AFFAIRS");
+    assert_eq!(drafts[0]["changes"][0]["object"], "Resident.hukouType");
+}
