@@ -122,6 +122,7 @@ const words = {
   APPLICATION: ['申请授权', 'application'],
   BREAK_GLASS: ['紧急授权', 'break-glass'],
   startsAt: ['生效时间', 'Starts'],
+  issuedBy: ['签发人', 'Issued by'],
   expiresAtCol: ['失效时间', 'Expires'],
   expired: ['已失效', 'expired'],
   active: ['生效中', 'active'],

@@ -112,6 +112,7 @@ export interface SharingApplication {
   id: string;
   agency: string;
   officer: string;
+  role: string;
   purpose: string;
   fields: string[];
   basis: string;
@@ -138,6 +139,7 @@ export interface Grant {
   purpose: string;
   fields: string[];
   scope: string;
+  issuedBy: string;
   startsAt: string;
   expiresAt: string;
   expired: boolean;

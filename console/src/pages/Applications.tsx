@@ -12,7 +12,7 @@ import type { ApplicationState, CatalogField, SharingApplication } from '../type
 import { CATALOG_QUERY } from './Catalog';
 import { STATE_COLOR } from './Drafts';
 
-const APP_FIELDS = `id agency officer purpose fields basis scope durationDays owner state submittedAt
+const APP_FIELDS = `id agency officer role purpose fields basis scope durationDays owner state submittedAt
   acknowledgeBy answerBy acknowledgedAt answeredAt answeredBy reasons overdue grantId`;
 
 interface FileForm {
@@ -98,6 +98,7 @@ export function Applications() {
           { title: 'ID', dataIndex: 'id', render: (v: string) => <span className="mono">{v}</span> },
           { title: t('agency'), dataIndex: 'agency', render: (v: string) => <span className="nowrap">{v}</span> },
           { title: t('applicant'), dataIndex: 'officer' },
+          { title: t('role'), dataIndex: 'role' },
           { title: t('purpose'), dataIndex: 'purpose' },
           {
             title: t('fields'),

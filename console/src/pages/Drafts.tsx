@@ -11,9 +11,14 @@ import { useT, useWord } from '../i18n';
 import { useSession } from '../session';
 import type { Change, Draft, DraftState, MatrixCell, PolicyVersion } from '../types';
 
-const DRAFT_FIELDS = `id department file baseVersion state author reason basis createdAt proposedAt
-  decidedBy decidedAt note publishedVersion text lines { added removed }
+/** What the list shows: no text, no diff (computing a draft's effect counts residents). */
+const SUMMARY_FIELDS = `id department file baseVersion state author reason basis createdAt proposedAt
+  decidedBy decidedAt note publishedVersion`;
+/** One draft, with its text and its effect. */
+const DRAFT_FIELDS = `${SUMMARY_FIELDS} text lines { added removed }
   changes { kind agency role purpose object before after residentsTouched }`;
+
+type DraftSummary = Omit<Draft, 'text' | 'lines' | 'changes'>;
 
 export const STATE_COLOR: Record<string, string> = {
   EDITING: 'blue',
@@ -33,14 +38,13 @@ export function Drafts() {
   const session = useSession();
   const act = useAction();
   const [state, setState] = useState<DraftState | undefined>();
-  const list = useQuery<{ drafts: Draft[] }>(
-    `query Drafts($state: DraftState) { drafts(state: $state) { ${DRAFT_FIELDS} } }`,
+  const list = useQuery<{ drafts: DraftSummary[] }>(
+    `query Drafts($state: DraftState) { drafts(state: $state) { ${SUMMARY_FIELDS} } }`,
     { state: state ?? null },
     [state],
   );
   const [selected, setSelected] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
-  const draft = list.data?.drafts.find((d) => d.id === selected) ?? null;
 
   const create = async (v: { department: string; reason: string; basis: string }) => {
     const r = await act(
@@ -75,7 +79,7 @@ export function Drafts() {
           <Button onClick={list.reload}>{t('refresh')}</Button>
         </Space>
         {list.error && <Alert type="error" showIcon message={`${list.error.code}: ${list.error.message}`} />}
-        <Table<Draft>
+        <Table<DraftSummary>
           size="small"
           rowKey="id"
           loading={list.loading}
@@ -94,8 +98,8 @@ export function Drafts() {
         />
       </Col>
       <Col span={15}>
-        {draft ? (
-          <DraftDetail key={draft.id} draft={draft} onChange={list.reload} />
+        {selected ? (
+          <DraftDetail key={selected} id={selected} onChange={list.reload} />
         ) : (
           <Card>
             <Empty description={t('selectDraft')} />
@@ -128,7 +132,25 @@ export function Drafts() {
   );
 }
 
-function DraftDetail({ draft, onChange }: { draft: Draft; onChange: () => void }) {
+function DraftDetail({ id, onChange }: { id: string; onChange: () => void }) {
+  const t = useT();
+  const one = useQuery<{ draft: Draft | null }>(`query Draft($id: ID!) { draft(id: $id) { ${DRAFT_FIELDS} } }`, { id }, [id]);
+  const changed = () => {
+    one.reload();
+    onChange();
+  };
+  if (one.error) return <Alert type="error" showIcon message={`${one.error.code}: ${one.error.message}`} />;
+  if (!one.data?.draft) {
+    return (
+      <Card loading={one.loading}>
+        <Empty description={t('selectDraft')} />
+      </Card>
+    );
+  }
+  return <DraftCard draft={one.data.draft} onChange={changed} />;
+}
+
+function DraftCard({ draft, onChange }: { draft: Draft; onChange: () => void }) {
   const t = useT();
   const w = useWord();
   const session = useSession();

@@ -17,8 +17,8 @@ export function Grants() {
   const act = useAction();
   const [activeOnly, setActiveOnly] = useState(true);
   const list = useQuery<{ grants: Grant[] }>(
-    `query Grants($activeOnly: Boolean) { grants(activeOnly: $activeOnly) {
-      id kind agency role purpose fields scope startsAt expiresAt expired incident reviewDueAt reviewedBy reviewedAt reviewOverdue } }`,
+    `query Grants($activeOnly: Boolean!) { grants(activeOnly: $activeOnly) {
+      id kind agency role purpose fields scope issuedBy startsAt expiresAt expired incident reviewDueAt reviewedBy reviewedAt reviewOverdue } }`,
     { activeOnly },
     [activeOnly],
   );
@@ -57,6 +57,7 @@ export function Grants() {
           { title: t('purpose'), dataIndex: 'purpose' },
           { title: t('fields'), dataIndex: 'fields', render: (f: string[]) => f.map((x) => <Tag key={x}>{x}</Tag>) },
           { title: t('scope'), dataIndex: 'scope' },
+          { title: t('issuedBy'), dataIndex: 'issuedBy' },
           { title: t('startsAt'), dataIndex: 'startsAt', render: when },
           {
             title: t('expiresAtCol'),

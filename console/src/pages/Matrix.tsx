@@ -1,18 +1,18 @@
 // The agency × field matrix: each cell coloured by the grant (read / masked /
 // none) and its column by the field's share class; the tooltip names role,
-// purpose, mask, row scope and the policy lines that grant it. Shows the version
-// in force, an earlier version, or a draft (its effect before approval).
+// purpose, mask, row scope and the policy lines that grant it. Shows the lists in
+// force or a draft's (its effect before approval).
 import { useMemo, useState } from 'react';
 import { Alert, Select, Space, Table, Tooltip, Typography } from 'antd';
 import { useQuery } from '../hooks';
 import { useT, useWord } from '../i18n';
-import type { Access, CatalogField, Draft, MatrixCell, PolicyVersion } from '../types';
+import type { Access, CatalogField, Draft, MatrixCell } from '../types';
 import { CATALOG_QUERY } from './Catalog';
 
 const RANK: Record<Access, number> = { READ: 2, MASKED: 1, NONE: 0 };
 
-const MATRIX_QUERY = `query Matrix($agency: String, $purpose: String, $version: Int, $draftId: ID) {
-  matrix(agency: $agency, purpose: $purpose, version: $version, draftId: $draftId) {
+const MATRIX_QUERY = `query Matrix($agency: String, $purpose: String, $draftId: ID) {
+  matrix(agency: $agency, purpose: $purpose, draftId: $draftId) {
     agency role purpose object access mask scope shareClass grantedBy
   }
 }`;
@@ -27,10 +27,10 @@ export function Matrix() {
   const w = useWord();
   const [agency, setAgency] = useState<string | undefined>();
   const [purpose, setPurpose] = useState<string | undefined>();
-  const [source, setSource] = useState<string>('current'); // current | v:<n> | d:<id>
+  const [source, setSource] = useState<string>('current'); // current | d:<id>
 
-  const lists = useQuery<{ agencies: string[]; versions: PolicyVersion[]; drafts: Draft[] }>(
-    `query MatrixChoices { agencies versions { number current publishedAt } drafts { id department state reason } }`,
+  const lists = useQuery<{ agencies: string[]; drafts: Draft[] }>(
+    `query MatrixChoices { agencies drafts { id department state reason } }`,
     undefined,
     [],
   );
@@ -43,7 +43,6 @@ export function Matrix() {
   const vars = {
     agency: agency ?? null,
     purpose: purpose ?? null,
-    version: source.startsWith('v:') ? Number(source.slice(2)) : null,
     draftId: source.startsWith('d:') ? source.slice(2) : null,
   };
   const matrix = useQuery<{ matrix: MatrixCell[] }>(MATRIX_QUERY, vars, [agency, purpose, source]);
@@ -110,6 +109,7 @@ export function Matrix() {
           value={purpose}
           onChange={setPurpose}
           options={(purposes.data?.purposes ?? []).map((p) => ({ value: p, label: p }))}
+          data-testid="matrix-purpose"
         />
         <Select
           style={{ width: 300 }}
@@ -117,10 +117,6 @@ export function Matrix() {
           onChange={setSource}
           options={[
             { value: 'current', label: t('inForce') },
-            ...(lists.data?.versions ?? []).map((v) => ({
-              value: `v:${v.number}`,
-              label: `${t('version')} ${v.number}${v.current ? ` (${t('current')})` : ''}`,
-            })),
             ...(lists.data?.drafts ?? [])
               .filter((d) => d.state === 'EDITING' || d.state === 'PROPOSED')
               .map((d) => ({ value: `d:${d.id}`, label: `${t('draft')} ${d.id} · ${d.department} · ${w(d.state)}` })),
