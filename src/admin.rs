@@ -111,7 +111,6 @@ pub struct Admin {
     schema: AdminSchema,
     cipher: XChaCha20Poly1305,
     session_secs: u64,
-    extras: Arc<dyn Extras>,
     demo: bool,
 }
 
@@ -123,13 +122,7 @@ fn unix_now() -> u64 {
 
 impl Admin {
     /// The admin side over `gov`; `secret` seals sessions (random if empty).
-    pub fn new(
-        gov: Arc<Governance>,
-        extras: Arc<dyn Extras>,
-        secret: &str,
-        session_minutes: u32,
-        demo: bool,
-    ) -> Self {
+    pub fn new(gov: Arc<Governance>, secret: &str, session_minutes: u32, demo: bool) -> Self {
         let key: [u8; 32] = if secret.is_empty() {
             rand::random()
         } else {
@@ -140,7 +133,6 @@ impl Admin {
             schema: api::schema(),
             cipher: XChaCha20Poly1305::new(&key.into()),
             session_secs: u64::from(session_minutes.max(1)) * 60,
-            extras,
             demo,
         }
     }
@@ -367,7 +359,10 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
         .data(officer)
         .data(AdminRequestId(request_id.clone()))
         .data(InForce(app.policies()))
-        .data(admin.extras.clone());
+        .data(Arc::new(HubExtras {
+            app: Arc::clone(&app),
+            request_id: request_id.clone(),
+        }) as Arc<dyn Extras>);
     let mut response = admin.schema.execute(request).await;
     for e in &mut response.errors {
         let coded = e
@@ -510,9 +505,11 @@ pub(crate) async fn demo_session_handler(
     sign_in_as(&app, admin, &request_id(req), officer).await
 }
 
-/// The hub's side of the admin API: audit search over the audit store.
+/// The hub's side of the admin API: audit search over the audit store, and
+/// requests run through the hub under other lists (previews, impact counts).
 pub(crate) struct HubExtras {
-    pub(crate) store: mandate_connectors::Neo4jStore,
+    pub(crate) app: Arc<App>,
+    pub(crate) request_id: String,
 }
 
 impl Extras for HubExtras {
@@ -521,7 +518,7 @@ impl Extras for HubExtras {
         filter: AuditFilter,
     ) -> BoxFuture<'_, Result<Vec<AuditRecord>, AdminError>> {
         Box::pin(async move {
-            mandate_connectors::policy_store::audit_search(&self.store, &filter)
+            mandate_connectors::policy_store::audit_search(&self.app.audit_store, &filter)
                 .await
                 .map_err(AdminError::from)
         })
@@ -529,9 +526,51 @@ impl Extras for HubExtras {
 
     fn reads_per_day(&self, since: String) -> BoxFuture<'_, Result<Vec<DayCount>, AdminError>> {
         Box::pin(async move {
-            mandate_connectors::policy_store::reads_per_day(&self.store, &since)
+            mandate_connectors::policy_store::reads_per_day(&self.app.audit_store, &since)
                 .await
                 .map_err(AdminError::from)
+        })
+    }
+
+    fn run_under(
+        &self,
+        policies: Arc<mandate_policies::Policies>,
+        agency: String,
+        role: String,
+        purpose: String,
+        officer: String,
+        case: String,
+        query: String,
+        variables: serde_json::Value,
+    ) -> BoxFuture<'_, Result<serde_json::Value, AdminError>> {
+        Box::pin(async move {
+            let mut request = async_graphql::Request::new(query);
+            if !variables.is_null() {
+                request = request.variables(async_graphql::Variables::from_json(variables));
+            }
+            let call = mandate_hub::Call {
+                request_id: format!("{}-{}", self.request_id, uuid::Uuid::new_v4().simple()),
+                client_request_id: None,
+                caller: Some(mandate_hub::Caller {
+                    agency,
+                    officer,
+                    roles: vec![role],
+                }),
+                statement: mandate_hub::Statement {
+                    claimed_agency: None,
+                    purpose: Some(purpose),
+                    case: Some(case),
+                },
+                request,
+            };
+            match self.app.hub.handle_under(call, policies).await {
+                Ok(response) => {
+                    Ok(serde_json::to_value(&response).unwrap_or(serde_json::Value::Null))
+                }
+                Err(e) => Ok(
+                    serde_json::json!({ "errors": [{ "message": e.message, "extensions": { "code": e.code.as_str() } }] }),
+                ),
+            }
         })
     }
 }
@@ -545,7 +584,6 @@ pub(crate) async fn start(
     config: &crate::Config,
     catalog: &mandate_schema::Catalog,
     store: &mandate_connectors::Neo4jStore,
-    audit_store: &mandate_connectors::Neo4jStore,
     audit: Arc<dyn mandate_audit::AuditSink>,
 ) -> Result<(mandate_policies::Policies, Admin), String> {
     use mandate_governance::store::GovStore as _;
@@ -596,13 +634,9 @@ pub(crate) async fn start(
         grants = effective.grants.len(),
         "responsibility lists loaded from the policy store"
     );
-    let extras: Arc<dyn Extras> = Arc::new(HubExtras {
-        store: audit_store.clone(),
-    });
     let demo = !config.auth.jwt.hs256_secret.is_empty();
     let admin = Admin::new(
         gov,
-        extras,
         &config.admin.session_secret,
         config.admin.session_minutes,
         demo,

@@ -1,7 +1,9 @@
 //! The HTTP application: routes, shared state, request ids and access logs.
 //!
 //! ```text
-//! POST|GET /graphql         GraphQL over HTTP
+//! POST|GET /graphql         GraphQL over HTTP: the asking agency's own schema
+//! POST|GET /subgraph        the same, through the federation view a router composes
+//!                           (one schema for every agency; the caller's plan decides)
 //! GET      /graphiql        GraphiQL (assets embedded in the binary; in development
 //!                           mode also /graphiql/mandates and /graphiql/token, see assets.rs)
 //! GET      /healthz         the process is up
@@ -180,7 +182,7 @@ impl App {
             ),
             PolicySource::Store => {
                 let (policies, admin) =
-                    crate::admin::start(&config, &catalog, &store, &audit_store, audit.clone())
+                    crate::admin::start(&config, &catalog, &store, audit.clone())
                         .await
                         .map_err(HubBuildError::PolicyStore)?;
                 (policies, Some(admin))
@@ -240,19 +242,21 @@ impl App {
         // `/graphql`: preflights are answered here, other requests go on to the
         // handler (and its audit record) with the CORS headers added.
         let server = &self.config.server;
-        let graphql = graphql_handler.with_if(
-            !server.cors_allow_origins.is_empty(),
+        let cors = || {
             poem::middleware::Cors::new()
                 .allow_origins(server.cors_allow_origins.iter().map(String::as_str))
                 .allow_methods([poem::http::Method::GET, poem::http::Method::POST])
                 .allow_headers(server.cors_allow_headers.iter().map(String::as_str))
                 .expose_headers(["x-request-id", "retry-after"])
-                .max_age(i32::try_from(server.cors_max_age_secs).unwrap_or(i32::MAX)),
-        );
+                .max_age(i32::try_from(server.cors_max_age_secs).unwrap_or(i32::MAX))
+        };
+        let graphql = graphql_handler.with_if(!server.cors_allow_origins.is_empty(), cors());
+        let subgraph = subgraph_handler.with_if(!server.cors_allow_origins.is_empty(), cors());
         let mut route = Route::new()
             // Every method reaches the handler, so every answer — a 405 included —
             // leaves an audit record (graphql.rs decides what is GraphQL).
             .at("/graphql", graphql)
+            .at("/subgraph", subgraph)
             .at("/healthz", get(healthz))
             .at("/readyz", get(readyz))
             .at("/admin/graphql", crate::admin::admin_graphql)
@@ -641,7 +645,17 @@ fn statement_of(headers: &HeaderMap) -> Statement {
 /// browser or an intermediary cache, whatever the method or the outcome.
 #[handler]
 async fn graphql_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) -> Response {
-    let mut response = answer(req, body, &app).await;
+    no_store(answer(req, body, &app, false).await)
+}
+
+/// `/subgraph`: the federation view for a router (Apollo Federation 2), with
+/// the same credentials, purpose headers, audit and cache policy as `/graphql`.
+#[handler]
+async fn subgraph_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) -> Response {
+    no_store(answer(req, body, &app, true).await)
+}
+
+fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
@@ -649,7 +663,7 @@ async fn graphql_handler(req: &Request, body: poem::Body, app: Data<&Arc<App>>) 
     response
 }
 
-async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
+async fn answer(req: &Request, body: poem::Body, app: &App, federated: bool) -> Response {
     let (request_id, client_request_id) = req
         .extensions()
         .get::<RequestId>()
@@ -745,7 +759,12 @@ async fn answer(req: &Request, body: poem::Body, app: &App) -> Response {
         statement,
         request,
     };
-    match app.hub.handle(call).await {
+    let handled = if federated {
+        app.hub.handle_subgraph(call).await
+    } else {
+        app.hub.handle(call).await
+    };
+    match handled {
         Ok(response) => {
             if !response.errors.is_empty() {
                 app.metrics.graphql_errors.fetch_add(1, Ordering::Relaxed);

@@ -51,11 +51,16 @@ pub enum Command {
     /// Apply the model's constraints and indexes to Neo4j.
     Migrate,
     /// Print a GraphQL SDL: an agency's schema for one purpose (for code generation),
-    /// or with no agency the unrestricted plan's. Needs no Neo4j.
+    /// with `--federation` the federation view a router composes (`/subgraph`), or
+    /// with neither the unrestricted plan's. Needs no Neo4j.
     Sdl {
         /// Agency (Department id), e.g. D-CIVIL_AFFAIRS.
-        #[arg(long, requires_all = ["roles", "purpose"])]
+        #[arg(long, requires_all = ["roles", "purpose"], conflicts_with = "federation")]
         agency: Option<String>,
+        /// The federation SDL (Apollo Federation 2): the union of what every mandate
+        /// of the lists in force may read, as `/subgraph` serves it.
+        #[arg(long)]
+        federation: bool,
         /// Role within the agency (repeat for several).
         #[arg(long = "role")]
         roles: Vec<String>,
@@ -203,8 +208,13 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             agency,
             roles,
             purpose,
+            federation,
         } => {
             let app = App::new(config).await.map_err(|e| e.to_string())?;
+            if federation {
+                println!("{}", app.hub.federation_sdl().map_err(|e| e.message)?);
+                return Ok(());
+            }
             match (agency, purpose) {
                 (Some(agency), Some(purpose)) => {
                     check_mandate(&app.hub.policies(), &agency, &roles, Some(&purpose))?;

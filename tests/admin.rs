@@ -242,6 +242,85 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     assert_eq!(changes[0]["object"], "Resident.hukouType");
     assert_eq!(changes[0]["before"], "read");
 
+    // How many residents of the current data the change touches: those the
+    // caseworker's rows reach (compared with the data API's own count).
+    let v = ok(&admin(
+        &hub,
+        CIVIL_APPROVER,
+        "query($id: ID!) { draft(id: $id) { changes { object residentsTouched } } }",
+        json!({"id": id}),
+    )
+    .await)
+    .clone();
+    let touched = v["draft"]["changes"][0]["residentsTouched"]
+        .as_i64()
+        .expect("counted");
+    let direct: Value = hub
+        .post_as(
+            CASEWORKER,
+            "subsidy_review",
+            "CASE-ADMIN-1",
+            "{ residents(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        touched,
+        direct["data"]["residents"]["totalCount"].as_i64().unwrap(),
+        "{v}"
+    );
+    assert!(touched > 0);
+
+    // Preview as the caseworker under the draft: hukouType is gone there, the
+    // rest is answered (and audited as the agency's read, naming the preview).
+    let preview = "query($id: ID!, $q: String!) { preview(draftId: $id, agency: \"D-CIVIL_AFFAIRS\", role: \"caseworker\", purpose: \"subsidy_review\", query: $q) }";
+    let v = ok(&admin(
+        &hub,
+        CIVIL_EDITOR,
+        preview,
+        json!({"id": id, "q": RESIDENTS}),
+    )
+    .await)
+    .clone();
+    assert_eq!(
+        v["preview"]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{v}"
+    );
+    let v = ok(&admin(
+        &hub,
+        CIVIL_EDITOR,
+        preview,
+        json!({"id": id, "q": "{ residents(first: 2) { edges { node { id name } } } }"}),
+    )
+    .await)
+    .clone();
+    assert_eq!(
+        v["preview"]["data"]["residents"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{v}"
+    );
+    let recorded = hub.reference("MATCH (a:AuditRecord {officer: 'preview:system:admin-2'}) WHERE a.caseNumber STARTS WITH 'PREVIEW:' AND size(a.residents) = 2 RETURN a.agency AS id", json!({})).await;
+    assert_eq!(recorded.len(), 1, "the preview's read is recorded");
+    // Still in force: the caseworker itself sees hukouType until approval.
+    assert_eq!(
+        data_code(&hub, CASEWORKER, "subsidy_review", RESIDENTS).await,
+        None
+    );
+    let v = admin(
+        &hub,
+        HEALTH_EDITOR,
+        preview,
+        json!({"id": id, "q": RESIDENTS}),
+    )
+    .await;
+    assert_eq!(code(&v), "OTHER_DEPARTMENT");
+
     // Two-person rule: the author may not approve (even holding the role).
     let approve =
         "mutation($id: ID!) { approveDraft(id: $id, note: \"ok\") { number author approver } }";
@@ -694,4 +773,148 @@ async fn import_refuses_a_bad_file_whole_and_export_is_byte_stable() {
     assert_eq!(drafts.len(), 1, "{v}");
     assert_eq!(drafts[0]["department"], "D-CIVIL_AFFAIRS");
     assert_eq!(drafts[0]["changes"][0]["object"], "Resident.hukouType");
+}
+
+/// `mandate serve` as a child process on the test Neo4j, in store mode.
+struct Served {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_process(config: &mandate::Config, chain: &str) -> Served {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mandate"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NEO4J_URI", &config.neo4j.uri)
+        .env("NEO4J_PASSWORD", &config.neo4j.password)
+        .env("MANDATE__SERVER__LISTEN", "127.0.0.1:0")
+        .env("MANDATE__CURSORS__SECRET", "test-secret")
+        .env("MANDATE__POLICIES__DIR", &config.policies.dir)
+        .env("MANDATE__POLICIES__SOURCE", "store")
+        .env("MANDATE__AUTH__API_KEYS_FILE", &config.auth.api_keys_file)
+        .env("MANDATE__AUDIT__CHAIN", chain)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(rest) = line.strip_prefix("mandate is serving GraphQL at ") {
+                let _ = tx.send(rest.trim_end_matches("/graphql").to_string());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("mandate serve starts");
+    Served { child, base }
+}
+
+/// Two `mandate serve` processes on one Neo4j: a version published through one
+/// is in force on the other without restart (the time is printed; bench
+/// numbers are in BENCHMARKS.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publication_through_one_process_is_in_force_in_another() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let probe = TestHub::start_with(test_config()).await;
+    clean_store(&probe).await;
+    let a = serve_process(&setup.config, "admin-proc-a");
+    let b = serve_process(&setup.config, "admin-proc-b");
+    let client = reqwest::Client::new();
+    let post = |base: &str, path: &str, key: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .header("x-api-key", key)
+            .header("x-mandate-purpose", "subsidy_review")
+            .header("x-mandate-case", "CASE-PROC-1")
+            .json(&body)
+            .send()
+    };
+    let on_b = async || -> Option<String> {
+        let v: Value = post(&b.base, "/graphql", CASEWORKER, json!({"query": RESIDENTS}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["errors"][0]["extensions"]["code"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(on_b().await, None);
+    let gql = async |key: &str, query: &str, variables: Value| -> Value {
+        let v: Value = post(
+            &a.base,
+            "/admin/graphql",
+            key,
+            json!({"query": query, "variables": variables}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        ok(&v).clone()
+    };
+    let d = gql(CIVIL_EDITOR, "mutation { createDraft(department: \"D-CIVIL_AFFAIRS\", reason: \"r\", basis: \"b\") { id } }", json!({})).await;
+    let id = d["createDraft"]["id"].as_str().unwrap().to_string();
+    gql(CIVIL_EDITOR, "mutation($id: ID!) { revokeLine(id: $id, object: \"Resident.hukouType\", role: \"caseworker\", purpose: \"subsidy_review\") { id } }", json!({"id": id})).await;
+    gql(
+        CIVIL_EDITOR,
+        "mutation($id: ID!) { proposeDraft(id: $id) { id } }",
+        json!({"id": id}),
+    )
+    .await;
+    let started = Instant::now();
+    gql(
+        CIVIL_APPROVER,
+        "mutation($id: ID!) { approveDraft(id: $id) { number } }",
+        json!({"id": id}),
+    )
+    .await;
+    let published = started.elapsed();
+    let took = until(async || on_b().await.as_deref() == Some("GRAPHQL_VALIDATION_FAILED")).await
+        + published;
+    println!(
+        "publish-to-effect across processes: {took:?} (the approving call itself {published:?})"
+    );
+    // And back: a rollback through B is in force on A.
+    let v: Value = post(
+        &b.base,
+        "/admin/graphql",
+        ADMIN,
+        json!({"query": "mutation { rollback(toVersion: 1, reason: \"restore\") { number } }"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    ok(&v);
+    until(async || {
+        let v: Value = post(&a.base, "/graphql", CASEWORKER, json!({"query": RESIDENTS}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.get("errors").is_none()
+    })
+    .await;
 }

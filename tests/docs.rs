@@ -142,3 +142,23 @@ fn sdl_prints_an_agency_schema() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("nothing for purpose"));
 }
+
+/// `mandate sdl --federation` prints the federation SDL a router composes (the
+/// checked-in `tests/golden/federation.graphql`), with no Neo4j.
+#[test]
+fn sdl_prints_the_federation_schema() {
+    let out = mandate(&["sdl", "--federation"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sdl = String::from_utf8_lossy(&out.stdout);
+    let golden = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/federation.graphql"
+    ))
+    .unwrap();
+    assert_eq!(sdl.trim_end(), golden.trim_end());
+    assert!(sdl.contains("@key(fields: \"id\")"), "{sdl}");
+}

@@ -56,6 +56,10 @@ pub enum Code {
     AgencyMismatch,
     /// The purpose is in the agency's list, but the credential's roles grant nothing for it.
     NothingGranted,
+    /// Through the federation entry point (`/subgraph`, the union of every mandate's
+    /// schema): the field is in the supergraph but outside the caller's mandate, so it
+    /// answers null; filtering or sorting on it is refused the same way.
+    FieldNotGranted,
     /// The audit record could not be written, so no data is returned.
     AuditUnavailable,
     /// The agency (or its purpose) has spent its rate budget; retry after `Retry-After`.
@@ -88,7 +92,7 @@ pub enum Code {
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 34] = [
         Code::BadRequest,
         Code::PersistedQueryNotFound,
         Code::DocumentNotTrusted,
@@ -108,6 +112,7 @@ impl Code {
         Code::PurposeNotAllowed,
         Code::AgencyMismatch,
         Code::NothingGranted,
+        Code::FieldNotGranted,
         Code::AuditUnavailable,
         Code::RateLimited,
         Code::QuotaExceeded,
@@ -146,6 +151,7 @@ impl Code {
             Code::PurposeNotAllowed => "PURPOSE_NOT_ALLOWED",
             Code::AgencyMismatch => "AGENCY_MISMATCH",
             Code::NothingGranted => "NOTHING_GRANTED",
+            Code::FieldNotGranted => "FIELD_NOT_GRANTED",
             Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Code::RateLimited => "RATE_LIMITED",
             Code::QuotaExceeded => "QUOTA_EXCEEDED",
@@ -179,6 +185,7 @@ impl Code {
             Code::PurposeNotAllowed
             | Code::AgencyMismatch
             | Code::NothingGranted
+            | Code::FieldNotGranted
             | Code::DocumentNotTrusted
             | Code::NotAnOfficer
             | Code::RoleRequired
@@ -237,6 +244,9 @@ impl Code {
             Code::AgencyMismatch => "a header claims an agency other than your credential's",
             Code::NothingGranted => {
                 "your credential's roles grant nothing for this purpose (its list names the purpose for other roles)"
+            }
+            Code::FieldNotGranted => {
+                "through `/subgraph` (federation): the field is outside your mandate and answers null; filtering or sorting on it is refused"
             }
             Code::AuditUnavailable => "the audit record could not be written; no data is returned",
             Code::RateLimited => {

@@ -69,6 +69,22 @@ pub trait Extras: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Vec<AuditRecord>, AdminError>>;
     /// Data reads per agency per day since `since` (`YYYY-MM-DD`).
     fn reads_per_day(&self, since: String) -> BoxFuture<'_, Result<Vec<DayCount>, AdminError>>;
+    /// Runs `query` (with `variables`) as `agency`/`role` for `purpose` under
+    /// `policies` instead of the lists in force: admitted, scoped, masked and
+    /// audited as any request of that agency, with `officer` and `case`
+    /// recorded. The response as JSON.
+    #[allow(clippy::too_many_arguments)]
+    fn run_under(
+        &self,
+        policies: Arc<Policies>,
+        agency: String,
+        role: String,
+        purpose: String,
+        officer: String,
+        case: String,
+        query: String,
+        variables: serde_json::Value,
+    ) -> BoxFuture<'_, Result<serde_json::Value, AdminError>>;
 }
 
 fn err(e: AdminError) -> async_graphql::Error {
@@ -260,10 +276,57 @@ impl DraftView {
         Ok(LineDiff { added, removed })
     }
     /// What it changes, per agency, role and purpose, against the version in force.
+    /// `residentsTouched` counts, in the current data, the residents whose
+    /// data each change concerns: of a change on `Resident`, those the
+    /// mandate's rows reach (after the change if it gains, before if it loses).
     #[graphql(complexity = 100)]
     async fn changes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Change>> {
-        let gov = ctx.data::<Arc<Governance>>()?;
-        gov.draft_changes(&self.0).await.map_err(err)
+        let e = env(ctx)?;
+        let mut changes = e.gov.draft_changes(&self.0).await.map_err(err)?;
+        if changes.is_empty() || !ctx.look_ahead().field("residentsTouched").exists() {
+            return Ok(changes);
+        }
+        let Ok(extras) = ctx.data::<Arc<dyn Extras>>() else {
+            return Ok(changes);
+        };
+        let before = ctx.data::<InForce>()?.0.clone();
+        let after = Arc::new(e.gov.draft_policies(&self.0).await.map_err(err)?);
+        let mut counted: std::collections::HashMap<(bool, String, String, String), Option<i64>> =
+            std::collections::HashMap::new();
+        for c in &mut changes {
+            let on_residents = c.object == "Resident" || c.object.starts_with("Resident.");
+            if !on_residents {
+                continue;
+            }
+            let gains = matches!(
+                c.kind,
+                views::ChangeKind::GainsField | views::ChangeKind::GainsRows
+            );
+            let key = (gains, c.agency.clone(), c.role.clone(), c.purpose.clone());
+            if let Some(n) = counted.get(&key) {
+                c.residents_touched = *n;
+                continue;
+            }
+            let policies = if gains { after.clone() } else { before.clone() };
+            let answer = extras
+                .run_under(
+                    policies,
+                    c.agency.clone(),
+                    c.role.clone(),
+                    c.purpose.clone(),
+                    format!("impact:{}", e.officer.officer),
+                    format!("IMPACT:{}", self.0.id),
+                    "{ residents(first: 1) { totalCount } }".to_string(),
+                    serde_json::Value::Null,
+                )
+                .await;
+            let n = answer
+                .ok()
+                .and_then(|a| a["data"]["residents"]["totalCount"].as_i64());
+            counted.insert(key, n);
+            c.residents_touched = n;
+        }
+        Ok(changes)
     }
 }
 
@@ -621,6 +684,52 @@ impl Query {
                 "`{object}` is not in the catalog"
             )))
         })
+    }
+
+    /// Runs a GraphQL query as an agency under a draft's lists, without
+    /// publishing them: the agency's jurisdiction, row scopes and masks apply,
+    /// and the read is audited as the agency's, naming the previewing officer
+    /// and the draft.
+    #[allow(clippy::too_many_arguments)]
+    async fn preview(
+        &self,
+        ctx: &Context<'_>,
+        draft_id: ID,
+        agency: String,
+        role: String,
+        purpose: String,
+        query: String,
+        variables: Option<async_graphql::Json<serde_json::Value>>,
+    ) -> async_graphql::Result<async_graphql::Json<serde_json::Value>> {
+        let e = env(ctx)?;
+        need(
+            e.officer,
+            "previewing a draft",
+            &["policy_editor", "policy_approver", "platform_admin"],
+        )?;
+        let (_, draft) = e.gov.draft(&draft_id).await.map_err(err)?;
+        if !e.officer.has("platform_admin") && draft.department != e.officer.agency {
+            return Err(err(AdminError::OtherDepartment(format!(
+                "draft {} changes {}'s list",
+                draft.id, draft.department
+            ))));
+        }
+        let policies = Arc::new(e.gov.draft_policies(&draft).await.map_err(err)?);
+        let extras = ctx.data::<Arc<dyn Extras>>()?;
+        let answer = extras
+            .run_under(
+                policies,
+                agency,
+                role,
+                purpose,
+                format!("preview:{}", e.officer.officer),
+                format!("PREVIEW:{}", draft.id),
+                query,
+                variables.map_or(serde_json::Value::Null, |v| v.0),
+            )
+            .await
+            .map_err(err)?;
+        Ok(async_graphql::Json(answer))
     }
 
     /// Sharing applications: those of the officer's agency and those its

@@ -9,7 +9,7 @@ use async_graphql::dynamic::Schema;
 use mandate_audit::{AuditSink, Decision, Disclosure};
 use mandate_policies::Policies;
 use mandate_resolvers::{
-    AccessPlan, Code, CursorKey, Engine, GraphStore, HubError, Limits, ShapeLimits,
+    AccessPlan, CallerPlan, Code, CursorKey, Engine, GraphStore, HubError, Limits, ShapeLimits,
 };
 use mandate_schema::Catalog;
 use tracing::Instrument as _;
@@ -167,12 +167,14 @@ impl HubBuilder {
             store: self.store,
         });
         let unrestricted = Arc::new(AccessPlan::allow_all(&self.catalog));
-        let schema = mandate_resolvers::build_schema(engine.clone(), unrestricted)
+        let schema = mandate_resolvers::build_schema(engine.clone(), unrestricted.clone())
             .map_err(|e| BuildError::Schema(e.to_string()))?;
         Ok(Hub {
             catalog: self.catalog,
             engine,
             schema,
+            unrestricted,
+            federation: std::sync::Mutex::new(None),
             jurisdictions: self.jurisdictions,
             audit: self.audit,
             policies: ArcSwap::from_pointee(self.policies),
@@ -196,6 +198,10 @@ pub struct Hub {
     engine: Arc<Engine>,
     /// The schema of the unrestricted plan: served to everyone only when open.
     schema: Schema,
+    /// The unrestricted plan (the caller's plan in the federation view when open).
+    unrestricted: Arc<AccessPlan>,
+    /// The federation schema, with the policy version it was built from.
+    federation: std::sync::Mutex<Option<(String, Schema)>>,
     jurisdictions: Arc<dyn Jurisdictions>,
     audit: Arc<dyn AuditSink>,
     policies: ArcSwap<Policies>,
@@ -263,6 +269,44 @@ impl Hub {
     /// # Errors
     /// See above; the error's code decides the HTTP status.
     pub async fn handle(&self, call: Call) -> Result<async_graphql::Response, HubError> {
+        self.handle_in(call, false, None).await
+    }
+
+    /// Answers `call` through the federation view, for a router in front of the
+    /// hub (`/subgraph`): the same admission, the same audit record, the same
+    /// walker, compiler, masks, row scopes and cost limits as [`Hub::handle`],
+    /// but executed against the one federation schema (every mandate's fields)
+    /// with the caller's plan deciding: what it does not grant answers `null`
+    /// with `FIELD_NOT_GRANTED`.
+    ///
+    /// # Errors
+    /// As [`Hub::handle`].
+    pub async fn handle_subgraph(&self, call: Call) -> Result<async_graphql::Response, HubError> {
+        self.handle_in(call, true, None).await
+    }
+
+    /// Answers `call` under `policies` instead of the lists in force — a
+    /// policy officer's preview of a draft: the same admission, plan
+    /// compilation (with the agency's jurisdiction), execution, masks and audit
+    /// record as any request, only the lists differ.
+    ///
+    /// # Errors
+    /// As [`Hub::handle`].
+    pub async fn handle_under(
+        &self,
+        call: Call,
+        policies: Arc<Policies>,
+    ) -> Result<async_graphql::Response, HubError> {
+        self.handle_in(call, false, Some(policies)).await
+    }
+
+    async fn handle_in(
+        &self,
+        call: Call,
+        federated: bool,
+        policies: Option<Arc<Policies>>,
+    ) -> Result<async_graphql::Response, HubError> {
+        let policies = policies.unwrap_or_else(|| self.policies.load_full());
         let Call {
             request_id,
             client_request_id,
@@ -272,18 +316,27 @@ impl Hub {
         } = call;
         let operation = operation_of(&request);
         let admitted = match (&caller, self.open) {
-            (_, true) => Ok((self.schema.clone(), None)),
+            (_, true) => Ok((self.schema.clone(), self.unrestricted.clone(), None)),
             (None, false) => Err((
                 Who::Unknown,
                 HubError::new(Code::Unauthenticated, "no credential"),
             )),
             (Some(caller), false) => self
-                .admit(caller, &statement, &request)
+                .admit(&policies, caller, &statement, &request)
                 .await
-                .map(|(api, asker)| (api.schema.clone(), Some(asker)))
+                .map(|(api, asker)| (api.schema.clone(), api.plan.clone(), Some(asker)))
                 .map_err(|e| (Who::Caller(caller), e)),
         };
-        let (schema, asker) = match admitted {
+        // The federation view: one schema for every caller, the caller's plan
+        // deciding at execution.
+        let admitted = match admitted {
+            Ok((_, plan, asker)) if federated => match self.federation_schema() {
+                Ok(schema) => Ok((schema, plan, asker)),
+                Err(e) => Err((caller.as_ref().map_or(Who::Unknown, Who::Caller), e)),
+            },
+            other => other,
+        };
+        let (schema, plan, asker) = match admitted {
             Ok(x) => x,
             Err((who, e)) => {
                 let outcome = Outcome {
@@ -302,6 +355,9 @@ impl Hub {
         };
         let disclosure = Arc::new(Disclosure::default());
         let mut request = request.data(disclosure.clone()).data(self.audit.clone());
+        if federated {
+            request = request.data(CallerPlan(plan));
+        }
         if let Some(asker) = &asker {
             request = request.data(self.ledger.meter(&asker.caller.agency, &asker.purpose));
         }
@@ -421,10 +477,20 @@ impl Hub {
     /// `NEO4J_UNAVAILABLE` / `NEO4J_TIMEOUT` when the jurisdiction cannot be read,
     /// `INTERNAL_ERROR` when the plan does not compile.
     pub async fn api(&self, caller: &Caller, purpose: &str) -> Result<Arc<AgencyApi>, HubError> {
-        let policies = self.policies.load_full();
+        self.api_under(&self.policies.load_full(), caller, purpose)
+            .await
+    }
+
+    /// [`Hub::api`] under `policies`.
+    async fn api_under(
+        &self,
+        policies: &Policies,
+        caller: &Caller,
+        purpose: &str,
+    ) -> Result<Arc<AgencyApi>, HubError> {
         self.apis
             .get(
-                &policies,
+                policies,
                 &self.engine,
                 self.jurisdictions.as_ref(),
                 &caller.agency,
@@ -436,13 +502,13 @@ impl Hub {
 
     async fn admit(
         &self,
+        policies: &Policies,
         caller: &Caller,
         statement: &Statement,
         request: &async_graphql::Request,
     ) -> Result<(Arc<AgencyApi>, Asker), HubError> {
-        let policies = self.policies.load_full();
-        let asker = admit(&policies, caller, statement, &request.extensions.0)?;
-        let api = self.api(caller, &asker.purpose).await?;
+        let asker = admit(policies, caller, statement, &request.extensions.0)?;
+        let api = self.api_under(policies, caller, &asker.purpose).await?;
         if api.plan.grants_nothing() {
             return Err(HubError::new(
                 Code::NothingGranted,
@@ -498,6 +564,62 @@ impl Hub {
     /// What every agency's schema shares (limits, cursor key, store).
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
+    }
+
+    /// The federation schema (`/subgraph`, `mandate sdl --federation`): the union
+    /// of what every mandate the lists in force grant may read, built once per
+    /// policy version. Needs no Neo4j: row scopes do not change a schema.
+    ///
+    /// # Errors
+    /// `INTERNAL_ERROR` when a plan does not compile or the schema is rejected.
+    pub fn federation_schema(&self) -> Result<Schema, HubError> {
+        let policies = self.policies.load_full();
+        if let Ok(cached) = self.federation.lock() {
+            if let Some((version, schema)) = cached.as_ref() {
+                if version == policies.version() {
+                    return Ok(schema.clone());
+                }
+            }
+        }
+        let today = crate::plans::today();
+        let plans = policies
+            .mandates()
+            .into_iter()
+            .map(|m| {
+                let key = mandate_policies::PlanKey::without_jurisdiction(
+                    &m.agency,
+                    std::slice::from_ref(&m.role),
+                    &m.purpose,
+                    &today,
+                );
+                policies.compile(&key).map_err(HubError::internal)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let schema = mandate_resolvers::build_federation_schema(self.engine.clone(), &plans)
+            .map_err(HubError::internal)?;
+        tracing::info!(
+            policy.version = %policies.version(),
+            mandates = plans.len(),
+            "federation schema built"
+        );
+        if let Ok(mut cached) = self.federation.lock() {
+            *cached = Some((policies.version().to_string(), schema.clone()));
+        }
+        Ok(schema)
+    }
+
+    /// The federation schema's SDL as a router composes it: Apollo Federation 2
+    /// (`@link`, `@key(fields: "id")` on every type some mandate looks up by id),
+    /// the same text `_service { sdl }` answers on `/subgraph`.
+    ///
+    /// # Errors
+    /// As [`Hub::federation_schema`].
+    pub fn federation_sdl(&self) -> Result<String, HubError> {
+        Ok(self.federation_schema()?.sdl_with_options(
+            async_graphql::SDLExportOptions::new()
+                .federation()
+                .compose_directive(),
+        ))
     }
 
     /// The schema of the unrestricted plan (`mandate sdl`; served only when open).

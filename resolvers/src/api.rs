@@ -9,6 +9,11 @@
 //! Root resolvers compile their whole selection into one Cypher query and decode
 //! its answer once into typed nodes, pages and rows (the crate's `answer`
 //! contract); every other resolver only reads those.
+//!
+//! [`build_federation_schema`] builds the one schema a federation router composes:
+//! the same generator over the union of every mandate's plan (see `federation`),
+//! whose resolvers take the caller's plan from the request ([`CallerPlan`]) and
+//! run the same walker and compiler with it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -25,6 +30,7 @@ use crate::access::{AccessPlan, FieldAccess, Mask};
 use crate::answer::{Answer, Item, Node, Page, Row};
 use crate::cursor::CursorKey;
 use crate::errors::{Code, HubError};
+use crate::federation::{not_granted, CallerPlan, Union};
 use crate::limits::{Limits, ShapeLimits, DEFAULT_RECEIPTS, MAX_FRAGMENT_DEPTH};
 use crate::selection::{ops_for, sort_enum_value, Document, Walker};
 use crate::store::{CypherQuery, GraphStore};
@@ -110,6 +116,127 @@ fn field_description(catalog: Option<&str>, access: FieldAccess) -> Option<Strin
     })
 }
 
+/// What a field of the federation schema needs granted, checked against the
+/// caller's plan before it answers: outside it, the field answers `null` with
+/// `FIELD_NOT_GRANTED` on its path (as Apollo's `@policy` does).
+#[derive(Debug, Clone)]
+enum Grant {
+    /// Scalar field `field` of type `ty`.
+    Field { ty: String, field: String },
+    /// Relationship `rel` of type `ty` (and its target type).
+    Relation { ty: String, rel: String },
+    /// Property `prop` of relationship `rel` of type `ty`.
+    EdgeProp {
+        ty: String,
+        rel: String,
+        prop: String,
+    },
+    /// The access receipts.
+    Receipts,
+}
+
+impl Grant {
+    fn granted(&self, catalog: &Catalog, plan: &AccessPlan) -> bool {
+        match self {
+            Grant::Field { ty, field } => plan.field(ty, field).is_some(),
+            Grant::Relation { ty, rel } => plan.relation_visible(catalog, ty, rel),
+            Grant::EdgeProp { ty, rel, prop } => plan
+                .type_access(ty)
+                .and_then(|a| a.relations.get(rel))
+                .is_some_and(|props| props.contains_key(prop)),
+            Grant::Receipts => plan.receipts,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Grant::Field { ty, field } => format!("{ty}.{field}"),
+            Grant::Relation { ty, rel } => format!("{ty}.{rel}"),
+            Grant::EdgeProp { ty, rel, prop } => format!("{ty}.{rel}.{prop}"),
+            Grant::Receipts => "accessReceipts".to_string(),
+        }
+    }
+}
+
+/// In the federation schema (`grant` is set), whether the caller's plan
+/// withholds the field: then its `FIELD_NOT_GRANTED` error is added, on the
+/// field's path, and the field answers `null`.
+fn withheld(ctx: &ResolverContext<'_>, grant: Option<&Grant>) -> async_graphql::Result<bool> {
+    let Some(grant) = grant else {
+        return Ok(false);
+    };
+    let caller = ctx
+        .data::<CallerPlan>()
+        .map_err(|_| HubError::internal("federation request without a caller plan"))?;
+    let engine = ctx.data::<Arc<Engine>>()?;
+    if grant.granted(&engine.catalog, &caller.0) {
+        return Ok(false);
+    }
+    null_with(ctx, not_granted(&grant.name()).into_graphql());
+    Ok(true)
+}
+
+/// Adds `error` to the response on the field's path; the field answers `null`.
+/// (async-graphql 7.2's dynamic schema drops a failed field from its object and
+/// reports the error without a path; a field the federation view withholds must
+/// be there, null, with the reason on its path.)
+fn null_with(ctx: &ResolverContext<'_>, error: async_graphql::Error) {
+    let error = ctx
+        .ctx
+        .set_error_path(error.into_server_error(ctx.ctx.item.pos));
+    ctx.ctx.add_error(error);
+}
+
+/// The plan a root resolver runs with, and whether it runs in the federation
+/// view: an agency's schema carries its plan (`fixed`); the federation schema
+/// takes the caller's from the request.
+pub(crate) fn plan_of(
+    ctx: &ResolverContext<'_>,
+    fixed: Option<&Arc<AccessPlan>>,
+) -> async_graphql::Result<(Arc<AccessPlan>, bool)> {
+    match fixed {
+        Some(plan) => Ok((plan.clone(), false)),
+        None => ctx
+            .data::<CallerPlan>()
+            .map(|c| (c.0.clone(), true))
+            .map_err(|_| HubError::internal("federation request without a caller plan").into()),
+    }
+}
+
+/// The one type of a field in the federation schema. A field some list masks is
+/// a `String`: masks keep characters of the stored text and star the rest
+/// (`1958-**-**`, `王**`, `***`), which only a `String` holds whatever the
+/// field's own type — a `Date` or an enum would make the masked value invalid
+/// for the mandates that read it masked, and two types for one field do not
+/// compose. A mandate that reads it in full gets the same text unmasked.
+fn federation_type(kind: &ScalarKind, masked: bool, nullable: bool) -> TypeRef {
+    let name = if masked {
+        TypeRef::STRING
+    } else {
+        scalar_type_name(kind)
+    };
+    if nullable {
+        TypeRef::named(name)
+    } else {
+        TypeRef::named_nn(name)
+    }
+}
+
+/// A field's description in the federation schema: the catalog's, and for a
+/// field some mandate reads masked, why it is a `String`.
+fn federation_description(catalog: Option<&str>, masked: bool) -> Option<String> {
+    if !masked {
+        return catalog.map(str::to_string);
+    }
+    let note = "Some mandates read this field masked (characters replaced by `*`), so its \
+                type here is String for every mandate; usable in `where` and `orderBy` only \
+                by a mandate that reads it in full.";
+    Some(match catalog {
+        Some(d) if !d.trim().is_empty() => format!("{}\n\n{note}", d.trim_end()),
+        _ => note.to_string(),
+    })
+}
+
 fn response_key<'a>(ctx: &ResolverContext<'a>) -> &'a str {
     let f = &ctx.ctx.item.node;
     f.alias
@@ -135,11 +262,16 @@ fn to_gql(value: &Value, kind: Option<&ScalarKind>) -> async_graphql::Result<Gql
     })
 }
 
-/// A resolver reading `parent[key]` as a scalar of `kind` (`None`: as is).
-fn scalar_field(name: &str, ty: TypeRef, kind: Option<ScalarKind>) -> Field {
+/// A resolver reading `parent[key]` as a scalar of `kind` (`None`: as is),
+/// after checking `grant` (federation schema).
+fn scalar_field(name: &str, ty: TypeRef, kind: Option<ScalarKind>, grant: Option<Grant>) -> Field {
     Field::new(name, ty, move |ctx| {
         let kind = kind.clone();
+        let grant = grant.clone();
         FieldFuture::new(async move {
+            if withheld(&ctx, grant.as_ref())? {
+                return Ok(None);
+            }
             match parent_item(&ctx)? {
                 Some(Item::Scalar(v)) if !v.is_null() => {
                     Ok(Some(FieldValue::value(to_gql(v, kind.as_ref())?)))
@@ -150,10 +282,15 @@ fn scalar_field(name: &str, ty: TypeRef, kind: Option<ScalarKind>) -> Field {
     })
 }
 
-/// A resolver passing `parent[key]` down: a related node or a page.
-fn object_field(name: &str, ty: TypeRef) -> Field {
-    Field::new(name, ty, |ctx| {
+/// A resolver passing `parent[key]` down: a related node or a page, after
+/// checking `grant` (federation schema).
+fn object_field(name: &str, ty: TypeRef, grant: Option<Grant>) -> Field {
+    Field::new(name, ty, move |ctx| {
+        let grant = grant.clone();
         FieldFuture::new(async move {
+            if withheld(&ctx, grant.as_ref())? {
+                return Ok(None);
+            }
             match parent_item(&ctx)? {
                 Some(Item::One(Some(node))) => Ok(Some(FieldValue::borrowed_any(node))),
                 Some(Item::Many(page)) => Ok(Some(FieldValue::borrowed_any(page))),
@@ -190,9 +327,14 @@ fn list_args(field: Field, target: &str, sortable: bool) -> Field {
 
 struct Builder<'a> {
     catalog: &'a Catalog,
+    /// What the schema shows: the agency's plan, or the union of every plan.
     plan: &'a AccessPlan,
     engine: Arc<Engine>,
-    plan_arc: Arc<AccessPlan>,
+    /// The plan resolvers run with: the agency's; `None` in the federation
+    /// schema, whose resolvers take the caller's from the request.
+    fixed: Option<Arc<AccessPlan>>,
+    /// The federation schema's union (masked fields, non-null ids).
+    union: Option<&'a Union>,
     enums_used: BTreeSet<String>,
     filters_used: BTreeSet<String>,
     objects: Vec<Object>,
@@ -205,19 +347,52 @@ struct Builder<'a> {
 /// # Errors
 /// If async-graphql rejects the generated schema (a bug in the generator).
 pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema, SchemaError> {
+    generate(engine, &plan.clone(), Some(plan), None)
+}
+
+/// Builds the federation schema: the union of what `plans` (every mandate the
+/// lists grant) may read, each field with one type whatever the view — a
+/// `String` where some plan masks it — and nullable wherever a plan governs it.
+/// Every resolver takes the caller's plan from the request's [`CallerPlan`]
+/// and answers what it does not grant with `null` and `FIELD_NOT_GRANTED`.
+///
+/// # Errors
+/// If async-graphql rejects the generated schema (a bug in the generator).
+pub fn build_federation_schema(
+    engine: Arc<Engine>,
+    plans: &[AccessPlan],
+) -> Result<Schema, SchemaError> {
+    let union = Union::of(&engine.catalog, plans);
+    generate(engine, &union.plan, None, Some(&union))
+}
+
+fn generate(
+    engine: Arc<Engine>,
+    plan: &AccessPlan,
+    fixed: Option<Arc<AccessPlan>>,
+    union: Option<&Union>,
+) -> Result<Schema, SchemaError> {
     let catalog = engine.catalog.clone();
     let mut b = Builder {
         catalog: &catalog,
-        plan: &plan,
+        plan,
         engine: engine.clone(),
-        plan_arc: plan.clone(),
+        fixed: fixed.clone(),
+        union,
         enums_used: BTreeSet::new(),
         filters_used: BTreeSet::new(),
         objects: Vec::new(),
         inputs: Vec::new(),
         enums: Vec::new(),
     };
-    let mut query = Object::new("Query").description("Read the city graph, cut to your mandate.");
+    let description = if union.is_some() {
+        "Read the city graph, cut to your mandate. This is the federation view: \
+         every field any mandate may read is here; one outside yours answers null \
+         with the error code FIELD_NOT_GRANTED on its path."
+    } else {
+        "Read the city graph, cut to your mandate."
+    };
+    let mut query = Object::new("Query").description(description);
     for t in &catalog.types {
         let Some(access) = plan.type_access(&t.name) else {
             continue;
@@ -230,7 +405,7 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
         }
     }
     if plan.receipts {
-        query = query.field(receipts_field(engine.clone(), plan.clone()));
+        query = query.field(receipts_field(engine.clone(), fixed.clone()));
     }
     if plan.grants_nothing() {
         // A GraphQL schema needs one root field. The hub never serves this schema: a
@@ -243,7 +418,7 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
         );
     }
     let shape = engine.shape;
-    let entities = (engine.clone(), plan.clone());
+    let entities = (engine.clone(), fixed.clone());
     let mut schema = Schema::build("Query", None, None)
         .enable_federation()
         .entity_resolver(move |ctx| {
@@ -310,7 +485,7 @@ pub fn build_schema(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Result<Schema
 }
 
 fn access_receipt() -> Object {
-    let text = |name: &str| scalar_field(name, TypeRef::named_nn(TypeRef::STRING), None);
+    let text = |name: &str| scalar_field(name, TypeRef::named_nn(TypeRef::STRING), None, None);
     Object::new("AccessReceipt")
         .description("One disclosure of a resident's data: who read it, when, for what.")
         .field(text("time").description("When, RFC 3339 UTC."))
@@ -319,19 +494,31 @@ fn access_receipt() -> Object {
         .field(text("purpose").description("The stated purpose (事由)."))
         .field(text("caseNumber"))
         .field(
-            scalar_field("fields", TypeRef::named_nn_list_nn(TypeRef::STRING), None)
-                .description("The fields read in that request (`Type.field`, masked ones marked)."),
+            scalar_field(
+                "fields",
+                TypeRef::named_nn_list_nn(TypeRef::STRING),
+                None,
+                None,
+            )
+            .description("The fields read in that request (`Type.field`, masked ones marked)."),
         )
 }
 
-fn receipts_field(engine: Arc<Engine>, plan: Arc<AccessPlan>) -> Field {
-    Field::new(
-        "accessReceipts",
-        TypeRef::named_nn_list_nn("AccessReceipt"),
-        move |ctx| {
+fn receipts_field(engine: Arc<Engine>, fixed: Option<Arc<AccessPlan>>) -> Field {
+    // Nullable in the federation schema: a caller without receipts gets null.
+    let ty = if fixed.is_some() {
+        TypeRef::named_nn_list_nn("AccessReceipt")
+    } else {
+        TypeRef::named_list_nn("AccessReceipt")
+    };
+    Field::new("accessReceipts", ty, move |ctx| {
             let engine = engine.clone();
-            let plan = plan.clone();
+            let fixed = fixed.clone();
             FieldFuture::new(async move {
+                let (plan, federated) = plan_of(&ctx, fixed.as_ref())?;
+                if withheld(&ctx, federated.then_some(&Grant::Receipts))? {
+                    return Ok(None);
+                }
                 let id = ctx.args.try_get("residentId")?.string()?.to_string();
                 let first = match ctx.args.get("first") {
                     Some(v) => v.i64()?,
@@ -453,7 +640,7 @@ impl Builder<'_> {
             .is_some_and(FieldAccess::is_full)
         {
             let engine = self.engine.clone();
-            let plan = self.plan_arc.clone();
+            let plan = self.fixed.clone();
             let mut lookup = Field::new(t.lookup_field(), TypeRef::named(&t.name), move |ctx| {
                 let engine = engine.clone();
                 let plan = plan.clone();
@@ -464,16 +651,18 @@ impl Builder<'_> {
             out.push(lookup);
         }
         let engine = self.engine.clone();
-        let plan = self.plan_arc.clone();
-        let list = Field::new(
-            &t.plural,
-            TypeRef::named_nn(format!("{}Connection", t.name)),
-            move |ctx| {
-                let engine = engine.clone();
-                let plan = plan.clone();
-                FieldFuture::new(async move { resolve_root(ctx, engine, plan).await })
-            },
-        )
+        let plan = self.fixed.clone();
+        // In the federation schema a caller may not list the type: null.
+        let list_type = if self.union.is_some() {
+            TypeRef::named(format!("{}Connection", t.name))
+        } else {
+            TypeRef::named_nn(format!("{}Connection", t.name))
+        };
+        let list = Field::new(&t.plural, list_type, move |ctx| {
+            let engine = engine.clone();
+            let plan = plan.clone();
+            FieldFuture::new(async move { resolve_root(ctx, engine, plan).await })
+        })
         .description(format!("{} rows, filtered, sorted and paged.", t.name));
         out.push(list_args(list, &t.name, !self.sortable(t).is_empty()));
         out
@@ -509,17 +698,47 @@ impl Builder<'_> {
             let Some(access) = self.field_visible(t, &f.name) else {
                 continue;
             };
-            if let (ScalarKind::Enum(e), FieldAccess::Read) = (&f.kind, access) {
-                self.enums_used.insert(e.clone());
-            }
-            let mut field = scalar_field(
-                &f.name,
-                output_type(&f.kind, access, f.nullable),
-                Some(f.kind.clone()).filter(|_| access.is_full()),
-            );
-            if let Some(d) = field_description(f.description.as_deref(), access) {
-                field = field.description(d);
-            }
+            let field = match self.union {
+                None => {
+                    if let (ScalarKind::Enum(e), FieldAccess::Read) = (&f.kind, access) {
+                        self.enums_used.insert(e.clone());
+                    }
+                    let mut field = scalar_field(
+                        &f.name,
+                        output_type(&f.kind, access, f.nullable),
+                        Some(f.kind.clone()).filter(|_| access.is_full()),
+                        None,
+                    );
+                    if let Some(d) = field_description(f.description.as_deref(), access) {
+                        field = field.description(d);
+                    }
+                    field
+                }
+                Some(union) => {
+                    let masked = union.masked.contains(&format!("{}.{}", t.name, f.name));
+                    if let (ScalarKind::Enum(e), false) = (&f.kind, masked) {
+                        self.enums_used.insert(e.clone());
+                    }
+                    // The id of a type every plan reads it of in full stays a
+                    // non-null key; anything else some plan may withhold.
+                    let nullable = f.nullable
+                        || f.name != t.id_field().name
+                        || !union.full_ids.contains(&t.name);
+                    let mut field = scalar_field(
+                        &f.name,
+                        federation_type(&f.kind, masked, nullable),
+                        Some(f.kind.clone()).filter(|_| !masked),
+                        Some(Grant::Field {
+                            ty: t.name.clone(),
+                            field: f.name.clone(),
+                        }),
+                    );
+                    if let Some(d) = federation_description(f.description.as_deref(), masked) {
+                        field = field.description(d);
+                    }
+                    field
+                }
+            };
             obj = obj.field(field);
             if access.is_full() {
                 let filter = filter_type_name(&f.kind);
@@ -537,15 +756,24 @@ impl Builder<'_> {
             let Some(target) = self.catalog.node(&rel.target) else {
                 continue;
             };
+            let grant = self.union.map(|_| Grant::Relation {
+                ty: t.name.clone(),
+                rel: rel.name.clone(),
+            });
             let mut field = if rel.many {
                 let conn_type = self.relation_connection(t, rel, target);
+                let ty = if self.union.is_some() {
+                    TypeRef::named(conn_type)
+                } else {
+                    TypeRef::named_nn(conn_type)
+                };
                 list_args(
-                    object_field(&rel.name, TypeRef::named_nn(conn_type)),
+                    object_field(&rel.name, ty, grant),
                     &target.name,
                     !self.sortable(target).is_empty(),
                 )
             } else {
-                object_field(&rel.name, TypeRef::named(&target.name))
+                object_field(&rel.name, TypeRef::named(&target.name), grant)
             };
             if let Some(d) = &rel.description {
                 field = field.description(d);
@@ -656,25 +884,51 @@ impl Builder<'_> {
                 let Some(access) = props.get(&p.name).copied() else {
                     continue;
                 };
-                if let (ScalarKind::Enum(e), FieldAccess::Read) = (&p.kind, access) {
+                let path = format!("{}.{}.{}", owner.name, rel.name, p.name);
+                let (ty, kind, grant) = match self.union {
+                    None => (
+                        output_type(&p.kind, access, p.nullable),
+                        Some(p.kind.clone()).filter(|_| access.is_full()),
+                        None,
+                    ),
+                    Some(union) => {
+                        let masked = union.masked.contains(&path);
+                        (
+                            federation_type(&p.kind, masked, true),
+                            Some(p.kind.clone()).filter(|_| !masked),
+                            Some(Grant::EdgeProp {
+                                ty: owner.name.clone(),
+                                rel: rel.name.clone(),
+                                prop: p.name.clone(),
+                            }),
+                        )
+                    }
+                };
+                if let Some(ScalarKind::Enum(e)) = &kind {
                     self.enums_used.insert(e.clone());
                 }
-                let kind = Some(p.kind.clone()).filter(|_| access.is_full());
-                let mut field = Field::new(
-                    &p.name,
-                    output_type(&p.kind, access, p.nullable),
-                    move |ctx| {
-                        let kind = kind.clone();
-                        FieldFuture::new(async move {
-                            let row = parent::<Row>(&ctx)?;
-                            match row.edge.get(response_key(&ctx)) {
-                                None | Some(Value::Null) => Ok(None),
-                                Some(v) => Ok(Some(FieldValue::value(to_gql(v, kind.as_ref())?))),
-                            }
-                        })
-                    },
-                );
-                if let Some(d) = field_description(p.description.as_deref(), access) {
+                let description = match self.union {
+                    None => field_description(p.description.as_deref(), access),
+                    Some(union) => federation_description(
+                        p.description.as_deref(),
+                        union.masked.contains(&path),
+                    ),
+                };
+                let mut field = Field::new(&p.name, ty, move |ctx| {
+                    let kind = kind.clone();
+                    let grant = grant.clone();
+                    FieldFuture::new(async move {
+                        if withheld(&ctx, grant.as_ref())? {
+                            return Ok(None);
+                        }
+                        let row = parent::<Row>(&ctx)?;
+                        match row.edge.get(response_key(&ctx)) {
+                            None | Some(Value::Null) => Ok(None),
+                            Some(v) => Ok(Some(FieldValue::value(to_gql(v, kind.as_ref())?))),
+                        }
+                    })
+                });
+                if let Some(d) = description {
                     field = field.description(d);
                 }
                 edge = edge.field(field);
@@ -775,6 +1029,7 @@ pub(crate) fn walker<'a>(
     ctx: &ResolverContext<'a>,
     engine: &'a Engine,
     plan: &'a AccessPlan,
+    federated: bool,
 ) -> Walker<'a> {
     let env = &ctx.ctx.query_env;
     Walker::new(
@@ -782,6 +1037,7 @@ pub(crate) fn walker<'a>(
         plan,
         Document::new(&env.fragments, &env.operation.node, &env.variables),
     )
+    .federated(federated)
 }
 
 /// Runs `query`, decodes its answer with `decode` and reports what it disclosed
@@ -823,9 +1079,19 @@ pub(crate) async fn run_disclosed<T>(
 async fn resolve_root(
     ctx: ResolverContext<'_>,
     engine: Arc<Engine>,
-    plan: Arc<AccessPlan>,
+    fixed: Option<Arc<AccessPlan>>,
 ) -> async_graphql::Result<Option<FieldValue<'_>>> {
-    let root = walker(&ctx, &engine, &plan).root(&ctx.ctx.item.node)?;
+    let (plan, federated) = plan_of(&ctx, fixed.as_ref())?;
+    let root = match walker(&ctx, &engine, &plan, federated).root(&ctx.ctx.item.node) {
+        Ok(root) => root,
+        // The federation view: a root type, filter or sort key outside the
+        // caller's plan nulls this root field, with the reason on its path.
+        Err(e) if federated && e.code == Code::FieldNotGranted => {
+            null_with(&ctx, e.into_graphql());
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let query = crate::cypher::compile(&engine.catalog, &plan, &root)?;
     let answer = run_disclosed(
         &ctx,

@@ -45,6 +45,10 @@ pub(crate) struct EntityFetch<'a> {
     /// The representations in the order given: (type, id). The answer lists
     /// one entity (or null) per representation, in this order.
     pub order: Vec<(&'a NodeType, String)>,
+    /// Positions in `order` whose type the caller's plan does not grant (only
+    /// in the federation view; an agency's own schema refuses them): they are
+    /// in no group and answer `null`.
+    pub ungranted: Vec<usize>,
 }
 
 /// The nodes of one type an entity fetch asks for.

@@ -11,7 +11,9 @@
 //!
 //! [`build_schema`] generates an agency's GraphQL schema from the catalog and its
 //! access plan, with root resolvers that run the pipeline above through the
-//! [`GraphStore`] port. This crate knows neither the HTTP server nor the Neo4j
+//! [`GraphStore`] port; [`build_federation_schema`] the one schema a federation
+//! router composes, over every mandate, run with the caller's plan
+//! ([`CallerPlan`]). This crate knows neither the HTTP server nor the Neo4j
 //! driver.
 //!
 //! The modules are private; the public surface is re-exported here.
@@ -33,9 +35,10 @@ mod shape;
 mod store;
 
 pub use access::{AccessPlan, FieldAccess, Mask, TypeAccess};
-pub use api::{build_schema, parse_date, Engine};
+pub use api::{build_federation_schema, build_schema, parse_date, Engine};
 pub use cursor::CursorKey;
 pub use errors::{with_code, Code, HubError};
+pub use federation::CallerPlan;
 pub use ir::{CompareOp, Filter};
 pub use limits::{Limits, ShapeLimits};
 pub use meter::{Meter, StoreTicket, Throttled};

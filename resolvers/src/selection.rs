@@ -68,6 +68,10 @@ pub struct Walker<'a> {
     cursors: &'a CursorKey,
     /// The operation.
     doc: Document<'a>,
+    /// The federation view: a field outside the plan is left out (its resolver
+    /// answers `null` with `FIELD_NOT_GRANTED`) instead of refusing the root
+    /// field, and filtering or sorting on it is refused with that code.
+    federated: bool,
 }
 
 fn denied(what: &str) -> HubError {
@@ -88,6 +92,36 @@ impl<'a> Walker<'a> {
             limits: &engine.limits,
             cursors: &engine.cursors,
             doc,
+            federated: false,
+        }
+    }
+
+    /// The same walker for the federation view (see `federation`): what the
+    /// plan withholds is left out of the query rather than refused, except in
+    /// `where` and `orderBy`, where using a field is reading it.
+    pub fn federated(mut self, federated: bool) -> Self {
+        self.federated = federated;
+        self
+    }
+
+    /// The refusal of a name outside the plan: in an agency's own schema the
+    /// same words as a name that does not exist; in the federation view, where
+    /// every caller sees the name, `FIELD_NOT_GRANTED`.
+    fn refuse(&self, what: &str) -> HubError {
+        if self.federated {
+            crate::federation::not_granted(what)
+        } else {
+            denied(what)
+        }
+    }
+
+    /// [`Walker::refuse`] of field `name` of `t`, named `Type.field` in the
+    /// federation view.
+    fn refuse_named(&self, t: &NodeType, name: &str) -> HubError {
+        if self.federated {
+            crate::federation::not_granted(&format!("{}.{name}", t.name))
+        } else {
+            denied(name)
         }
     }
 
@@ -122,9 +156,14 @@ impl<'a> Walker<'a> {
                 }
             })
             .ok_or_else(|| denied(name))?;
-        let access = self.plan.type_access(&t.name).ok_or_else(|| denied(name))?;
-        if !access.root {
-            return Err(denied(name));
+        let access = self
+            .plan
+            .type_access(&t.name)
+            .ok_or_else(|| self.refuse(name))?;
+        // A lookup reads nodes by id: only where the id is read in full (an
+        // agency's own schema has no lookup otherwise).
+        if !access.root || (is_lookup && !self.plan.is_entity(t)) {
+            return Err(self.refuse(name));
         }
         let args = self.arguments(field)?;
         let kind = if is_lookup {
@@ -161,6 +200,7 @@ impl<'a> Walker<'a> {
         let mut fetch = EntityFetch {
             groups: Vec::new(),
             order: Vec::with_capacity(reps.len()),
+            ungranted: Vec::new(),
         };
         let mut seen = std::collections::HashSet::new();
         for (i, rep) in reps.iter().enumerate() {
@@ -174,16 +214,19 @@ impl<'a> Walker<'a> {
                     "representation {i} has no `__typename`"
                 )));
             };
-            // Same words whether the type does not exist or is outside the mandate.
-            let t = self
-                .catalog
-                .node(type_name)
-                .filter(|t| self.plan.is_entity(t))
-                .ok_or_else(|| {
-                    HubError::input(format!(
-                        "representation {i}: `{type_name}` is not an entity type of your schema"
-                    ))
-                })?;
+            // Same words whether the type does not exist or is outside the
+            // mandate; in the federation view a type of the catalog outside the
+            // mandate answers null at its position instead.
+            let unknown = || {
+                HubError::input(format!(
+                    "representation {i}: `{type_name}` is not an entity type of your schema"
+                ))
+            };
+            let t = self.catalog.node(type_name).ok_or_else(unknown)?;
+            let granted = self.plan.is_entity(t);
+            if !granted && !self.federated {
+                return Err(unknown());
+            }
             let id = match obj.get(t.id_field().name.as_str()) {
                 Some(ConstValue::String(s)) => s.clone(),
                 Some(ConstValue::Number(n)) => n.to_string(),
@@ -194,6 +237,11 @@ impl<'a> Walker<'a> {
                     )))
                 }
             };
+            if !granted {
+                fetch.ungranted.push(fetch.order.len());
+                fetch.order.push((t, id));
+                continue;
+            }
             let group = match fetch.groups.iter().position(|g| g.node.name == t.name) {
                 Some(g) => &mut fetch.groups[g],
                 None => {
@@ -345,10 +393,19 @@ impl<'a> Walker<'a> {
             }
             let key = response_key(f);
             let item = if let Some(field) = t.field(name) {
-                let access = self.plan.field(&t.name, name).ok_or_else(|| denied(name))?;
+                let Some(access) = self.plan.field(&t.name, name) else {
+                    if self.federated {
+                        // Not read; its resolver answers FIELD_NOT_GRANTED.
+                        continue;
+                    }
+                    return Err(denied(name));
+                };
                 NodeItem::Scalar { key, field, access }
             } else if let Some(rel) = t.relation(name) {
                 if !self.plan.relation_visible(self.catalog, &t.name, name) {
+                    if self.federated {
+                        continue;
+                    }
                     return Err(denied(name));
                 }
                 let target = self.target(rel)?;
@@ -465,18 +522,28 @@ impl<'a> Walker<'a> {
                                 self.add_node_items(t, &ef.selection_set.node, &mut conn.node)?
                             }
                             prop => {
-                                let (field, access) = rel
-                                    .and_then(|r| {
-                                        let field = r.properties.iter().find(|p| p.name == prop)?;
-                                        let access = self
-                                            .plan
-                                            .type_access(path_owner(path))?
-                                            .relations
-                                            .get(&r.name)?
-                                            .get(prop)?;
-                                        Some((field, *access))
-                                    })
-                                    .ok_or_else(|| denied(prop))?;
+                                let granted = rel.and_then(|r| {
+                                    let field = r.properties.iter().find(|p| p.name == prop)?;
+                                    let access = self
+                                        .plan
+                                        .type_access(path_owner(path))?
+                                        .relations
+                                        .get(&r.name)?
+                                        .get(prop)?;
+                                    Some((field, *access))
+                                });
+                                let (field, access) = match granted {
+                                    Some(g) => g,
+                                    // Not read; its resolver answers FIELD_NOT_GRANTED.
+                                    None if self.federated
+                                        && rel.is_some_and(|r| {
+                                            r.properties.iter().any(|p| p.name == prop)
+                                        }) =>
+                                    {
+                                        continue
+                                    }
+                                    None => return Err(denied(prop)),
+                                };
                                 let key = response_key(ef);
                                 if !conn.edge_props.iter().any(|p| p.key == key) {
                                     conn.edge_props.push(EdgeProp { key, field, access });
@@ -530,12 +597,18 @@ impl<'a> Walker<'a> {
                 .fields
                 .iter()
                 .find(|f| sort_enum_value(&f.name) == field_enum)
-                .filter(|f| {
-                    self.plan
-                        .field(&t.name, &f.name)
-                        .is_some_and(|a| a.is_full())
-                })
                 .ok_or_else(|| denied(&field_enum))?;
+            if !self
+                .plan
+                .field(&t.name, &field.name)
+                .is_some_and(|a| a.is_full())
+            {
+                return Err(if self.federated {
+                    crate::federation::not_granted(&format!("{}.{}", t.name, field.name))
+                } else {
+                    denied(&field_enum)
+                });
+            }
             if keys.iter().any(|k| k.field.name == field.name) {
                 return Err(HubError::input("a field appears twice in `orderBy`"));
             }
@@ -577,12 +650,12 @@ impl<'a> Walker<'a> {
                     if let Some(field) = t.field(name) {
                         let full = self.plan.field(&t.name, name).is_some_and(|a| a.is_full());
                         if !full {
-                            return Err(denied(name));
+                            return Err(self.refuse_named(t, name));
                         }
                         self.scalar_filter(name, &field.kind, v, &mut all)?;
                     } else if let Some(rel) = t.relation(name) {
                         if !self.plan.relation_visible(self.catalog, &t.name, name) {
-                            return Err(denied(name));
+                            return Err(self.refuse_named(t, name));
                         }
                         all.push(self.relation_filter(rel, v)?);
                     } else {
