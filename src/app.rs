@@ -266,6 +266,7 @@ impl App {
         if self.config.server.graphiql {
             route = assets::routes(route, self);
         }
+        route = crate::console::routes(route);
         route.data(self.clone()).with(RequestIds)
     }
 }

@@ -11,6 +11,7 @@ mod assets;
 pub use mandate_auth as auth;
 pub mod cli;
 mod config;
+mod console;
 pub mod documents;
 mod graphql;
 pub mod mandates;
