@@ -210,6 +210,9 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             purpose,
             federation,
         } => {
+            // Needs no Neo4j: the schema of the lists in `policies.dir` (in store
+            // mode, the folder the store was imported from).
+            config.policies.source = crate::config::PolicySource::Files;
             let app = App::new(config).await.map_err(|e| e.to_string())?;
             if federation {
                 println!("{}", app.hub.federation_sdl().map_err(|e| e.message)?);
@@ -349,6 +352,8 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             }
             let app = App::new(config).await.map_err(|e| e.to_string())?;
             let listen = app.config.server.listen.clone();
+            let app_has_console =
+                app.config.policies.source == crate::config::PolicySource::Store;
             // With Neo4j up, prepare it before serving (so the printed URL serves the
             // whole city); with Neo4j down, serve anyway and prepare it once it returns.
             let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
@@ -365,6 +370,9 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 Ok(addr) => {
                     println!("mandate is serving GraphQL at http://{addr}/graphql");
                     println!("GraphiQL: http://{addr}/graphiql");
+                    if app_has_console {
+                        println!("Policy officers' console: http://{addr}/console");
+                    }
                     tracing::info!(address = %addr, "listening");
                 }
                 Err(_) => {
