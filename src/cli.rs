@@ -352,8 +352,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             }
             let app = App::new(config).await.map_err(|e| e.to_string())?;
             let listen = app.config.server.listen.clone();
-            let app_has_console =
-                app.config.policies.source == crate::config::PolicySource::Store;
+            let app_has_console = app.config.policies.source == crate::config::PolicySource::Store;
             // With Neo4j up, prepare it before serving (so the printed URL serves the
             // whole city); with Neo4j down, serve anyway and prepare it once it returns.
             let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
