@@ -72,6 +72,12 @@ async fn setup() -> Hubs {
     config.policies.source = mandate::PolicySource::Store;
     config.policies.store_poll_ms = 50;
     config.admin.test_clock = true;
+    // A chain of its own: the test verifies it while nothing else writes to it.
+    config.audit.chain = format!(
+        "admin-{}-{}",
+        std::process::id(),
+        N.load(std::sync::atomic::Ordering::Relaxed)
+    );
     Hubs { config }
 }
 
@@ -564,6 +570,16 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     }
     let refused = hub.reference("MATCH (a:AuditRecord {action: 'policy.approve', decision: 'rejected'}) RETURN a.code AS id", json!({})).await;
     assert!(!refused.is_empty(), "refusals recorded");
+    // Expiries are recorded in the background: wait until none is pending.
+    until(async || {
+        hub.reference(
+            "MATCH (g:PolicyGrant) WHERE g.body CONTAINS '\"expiryRecorded\":false' RETURN g.id AS id",
+            json!({}),
+        )
+        .await
+        .is_empty()
+    })
+    .await;
     let chain = hub.hub.config.audit.chain.clone();
     assert!(hub.intact_chain(&chain).await > 20);
     // The audit search answers auditors.
@@ -589,7 +605,9 @@ async fn console_sessions_need_their_csrf_token_and_a_second_instance_follows_wi
         clean_store(&probe).await;
     }
     let a = TestHub::start_with(setup.config.clone()).await;
-    let b = TestHub::start_with(setup.config.clone()).await;
+    let mut second = setup.config.clone();
+    second.audit.chain = format!("{}-b", second.audit.chain);
+    let b = TestHub::start_with(second).await;
 
     // A session from an officer's credential; a data credential is refused.
     let resp = a
