@@ -1,0 +1,350 @@
+//! Readers: CSV, JSON lines and Excel `.xlsx`, each streamed record by record
+//! to a visitor, with the record's line (CSV: the line it starts on; JSON
+//! lines: its line; xlsx: its row number as Excel shows it). Only the mapped
+//! columns are kept, in the plan's order.
+//!
+//! Memory does not grow with the file: CSV and JSON lines are read through a
+//! buffered reader one record at a time; an xlsx sheet is read cell by cell
+//! from its compressed XML (calamine's `worksheet_cells_reader`). The one
+//! limit: calamine holds the workbook's shared-string table in memory (every
+//! distinct text of the workbook once), so a workbook of a million distinct
+//! names holds those names; numbers, dates and repeated texts cost nothing.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use calamine::{DataRef, Reader, Xlsx};
+
+use super::mapping::Format;
+use super::validate::RawValue;
+use super::ImportError;
+
+/// What a reader hands the visitor for each record.
+#[derive(Debug)]
+pub struct Record {
+    /// Line (row) number in the file, 1-based; the header is line 1.
+    pub line: u64,
+    /// The mapped columns' values (`None`: empty or absent), or why the
+    /// record could not be read at all.
+    pub values: Result<Vec<Option<RawValue>>, String>,
+}
+
+/// Reader options from the mapping.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// xlsx: the sheet (default: the first).
+    pub sheet: Option<String>,
+    /// CSV delimiter (default `,`).
+    pub delimiter: Option<char>,
+}
+
+/// Reads `path` as `format`, calling `visit` for each record until it returns
+/// `false`. `columns` are the column names to keep.
+///
+/// # Errors
+/// [`ImportError::File`] if the file cannot be opened or read, or its header
+/// lacks a mapped column.
+pub fn read(
+    path: &Path,
+    format: Format,
+    options: &ReadOptions,
+    columns: &[String],
+    visit: &mut dyn FnMut(Record) -> bool,
+) -> Result<(), ImportError> {
+    match format {
+        Format::Csv => read_csv(path, options, columns, visit),
+        Format::Jsonl => read_jsonl(path, columns, visit),
+        Format::Xlsx => read_xlsx(path, options, columns, visit),
+    }
+}
+
+fn file_error(path: &Path, why: impl std::fmt::Display) -> ImportError {
+    ImportError::File(format!("{}: {why}", path.display()))
+}
+
+/// For each wanted column, its index among `header`.
+fn positions(
+    path: &Path,
+    header: &[String],
+    columns: &[String],
+) -> Result<Vec<usize>, ImportError> {
+    let mut missing = Vec::new();
+    let mut out = Vec::with_capacity(columns.len());
+    for c in columns {
+        match header.iter().position(|h| h.trim() == c) {
+            Some(i) => out.push(i),
+            None => missing.push(c.as_str()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(file_error(
+            path,
+            format!(
+                "the header has no column {}; it has: {}",
+                missing.join(", "),
+                header.join(", ")
+            ),
+        ))
+    }
+}
+
+fn read_csv(
+    path: &Path,
+    options: &ReadOptions,
+    columns: &[String],
+    visit: &mut dyn FnMut(Record) -> bool,
+) -> Result<(), ImportError> {
+    let file = File::open(path).map_err(|e| file_error(path, e))?;
+    let delimiter = options.delimiter.unwrap_or(',');
+    if !delimiter.is_ascii() {
+        return Err(ImportError::Mapping(
+            "the CSV delimiter must be one ASCII character".into(),
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter as u8)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 16, file));
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| file_error(path, format!("cannot read the header: {e}")))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let at = positions(path, &header, columns)?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let line = record.position().map_or(line, csv::Position::line);
+                let values = at
+                    .iter()
+                    .map(|&i| {
+                        record
+                            .get(i)
+                            .filter(|s| !s.trim().is_empty())
+                            .map(|s| RawValue::Text(s.to_string()))
+                    })
+                    .collect();
+                if !visit(Record {
+                    line,
+                    values: Ok(values),
+                }) {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                if let csv::ErrorKind::Io(io) = e.kind() {
+                    return Err(file_error(path, io));
+                }
+                let line = e.position().map_or(line, csv::Position::line);
+                let why = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_string(),
+                    _ => "not a well-formed CSV record".to_string(),
+                };
+                if !visit(Record {
+                    line,
+                    values: Err(why),
+                }) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+fn read_jsonl(
+    path: &Path,
+    columns: &[String],
+    visit: &mut dyn FnMut(Record) -> bool,
+) -> Result<(), ImportError> {
+    let file = File::open(path).map_err(|e| file_error(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| file_error(path, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        line += 1;
+        let text = match std::str::from_utf8(&buf) {
+            Ok(t) => t.trim().trim_start_matches('\u{feff}'),
+            Err(_) => {
+                if !visit(Record {
+                    line,
+                    values: Err("not UTF-8".into()),
+                }) {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if text.is_empty() {
+            continue;
+        }
+        let values = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        {
+            Ok(object) => Ok(columns
+                .iter()
+                .map(|c| object.get(c).and_then(json_value))
+                .collect()),
+            Err(_) => Err("not a JSON object".to_string()),
+        };
+        if !visit(Record { line, values }) {
+            return Ok(());
+        }
+    }
+}
+
+fn json_value(v: &serde_json::Value) -> Option<RawValue> {
+    use serde_json::Value as J;
+    match v {
+        J::Null => None,
+        J::String(s) => Some(RawValue::Text(s.clone())),
+        J::Bool(b) => Some(RawValue::Bool(*b)),
+        J::Number(n) => Some(RawValue::Number(n.to_string())),
+        J::Array(_) | J::Object(_) => Some(RawValue::Invalid(
+            "expected a single value, found a list or an object".into(),
+        )),
+    }
+}
+
+fn read_xlsx(
+    path: &Path,
+    options: &ReadOptions,
+    columns: &[String],
+    visit: &mut dyn FnMut(Record) -> bool,
+) -> Result<(), ImportError> {
+    let file = File::open(path).map_err(|e| file_error(path, e))?;
+    let mut workbook: Xlsx<_> = Xlsx::new(BufReader::new(file))
+        .map_err(|e| file_error(path, format!("not a readable xlsx workbook: {e}")))?;
+    let names = workbook.sheet_names();
+    let sheet = match &options.sheet {
+        Some(s) if names.contains(s) => s.clone(),
+        Some(s) => {
+            return Err(file_error(
+                path,
+                format!("no sheet `{s}`; sheets: {}", names.join(", ")),
+            ))
+        }
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| file_error(path, "the workbook has no sheet"))?,
+    };
+    let mut cells = workbook
+        .worksheet_cells_reader(&sheet)
+        .map_err(|e| file_error(path, format!("cannot read sheet `{sheet}`: {e}")))?;
+    // The header: every cell of the first row that has any.
+    let mut header: Vec<String> = Vec::new();
+    let mut header_row: Option<u32> = None;
+    // Column index → position among `columns`, known once the header is read.
+    let mut slot: Vec<Option<usize>> = Vec::new();
+    let mut row: Option<(u32, Vec<Option<RawValue>>, bool)> = None;
+    let flush = |row: Option<(u32, Vec<Option<RawValue>>, bool)>,
+                 visit: &mut dyn FnMut(Record) -> bool|
+     -> bool {
+        match row {
+            Some((r, values, true)) => visit(Record {
+                line: u64::from(r) + 1,
+                values: Ok(values),
+            }),
+            _ => true,
+        }
+    };
+    loop {
+        let cell = cells
+            .next_cell()
+            .map_err(|e| file_error(path, format!("sheet `{sheet}`: {e}")))?;
+        let Some(cell) = cell else { break };
+        let (r, c) = cell.get_position();
+        let c = c as usize;
+        let r_header = *header_row.get_or_insert(r);
+        if r_header == r {
+            if header.len() <= c {
+                header.resize(c + 1, String::new());
+            }
+            header[c] = cell_text(cell.get_value());
+            continue;
+        }
+        if slot.is_empty() {
+            let at = positions(path, &header, columns)?;
+            slot = vec![None; header.len().max(1)];
+            for (p, i) in at.into_iter().enumerate() {
+                slot[i] = Some(p);
+            }
+        }
+        if row.as_ref().is_none_or(|(current, _, _)| *current != r) {
+            if !flush(row.take(), visit) {
+                return Ok(());
+            }
+            row = Some((r, vec![None; columns.len()], false));
+        }
+        let value = cell_value(cell.get_value());
+        if let (Some((_, values, any)), Some(v)) = (row.as_mut(), value) {
+            *any = true;
+            if let Some(Some(p)) = slot.get(c) {
+                values[*p] = Some(v);
+            }
+        }
+    }
+    if slot.is_empty() {
+        // A sheet with a header and no row: still check the header.
+        positions(path, &header, columns)?;
+    }
+    flush(row, visit);
+    Ok(())
+}
+
+fn cell_text(v: &DataRef<'_>) -> String {
+    match cell_value(v) {
+        Some(RawValue::Text(t) | RawValue::Number(t)) => t,
+        _ => String::new(),
+    }
+}
+
+/// A cell as a raw value; `None` for an empty cell.
+fn cell_value(v: &DataRef<'_>) -> Option<RawValue> {
+    match v {
+        DataRef::Empty => None,
+        DataRef::String(s) if s.trim().is_empty() => None,
+        DataRef::SharedString(s) if s.trim().is_empty() => None,
+        DataRef::String(s) => Some(RawValue::Text(s.clone())),
+        DataRef::SharedString(s) => Some(RawValue::Text((*s).to_string())),
+        DataRef::Int(i) => Some(RawValue::Number(i.to_string())),
+        DataRef::Float(f) => Some(RawValue::Number(number_text(*f))),
+        DataRef::Bool(b) => Some(RawValue::Bool(*b)),
+        DataRef::DateTime(d) if d.is_datetime() => {
+            let (y, m, day, h, mi, s, ms) = d.to_ymd_hms_milli();
+            match chrono::NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(day)) {
+                Some(date) if h == 0 && mi == 0 && s == 0 && ms == 0 => Some(RawValue::Date(date)),
+                _ => Some(RawValue::Invalid(
+                    "a date and time where a date was expected".into(),
+                )),
+            }
+        }
+        DataRef::DateTime(d) => Some(RawValue::Number(number_text(d.as_f64()))),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Some(RawValue::Text(s.clone())),
+        DataRef::Error(e) => Some(RawValue::Invalid(format!("the cell holds an error ({e})"))),
+    }
+}
+
+/// A float as Excel users read it: integers without `.0` (up to 2^53, beyond
+/// which a float holds no exact integer — an 18-digit ID number typed as a
+/// number arrives mangled and is rejected by its check character).
+fn number_text(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        format!("{f:.0}")
+    } else {
+        f.to_string()
+    }
+}
