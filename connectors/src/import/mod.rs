@@ -343,7 +343,7 @@ fn check_pass(
     let mut failed: Option<ImportError> = None;
     read::read(file, format, options, &columns(plan), &mut |record| {
         read += 1;
-        if read % 4096 == 0 {
+        if read.is_multiple_of(4096) {
             bar.set_position(read);
         }
         let outcome = record

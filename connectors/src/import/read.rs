@@ -10,9 +10,12 @@
 //! distinct text of the workbook once), so a workbook of a million distinct
 //! names holds those names; numbers, dates and repeated texts cost nothing.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::rc::Rc;
 
 use calamine::{DataRef, Reader, Xlsx};
 
@@ -104,10 +107,11 @@ fn read_csv(
             "the CSV delimiter must be one ASCII character".into(),
         ));
     }
+    let blanks = Rc::new(RefCell::new(VecDeque::new()));
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter as u8)
         .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 16, file));
+        .from_reader(LineFeeds::new(file, blanks.clone()));
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| file_error(path, format!("cannot read the header: {e}")))?
@@ -116,12 +120,26 @@ fn read_csv(
         .collect();
     let at = positions(path, &header, columns)?;
     let mut record = csv::StringRecord::new();
+    // The csv crate places a record after the previous one's line break, so
+    // blank lines before it are counted into its position: add them back.
+    let start_line = |p: &csv::Position| -> u64 {
+        let mut blanks = blanks.borrow_mut();
+        while blanks.front().is_some_and(|&o| o < p.byte()) {
+            blanks.pop_front();
+        }
+        let mut n = 0;
+        while blanks.front() == Some(&(p.byte() + n)) {
+            blanks.pop_front();
+            n += 1;
+        }
+        p.line() + n
+    };
     loop {
         let line = reader.position().line();
         match reader.read_record(&mut record) {
             Ok(false) => return Ok(()),
             Ok(true) => {
-                let line = record.position().map_or(line, csv::Position::line);
+                let line = record.position().map_or(line, start_line);
                 let values = at
                     .iter()
                     .map(|&i| {
@@ -142,7 +160,7 @@ fn read_csv(
                 if let csv::ErrorKind::Io(io) = e.kind() {
                     return Err(file_error(path, io));
                 }
-                let line = e.position().map_or(line, csv::Position::line);
+                let line = e.position().map_or(line, start_line);
                 let why = match e.kind() {
                     csv::ErrorKind::Utf8 { .. } => "not UTF-8".to_string(),
                     _ => "not a well-formed CSV record".to_string(),
@@ -155,6 +173,78 @@ fn read_csv(
                 }
             }
         }
+    }
+}
+
+/// The bytes of a CSV file with CRLF line breaks made LF (the csv crate
+/// would count the LF of a CRLF as a blank line before the next record), which
+/// notes the offset of every blank line's LF (an LF right after an LF) so that
+/// records are numbered by the line they start on.
+struct LineFeeds {
+    inner: BufReader<File>,
+    chunk: Vec<u8>,
+    out: Vec<u8>,
+    at: usize,
+    offset: u64,
+    previous: u8,
+    pending_cr: bool,
+    blanks: Rc<RefCell<VecDeque<u64>>>,
+}
+
+impl LineFeeds {
+    fn new(file: File, blanks: Rc<RefCell<VecDeque<u64>>>) -> LineFeeds {
+        LineFeeds {
+            inner: BufReader::with_capacity(1 << 16, file),
+            chunk: vec![0; 1 << 16],
+            out: Vec::with_capacity(1 << 16),
+            at: 0,
+            offset: 0,
+            previous: 0,
+            pending_cr: false,
+            blanks,
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        if b == b'\n' && self.previous == b'\n' {
+            self.blanks.borrow_mut().push_back(self.offset);
+        }
+        self.out.push(b);
+        self.offset += 1;
+        self.previous = b;
+    }
+}
+
+impl std::io::Read for LineFeeds {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.out.len() {
+            self.out.clear();
+            self.at = 0;
+            let n = self.inner.read(&mut self.chunk)?;
+            if n == 0 {
+                if self.pending_cr {
+                    self.pending_cr = false;
+                    self.push(b'\r');
+                    break;
+                }
+                return Ok(0);
+            }
+            for i in 0..n {
+                let b = self.chunk[i];
+                if std::mem::take(&mut self.pending_cr) && b != b'\n' {
+                    self.push(b'\r');
+                }
+                if b == b'\r' {
+                    self.pending_cr = true;
+                } else {
+                    self.push(b);
+                }
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -346,5 +436,101 @@ fn number_text(f: f64) -> String {
         format!("{f:.0}")
     } else {
         f.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Values = Result<Vec<Option<RawValue>>, String>;
+
+    fn records(format: Format, text: &str, columns: &[&str]) -> Vec<(u64, Values)> {
+        let dir = std::env::temp_dir().join(format!(
+            "mandate-read-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("f");
+        let _ = std::fs::write(&path, text);
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let mut out = Vec::new();
+        let result = read(&path, format, &ReadOptions::default(), &columns, &mut |r| {
+            out.push((r.line, r.values));
+            true
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(result.is_ok(), "{result:?}");
+        out
+    }
+
+    fn text(s: &str) -> Option<RawValue> {
+        Some(RawValue::Text(s.to_string()))
+    }
+
+    #[test]
+    fn csv_records_carry_the_line_they_start_on() {
+        let got = records(
+            Format::Csv,
+            "\u{feff}b,a\r\n1,x\r\n\"2\r\nstill 2\",y\r\n\r\n\n3\n,\n",
+            &["a", "b"],
+        );
+        assert_eq!(
+            got,
+            vec![
+                (2, Ok(vec![text("x"), text("1")])),
+                (3, Ok(vec![text("y"), text("2\nstill 2")])),
+                (7, Ok(vec![None, text("3")])),
+                (8, Ok(vec![None, None])),
+            ]
+        );
+    }
+
+    #[test]
+    fn json_lines_keep_types_and_reject_what_is_not_an_object() {
+        let got = records(
+            Format::Jsonl,
+            "{\"a\": 1, \"b\": true}\n\n[1]\n{\"a\": null, \"b\": [1]}\n",
+            &["a", "b"],
+        );
+        assert_eq!(
+            got[0],
+            (
+                1,
+                Ok(vec![
+                    Some(RawValue::Number("1".into())),
+                    Some(RawValue::Bool(true))
+                ])
+            )
+        );
+        assert_eq!(got[1], (3, Err("not a JSON object".to_string())));
+        assert_eq!(got[2].0, 4);
+        assert!(
+            matches!(&got[2].1, Ok(v) if v[0].is_none() && matches!(v[1], Some(RawValue::Invalid(_))))
+        );
+    }
+
+    #[test]
+    fn a_missing_column_is_named_with_the_header() {
+        let dir = std::env::temp_dir().join(format!("mandate-read-missing-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("f.csv");
+        let _ = std::fs::write(&path, "a,b\n1,2\n");
+        let e = read(
+            &path,
+            Format::Csv,
+            &ReadOptions::default(),
+            &["c".to_string()],
+            &mut |_| true,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            e.contains("the header has no column c; it has: a, b"),
+            "{e}"
+        );
     }
 }

@@ -145,10 +145,10 @@ fn check_structure(field: &Field, text: String) -> Result<String, String> {
             return Err(format!("has no {}", segment.name));
         }
         match segment.kind {
-            SegmentKind::Chars if segment.values == 10 => {
-                if !chars[from..to].iter().all(char::is_ascii_digit) {
-                    return Err(format!("the {} must be digits", segment.name));
-                }
+            SegmentKind::Chars
+                if segment.values == 10 && !chars[from..to].iter().all(char::is_ascii_digit) =>
+            {
+                return Err(format!("the {} must be digits", segment.name));
             }
             SegmentKind::Date => {
                 let s: String = chars[from..to].iter().collect();
