@@ -104,6 +104,9 @@ pub enum Command {
         /// Rows per batch (one transaction each).
         #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         batch_size: u64,
+        /// Batches written at once, over disjoint keys.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=8))]
+        parallel: u64,
         /// The data file (.csv, .jsonl, .xlsx).
         file: PathBuf,
     },
@@ -345,6 +348,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             rejects,
             officer,
             batch_size,
+            parallel,
             file,
         } => {
             use mandate_connectors::import;
@@ -372,6 +376,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 file,
                 rejects,
                 batch_size: usize::try_from(batch_size).unwrap_or(5000),
+                parallel: usize::try_from(parallel).unwrap_or(2),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
             let summary = import::import(&store, &audit, &catalog, &settings)

@@ -441,6 +441,7 @@ fn import_settings(department: &str, mapping: PathBuf, file: PathBuf, id: &str) 
         file,
         rejects: None,
         batch_size: 7,
+        parallel: 3,
         progress: false,
     }
 }
@@ -551,6 +552,70 @@ async fn the_buildings_example_workbook_imports() {
         ]
     );
     clean(&store, "B-IMPORT-").await;
+}
+
+/// A row whose unique field another node already holds is rejected (its batch
+/// is retried row by row, the rest of the batch lands), and a key repeated in
+/// one file ends with its last row, lanes or not.
+#[tokio::test]
+async fn a_unique_conflict_is_rejected_and_a_repeated_key_keeps_its_last_row() {
+    let store = store().await;
+    clean(&store, "IMPT-C-").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = AuditWriter::start(
+        store.clone(),
+        "test-import-conflict".into(),
+        Duration::from_secs(10),
+    );
+    let catalog = mandate_schema::hub_catalog().expect("catalog");
+    let header = "人员编号,姓名,公民身份号码,出生日期,性别,户籍类型,民族\n";
+    let a = id_number("990405", "19800101", 1, true);
+    let b = id_number("990405", "19810202", 2, false);
+    let first = dir.path().join("first.csv");
+    std::fs::write(
+        &first,
+        format!("{header}IMPT-C-1,王甲,{a},1980-01-01,男,本地,汉族\nIMPT-C-2,王乙,{b},1981-02-02,女,本地,汉族\n"),
+    )
+    .expect("write");
+    let mapping = examples().join("residents.mapping.toml");
+    let s = import_settings("D-PUBLIC_SECURITY", mapping.clone(), first, "conflict-1");
+    let summary = import::import(&store, &audit, &catalog, &s)
+        .await
+        .expect("import");
+    assert_eq!(summary.imported, 2, "{summary}");
+
+    let mut rows = String::from(header);
+    rows.push_str(&format!("IMPT-C-3,王丙,{a},1980-01-01,男,本地,汉族\n")); // line 2: A's ID number
+    for i in 0..20 {
+        rows.push_str(&format!("IMPT-C-1,王甲{i},{a},1980-01-01,男,本地,汉族\n"));
+        // lines 3..=22
+    }
+    let second = dir.path().join("second.csv");
+    std::fs::write(&second, rows).expect("write");
+    let s = import_settings("D-PUBLIC_SECURITY", mapping, second, "conflict-2");
+    let summary = import::import(&store, &audit, &catalog, &s)
+        .await
+        .expect("import");
+    assert_eq!(
+        (summary.read, summary.imported, summary.rejected),
+        (21, 20, 1),
+        "{summary}"
+    );
+    let rejects = rejects_of(&summary.rejects);
+    assert_eq!(
+        rejects,
+        vec![(
+            2,
+            "a unique field's value belongs to another node already".to_string()
+        )]
+    );
+    let got = residents(&store, "IMPT-C-").await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        got[0]["name"], "王甲19",
+        "the last row of a repeated key wins"
+    );
+    clean(&store, "IMPT-C-").await;
 }
 
 /// Fail closed: when the audit record cannot be written, the import reports

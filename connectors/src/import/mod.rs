@@ -14,8 +14,9 @@
 //! its target naming the file, its SHA-256 and the counts) is written — before
 //! any data, so an import that cannot be audited writes nothing (fail closed).
 //! The second pass reads the file again and writes the good rows, one
-//! transaction per batch, while a reader thread keeps the next batches ready
-//! (at most two queued). Rows Neo4j refuses while writing (an update whose key
+//! transaction per batch, in a few concurrent lanes (a row's lane follows from
+//! its key, so one key's rows stay in file order), while a reader thread keeps
+//! each lane's next batch ready. Rows Neo4j refuses while writing (an update whose key
 //! matches no node, a unique value another node holds) are added to the
 //! reject file; the summary counts them.
 
@@ -82,6 +83,8 @@ pub struct ImportSettings {
     pub rejects: Option<PathBuf>,
     /// Rows per batch (one transaction each).
     pub batch_size: usize,
+    /// Batches written at once (1–8), over disjoint keys.
+    pub parallel: usize,
     /// Show progress bars on stderr.
     pub progress: bool,
 }
@@ -234,60 +237,86 @@ pub async fn import(
         .await
         .map_err(|e| ImportError::Audit(e.to_string()))?;
 
-    // Pass 2: write the good rows.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<serde_json::Value>>(2);
+    // Pass 2: write the good rows, in `lanes` concurrent sequences of batches.
+    // A row's lane follows from its key, so rows with one key are written in
+    // file order (the last one wins, as in a sequential import) and no two
+    // concurrent transactions merge the same key.
+    let lanes = settings.parallel.clamp(1, 8);
+    let plan = std::sync::Arc::new(plan);
+    let bar = bar(settings.progress, checked.valid);
+    let late = std::sync::Arc::new(std::sync::Mutex::new(write::Rejects::append(
+        &rejects_path,
+    )?));
+    let mut senders = Vec::with_capacity(lanes);
+    let mut writers = Vec::with_capacity(lanes);
+    for _ in 0..lanes {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<serde_json::Value>>(1);
+        senders.push(tx);
+        writers.push(tokio::spawn(write_lane(
+            store.clone(),
+            plan.clone(),
+            rx,
+            late.clone(),
+            bar.clone(),
+        )));
+    }
     let reader = {
         let plan = plan.clone();
         let file = settings.file.clone();
         tokio::task::spawn_blocking(move || {
-            let mut batch = Vec::with_capacity(batch_size);
+            let key = plan.columns[plan.key].field.name.clone();
+            let mut batches: Vec<Vec<serde_json::Value>> =
+                (0..lanes).map(|_| Vec::with_capacity(batch_size)).collect();
             let mut open = true;
             let result = read::read(&file, format, &options, &columns(&plan), &mut |record| {
                 let Ok(values) = record.values else {
                     return true;
                 };
                 if let Ok(row) = validate::convert(&plan, record.line, values) {
-                    batch.push(row);
-                    if batch.len() >= batch_size {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
-                        open = tx.blocking_send(full).is_ok();
+                    let lane = lane_of(&row[&key], lanes);
+                    batches[lane].push(row);
+                    if batches[lane].len() >= batch_size {
+                        let full =
+                            std::mem::replace(&mut batches[lane], Vec::with_capacity(batch_size));
+                        open = senders[lane].blocking_send(full).is_ok();
                     }
                 }
                 open
             });
-            if open && !batch.is_empty() {
-                let _ = tx.blocking_send(batch);
+            if open {
+                for (lane, batch) in batches.into_iter().enumerate() {
+                    if !batch.is_empty() && senders[lane].blocking_send(batch).is_err() {
+                        break;
+                    }
+                }
             }
             result
         })
     };
-    let bar = bar(settings.progress, checked.valid);
-    let mut late = write::Rejects::append(&rejects_path)?;
-    let mut written = 0u64;
-    let mut failure = None;
-    while let Some(batch) = rx.recv().await {
-        let n = batch.len() as u64;
-        match write::write_batch(store, &plan, batch).await {
-            Ok(rejected) => {
-                for (line, why) in &rejected {
-                    late.add(*line, why)?;
-                }
-                written += n - rejected.len() as u64;
-                bar.inc(n);
-            }
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        }
-    }
-    drop(rx);
-    bar.finish_and_clear();
-    let late_count = late.count();
-    late.finish()?;
     let read_result = reader
         .await
         .map_err(|e| ImportError::File(format!("reading stopped: {e}")))?;
+    let mut written = 0u64;
+    let mut failure = None;
+    for w in writers {
+        match w.await {
+            Ok(Ok(n)) => written += n,
+            Ok(Err((e, n))) => {
+                written += n;
+                failure.get_or_insert(e);
+            }
+            Err(e) => {
+                failure.get_or_insert(ImportError::Store(format!("a writer stopped: {e}")));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let late = std::sync::Arc::try_unwrap(late)
+        .map_err(|_| ImportError::File("reject file still in use".into()))?
+        .into_inner()
+        .map_err(|_| ImportError::File("reject file: a writer failed while writing it".into()))?;
+    let late_count = late.count();
+    late.finish()?;
     if let Some(e) = failure {
         let ImportError::Store(detail) = e else {
             return Err(e);
@@ -314,6 +343,49 @@ pub async fn import(
         "import done"
     );
     Ok(summary)
+}
+
+/// Writes one lane's batches in order; returns the rows written, or the error
+/// with the rows written before it.
+async fn write_lane(
+    store: Neo4jStore,
+    plan: std::sync::Arc<Plan>,
+    mut batches: tokio::sync::mpsc::Receiver<Vec<serde_json::Value>>,
+    late: std::sync::Arc<std::sync::Mutex<write::Rejects>>,
+    bar: ProgressBar,
+) -> Result<u64, (ImportError, u64)> {
+    let mut written = 0u64;
+    while let Some(batch) = batches.recv().await {
+        let n = batch.len() as u64;
+        let rejected = write::write_batch(&store, &plan, batch)
+            .await
+            .map_err(|e| (e, written))?;
+        if !rejected.is_empty() {
+            let mut late = late.lock().map_err(|_| {
+                (
+                    ImportError::File("reject file: lock poisoned".into()),
+                    written,
+                )
+            })?;
+            for (line, why) in &rejected {
+                late.add(*line, why).map_err(|e| (e, written))?;
+            }
+        }
+        written += n - rejected.len() as u64;
+        bar.inc(n);
+    }
+    Ok(written)
+}
+
+/// The lane of a row: FNV-1a of its key's text.
+fn lane_of(key: &serde_json::Value, lanes: usize) -> usize {
+    let text = key.as_str().unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % lanes as u64) as usize
 }
 
 /// What the checking pass found.

@@ -61,17 +61,22 @@ async fn run(
 ) -> Result<Vec<(u64, String)>, StoreError> {
     let mut params = Map::new();
     params.insert("rows".into(), Value::Array(rows));
-    let out = store.write_rows(&plan.statement, params).await?;
-    Ok(match plan.mode {
-        Mode::Upsert => Vec::new(),
+    match plan.mode {
+        // No rows back: `execute`, whose deadline is the one for long writes.
+        Mode::Upsert => {
+            store.execute(&plan.statement, params).await?;
+            Ok(Vec::new())
+        }
         Mode::Update => {
+            let out = store.write_rows(&plan.statement, params).await?;
             let key = &plan.columns[plan.key].field.name;
-            out.iter()
+            Ok(out
+                .iter()
                 .filter_map(|r| r["line"].as_u64())
                 .map(|line| (line, format!("no {} has this {key}", plan.type_name)))
-                .collect()
+                .collect())
         }
-    })
+    }
 }
 
 /// The reject file: a CSV of `line,reason`.
