@@ -691,3 +691,68 @@ fn write_example_buildings_workbook() {
         .save(examples().join("buildings.xlsx"))
         .expect("save");
 }
+
+/// Writes the workbook `bench/import` measures xlsx imports with: the columns
+/// of examples/imports/residents.mapping.toml, `MANDATE_BENCH_XLSX_ROWS` rows
+/// of BENCH- residents (unique ids and ID numbers, birth dates as date cells),
+/// to `MANDATE_BENCH_XLSX`.
+#[test]
+#[ignore = "writes a benchmark workbook (bench/import)"]
+fn write_bench_workbook() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let path = std::env::var("MANDATE_BENCH_XLSX").expect("MANDATE_BENCH_XLSX");
+    let rows: u32 = std::env::var("MANDATE_BENCH_XLSX_ROWS")
+        .expect("MANDATE_BENCH_XLSX_ROWS")
+        .parse()
+        .expect("rows");
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for (c, h) in [
+        "人员编号",
+        "姓名",
+        "公民身份号码",
+        "出生日期",
+        "性别",
+        "户籍类型",
+        "民族",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).expect("header");
+    }
+    let base = chrono::NaiveDate::from_ymd_opt(1940, 1, 1).expect("date");
+    for n in 1..=rows {
+        let day = base + chrono::Duration::days(i64::from(n % 20_000));
+        let male = n % 2 == 1;
+        let region = format!("{}", 970_000 + n / 20_000);
+        let id = id_number(&region, &day.format("%Y%m%d").to_string(), 0, male);
+        let when = ExcelDateTime::from_ymd(
+            u16::try_from(chrono::Datelike::year(&day)).expect("year"),
+            chrono::Datelike::month(&day) as u8,
+            chrono::Datelike::day(&day) as u8,
+        )
+        .expect("date");
+        sheet
+            .write_string(n, 0, format!("BENCH-X{n:07}"))
+            .expect("cell");
+        sheet
+            .write_string(
+                n,
+                1,
+                format!("王{}", ["伟", "芳", "娜", "敏", "静"][(n % 5) as usize]),
+            )
+            .expect("cell");
+        sheet.write_string(n, 2, &id).expect("cell");
+        sheet
+            .write_datetime_with_format(n, 3, &when, &date)
+            .expect("cell");
+        sheet
+            .write_string(n, 4, if male { "男" } else { "女" })
+            .expect("cell");
+        sheet.write_string(n, 5, "本地").expect("cell");
+        sheet.write_string(n, 6, "汉族").expect("cell");
+    }
+    workbook.save(path).expect("save workbook");
+}
