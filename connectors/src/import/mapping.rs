@@ -6,6 +6,7 @@
 //! key = "idNumber"           # the @id or @unique field rows are merged on
 //! format = "csv"             # csv | jsonl | xlsx; default: the file's extension
 //! sheet = "Sheet1"           # xlsx: the sheet (default: the first)
+//! encoding = "gb18030"       # CSV, JSON lines: default UTF-8
 //!
 //! [columns]                  # column (CSV header, JSON key, xlsx header cell) → field
 //! "身份证号" = "idNumber"
@@ -74,6 +75,10 @@ pub struct Mapping {
     /// CSV only: the field delimiter; default `,`.
     #[serde(default)]
     pub delimiter: Option<char>,
+    /// CSV and JSON lines: the text encoding (a WHATWG label such as `gb18030`,
+    /// `gbk`, `utf-16le`); default UTF-8. Bytes malformed in it are read as U+FFFD.
+    #[serde(default)]
+    pub encoding: Option<String>,
     /// Column name → catalog field name.
     pub columns: BTreeMap<String, String>,
     /// Field → accepted date formats (chrono strftime), tried in order;
@@ -92,7 +97,16 @@ impl Mapping {
     /// # Errors
     /// [`ImportError::Mapping`] naming the TOML problem.
     pub fn parse(text: &str) -> Result<Mapping, ImportError> {
-        toml::from_str(text).map_err(|e| ImportError::Mapping(e.to_string()))
+        let mapping: Mapping =
+            toml::from_str(text).map_err(|e| ImportError::Mapping(e.to_string()))?;
+        if let Some(label) = &mapping.encoding {
+            if encoding_rs::Encoding::for_label(label.as_bytes()).is_none() {
+                return Err(ImportError::Mapping(format!(
+                    "encoding `{label}` is not known (try utf-8, gb18030, gbk, big5, utf-16le)"
+                )));
+            }
+        }
+        Ok(mapping)
     }
 }
 

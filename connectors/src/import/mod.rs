@@ -172,9 +172,15 @@ pub async fn import(
             ))
         })?,
     };
+    // A known label: `Mapping::parse` checked it.
+    let encoding = mapping
+        .encoding
+        .as_deref()
+        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
     let options = read::ReadOptions {
         sheet: mapping.sheet.clone(),
         delimiter: mapping.delimiter,
+        encoding,
     };
     let rejects_path = settings.rejects.clone().unwrap_or_else(|| {
         let mut p = settings.file.clone().into_os_string();

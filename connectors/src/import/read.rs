@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -40,6 +40,66 @@ pub struct ReadOptions {
     pub sheet: Option<String>,
     /// CSV delimiter (default `,`).
     pub delimiter: Option<char>,
+    /// CSV and JSON lines: the text encoding (default UTF-8).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+}
+
+/// The file's bytes as UTF-8: as they are, or decoded from `encoding`.
+fn open(
+    path: &Path,
+    encoding: Option<&'static encoding_rs::Encoding>,
+) -> Result<Box<dyn Read>, ImportError> {
+    let file = File::open(path).map_err(|e| file_error(path, e))?;
+    Ok(match encoding {
+        None => Box::new(file),
+        Some(e) if e == encoding_rs::UTF_8 => Box::new(file),
+        Some(e) => Box::new(Decoded {
+            inner: file,
+            decoder: e.new_decoder_without_bom_handling(),
+            chunk: vec![0; 1 << 16],
+            out: Vec::new(),
+            at: 0,
+            done: false,
+        }),
+    })
+}
+
+/// A reader decoding `inner` from a legacy encoding into UTF-8, chunk by chunk.
+struct Decoded {
+    inner: File,
+    decoder: encoding_rs::Decoder,
+    chunk: Vec<u8>,
+    out: Vec<u8>,
+    at: usize,
+    done: bool,
+}
+
+impl Read for Decoded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let n = self.inner.read(&mut self.chunk)?;
+            let last = n == 0;
+            let room = self
+                .decoder
+                .max_utf8_buffer_length(n)
+                .unwrap_or(4 * n + 16)
+                .max(16);
+            self.out.resize(room, 0);
+            let (_, _, written, _) =
+                self.decoder
+                    .decode_to_utf8(&self.chunk[..n], &mut self.out, last);
+            self.out.truncate(written);
+            self.at = 0;
+            self.done = last;
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Reads `path` as `format`, calling `visit` for each record until it returns
@@ -57,7 +117,7 @@ pub fn read(
 ) -> Result<(), ImportError> {
     match format {
         Format::Csv => read_csv(path, options, columns, visit),
-        Format::Jsonl => read_jsonl(path, columns, visit),
+        Format::Jsonl => read_jsonl(path, options, columns, visit),
         Format::Xlsx => read_xlsx(path, options, columns, visit),
     }
 }
@@ -100,7 +160,7 @@ fn read_csv(
     columns: &[String],
     visit: &mut dyn FnMut(Record) -> bool,
 ) -> Result<(), ImportError> {
-    let file = File::open(path).map_err(|e| file_error(path, e))?;
+    let file = open(path, options.encoding)?;
     let delimiter = options.delimiter.unwrap_or(',');
     if !delimiter.is_ascii() {
         return Err(ImportError::Mapping(
@@ -181,7 +241,7 @@ fn read_csv(
 /// notes the offset of every blank line's LF (an LF right after an LF) so that
 /// records are numbered by the line they start on.
 struct LineFeeds {
-    inner: BufReader<File>,
+    inner: BufReader<Box<dyn Read>>,
     chunk: Vec<u8>,
     out: Vec<u8>,
     at: usize,
@@ -192,7 +252,7 @@ struct LineFeeds {
 }
 
 impl LineFeeds {
-    fn new(file: File, blanks: Rc<RefCell<VecDeque<u64>>>) -> LineFeeds {
+    fn new(file: Box<dyn Read>, blanks: Rc<RefCell<VecDeque<u64>>>) -> LineFeeds {
         LineFeeds {
             inner: BufReader::with_capacity(1 << 16, file),
             chunk: vec![0; 1 << 16],
@@ -215,7 +275,7 @@ impl LineFeeds {
     }
 }
 
-impl std::io::Read for LineFeeds {
+impl Read for LineFeeds {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.at == self.out.len() {
             self.out.clear();
@@ -250,10 +310,11 @@ impl std::io::Read for LineFeeds {
 
 fn read_jsonl(
     path: &Path,
+    options: &ReadOptions,
     columns: &[String],
     visit: &mut dyn FnMut(Record) -> bool,
 ) -> Result<(), ImportError> {
-    let file = File::open(path).map_err(|e| file_error(path, e))?;
+    let file = open(path, options.encoding)?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buf = Vec::new();
     let mut line = 0u64;
@@ -483,6 +544,39 @@ mod tests {
                 (3, Ok(vec![text("y"), text("2\nstill 2")])),
                 (7, Ok(vec![None, text("3")])),
                 (8, Ok(vec![None, None])),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_gb18030_csv_is_decoded() {
+        let (bytes, _, _) = encoding_rs::GB18030.encode("姓名,性别\r\n王芳,女\r\n张伟,男\r\n");
+        let dir = std::env::temp_dir().join(format!("mandate-read-gbk-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("f.csv");
+        let _ = std::fs::write(&path, &bytes);
+        let options = ReadOptions {
+            encoding: encoding_rs::Encoding::for_label(b"gbk"),
+            ..ReadOptions::default()
+        };
+        let mut got = Vec::new();
+        let result = read(
+            &path,
+            Format::Csv,
+            &options,
+            &["性别".to_string(), "姓名".to_string()],
+            &mut |r| {
+                got.push((r.line, r.values));
+                true
+            },
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            got,
+            vec![
+                (2, Ok(vec![text("女"), text("王芳")])),
+                (3, Ok(vec![text("男"), text("张伟")]))
             ]
         );
     }
