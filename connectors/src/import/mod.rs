@@ -469,12 +469,17 @@ fn file_sha256(path: &Path) -> Result<String, ImportError> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The checking pass's spinner.
+const SPINNER: &str = "{spinner} {msg}: {pos} rows ({per_sec})";
+/// The writing pass's bar.
+const BAR: &str = "importing [{bar:40}] {pos}/{len} rows ({per_sec}, {eta} left)";
+
 fn spinner(show: bool, what: &'static str) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}: {pos} rows ({per_sec})") {
+    if let Ok(style) = ProgressStyle::with_template(SPINNER) {
         bar.set_style(style);
     }
     bar.set_message(what);
@@ -487,10 +492,38 @@ fn bar(show: bool, total: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "importing [{bar:40}] {pos}/{len} rows ({per_sec}, {eta} left)",
-    ) {
+    if let Ok(style) = ProgressStyle::with_template(BAR) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_templates_parse() {
+        assert!(ProgressStyle::with_template(SPINNER).is_ok());
+        assert!(ProgressStyle::with_template(BAR).is_ok());
+    }
+
+    #[test]
+    fn lanes_spread_keys_and_keep_one_key_in_one_lane() {
+        let mut seen = [0u32; 3];
+        for i in 0..3000 {
+            let key = serde_json::Value::String(format!("R{i:06}"));
+            let lane = lane_of(&key, 3);
+            assert_eq!(lane, lane_of(&key, 3));
+            seen[lane] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
+    }
+
+    #[test]
+    fn department_codes_come_from_agency_ids() {
+        assert_eq!(department_code("D-CIVIL_AFFAIRS"), "CIVIL_AFFAIRS");
+        assert_eq!(department_code("D-GRID_MANAGEMENT-S01"), "GRID_MANAGEMENT");
+        assert_eq!(department_code("HOUSING"), "HOUSING");
+    }
 }
