@@ -381,6 +381,42 @@ async fn a_field_not_owned_is_refused_before_any_row_is_read() {
     );
 }
 
+/// A file whose header lacks a mapped column is refused whole, before the
+/// audit record and any write; no reject file is left.
+#[tokio::test]
+async fn a_file_missing_a_mapped_column_is_refused_whole() {
+    let store = store().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("partial.csv");
+    std::fs::write(&file, "人员编号,姓名\nIMPT-M-1,王芳\n").expect("write");
+    let audit = AuditWriter::start(
+        store.clone(),
+        "test-import-missing".into(),
+        Duration::from_secs(10),
+    );
+    let catalog = mandate_schema::hub_catalog().expect("catalog");
+    let s = import_settings(
+        "D-PUBLIC_SECURITY",
+        examples().join("residents.mapping.toml"),
+        file,
+        "missing-run",
+    );
+    let e = import::import(&store, &audit, &catalog, &s)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    let e = e.unwrap_or_default();
+    assert!(
+        e.contains("the header has no column 公民身份号码, 出生日期"),
+        "{e}"
+    );
+    assert!(!dir.path().join("partial.csv.rejects.csv").exists());
+    assert!(import_records(&store, "test-import-missing", "partial.csv")
+        .await
+        .is_empty());
+    assert!(residents(&store, "IMPT-M-").await.is_empty());
+}
+
 /// Writes a residents workbook: a header row, then one resident a row with the
 /// birth date as an Excel date cell and the ID number as text; `bad` rows get
 /// a broken check character.

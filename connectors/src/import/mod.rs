@@ -143,11 +143,21 @@ pub fn plan_for(
     catalog: &Catalog,
     department: &str,
 ) -> Result<(Mapping, Plan), ImportError> {
+    let (mapping, plan, _) = load_mapping(path, catalog, department)?;
+    Ok((mapping, plan))
+}
+
+/// The mapping, its plan and the SHA-256 of its text.
+fn load_mapping(
+    path: &Path,
+    catalog: &Catalog,
+    department: &str,
+) -> Result<(Mapping, Plan, String), ImportError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ImportError::File(format!("{}: {e}", path.display())))?;
     let mapping = Mapping::parse(&text)?;
     let plan = Plan::compile(&mapping, catalog, department_code(department))?;
-    Ok((mapping, plan))
+    Ok((mapping, plan, hex::encode(Sha256::digest(text.as_bytes()))))
 }
 
 /// Runs an import: checks the mapping, checks every row (bad ones to the reject
@@ -162,7 +172,8 @@ pub async fn import(
     settings: &ImportSettings,
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
-    let (mapping, plan) = plan_for(&settings.mapping, catalog, &settings.department)?;
+    let (mapping, plan, mapping_sha256) =
+        load_mapping(&settings.mapping, catalog, &settings.department)?;
     let format = match mapping.format {
         Some(f) => f,
         None => Format::of_path(&settings.file).ok_or_else(|| {
@@ -188,8 +199,6 @@ pub async fn import(
         PathBuf::from(p)
     });
     let batch_size = settings.batch_size.max(1);
-    let mapping_text = std::fs::read(&settings.mapping)
-        .map_err(|e| ImportError::File(format!("{}: {e}", settings.mapping.display())))?;
 
     // Pass 1: check every row; bad ones to the reject file.
     let checked = {
@@ -218,7 +227,7 @@ pub async fn import(
     record.agency = settings.department.clone();
     record.officer = settings.officer.clone();
     record.purpose = "import".to_string();
-    record.operation = hex::encode(Sha256::digest(&mapping_text));
+    record.operation = mapping_sha256;
     record.fields = plan.written.clone();
     record.action = "import.write".to_string();
     record.target = format!(
@@ -419,7 +428,7 @@ fn check_pass(
     let mut read = 0u64;
     let mut valid = 0u64;
     let mut failed: Option<ImportError> = None;
-    read::read(file, format, options, &columns(plan), &mut |record| {
+    let outcome = read::read(file, format, options, &columns(plan), &mut |record| {
         read += 1;
         if read.is_multiple_of(4096) {
             bar.set_position(read);
@@ -437,8 +446,11 @@ fn check_pass(
             }
         }
         true
-    })?;
-    if let Some(e) = failed {
+    });
+    if let Some(e) = outcome.err().or(failed) {
+        // Nothing was imported: leave no reject file behind.
+        drop(rejects);
+        let _ = std::fs::remove_file(rejects_path);
         return Err(e);
     }
     bar.finish_and_clear();
