@@ -482,9 +482,9 @@ fn file_sha256(path: &Path) -> Result<String, ImportError> {
 }
 
 /// The checking pass's spinner.
-const SPINNER: &str = "{spinner} {msg}: {pos} rows ({per_sec})";
+const SPINNER: &str = "{spinner} {msg}: {human_pos} rows";
 /// The writing pass's bar.
-const BAR: &str = "importing [{bar:40}] {pos}/{len} rows ({per_sec}, {eta} left)";
+const BAR: &str = "importing [{bar:40}] {human_pos}/{human_len} rows ({eta} left)";
 
 fn spinner(show: bool, what: &'static str) -> ProgressBar {
     if !show {
