@@ -1,4 +1,4 @@
-//! The command line: `serve`, `seed`, `migrate`, `sdl`.
+//! The command line: `serve`, `seed`, `migrate`, `sdl`, `import`, ...
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -83,6 +83,32 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: PolicyAction,
+    },
+    /// Import a department's CSV, JSON lines or Excel (.xlsx) export: rows mapped to
+    /// catalog fields by a mapping file (examples/imports/), checked, merged on the key
+    /// in batches; bad rows go to a reject file. A department imports only the fields it
+    /// owns. Audited (chain `<audit.chain>-import`) before any data is written.
+    Import {
+        /// Importing agency (`D-<CODE>[-unit]`) or department code, e.g. D-CIVIL_AFFAIRS.
+        #[arg(long)]
+        department: String,
+        /// Mapping file (TOML).
+        #[arg(long)]
+        mapping: PathBuf,
+        /// Reject file (default: `FILE.rejects.csv`).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// Officer or system running the import, for the audit record.
+        #[arg(long, default_value = "import-cli")]
+        officer: String,
+        /// Rows per batch (one transaction each).
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        batch_size: u64,
+        /// Batches written at once, over disjoint keys.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=8))]
+        parallel: u64,
+        /// The data file (.csv, .jsonl, .xlsx).
+        file: PathBuf,
     },
     /// Make a new API key: prints the key (give it to the departmental system) and the
     /// `[[key]]` entry to add to `auth.api_keys_file` (which stores only its hash).
@@ -319,6 +345,49 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             }
         }
         Command::Policy { action } => policy_command(&config, action).await,
+        Command::Import {
+            department,
+            mapping,
+            rejects,
+            officer,
+            batch_size,
+            parallel,
+            file,
+        } => {
+            use mandate_connectors::import;
+            let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
+            // Refuse a bad mapping before touching Neo4j or the file.
+            import::plan_for(&mapping, &catalog, &department).map_err(|e| e.to_string())?;
+            let store = store(&config)?;
+            mandate_connectors::apply_schema(&store, &catalog)
+                .await
+                .map_err(|e| format!("cannot apply constraints: {e}"))?;
+            let mut audit_settings = neo4j_settings(&config);
+            if !config.audit.neo4j_uri.is_empty() {
+                audit_settings.uri = config.audit.neo4j_uri.clone();
+            }
+            let audit = AuditWriter::start(
+                Neo4jStore::new(&audit_settings).map_err(|e| e.to_string())?,
+                format!("{}-import", config.audit.chain),
+                Duration::from_millis(config.audit.timeout_ms),
+            );
+            let settings = import::ImportSettings {
+                department,
+                officer,
+                request_id: uuid::Uuid::new_v4().to_string(),
+                mapping,
+                file,
+                rejects,
+                batch_size: usize::try_from(batch_size).unwrap_or(5000),
+                parallel: usize::try_from(parallel).unwrap_or(2),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let summary = import::import(&store, &audit, &catalog, &settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{summary}");
+            Ok(())
+        }
         Command::AdminSdl => {
             print!("{}", mandate_governance::api::schema().sdl());
             Ok(())

@@ -5,12 +5,14 @@
 //! - [`audit`] and [`journal`]: the audit log in Neo4j, written directly or
 //!   through a local journal;
 //! - [`policy_store`]: the policy officers' store (versions, drafts,
-//!   applications, grants) and the audit search the console uses.
+//!   applications, grants) and the audit search the console uses;
+//! - [`import`]: departments' CSV, JSON lines and Excel exports into the graph.
 //!
 //! The demo city and its writer live in the `mandate-seed` crate.
 
 mod audit;
 mod ddl;
+pub mod import;
 mod journal;
 mod neo4j;
 pub mod policy_store;
