@@ -188,6 +188,15 @@ async fn a_mutation_or_subscription_is_refused_once() {
                 .send()
                 .await
                 .unwrap();
+            if get && query.starts_with("mutation") {
+                // GET is for queries: a mutation by GET is refused before anything else.
+                assert_eq!(resp.status().as_u16(), 405, "{query}");
+                assert_eq!(resp.headers()["allow"], "POST");
+                let body: serde_json::Value = resp.json().await.unwrap();
+                assert_eq!(body["errors"].as_array().unwrap().len(), 1, "{body}");
+                assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+                continue;
+            }
             assert_eq!(resp.status().as_u16(), 200, "{query}");
             let body: serde_json::Value = resp.json().await.unwrap();
             let errors = body["errors"].as_array().unwrap();

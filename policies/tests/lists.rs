@@ -205,7 +205,7 @@ async fn bad_lists_are_refused_with_file_and_line() {
         ),
         (
             "p, r, D-HOUSING, x, Resident.name, write, -, basis",
-            "unknown action",
+            "only its owner department may write it",
         ),
         (
             "p, r, D-HOUSING, x, Resident.name, read_masked, scramble, basis",
