@@ -703,8 +703,10 @@ pub(crate) async fn watch_store(app: std::sync::Weak<App>) {
             clock: head.clock_offset_secs,
         };
         if seen.as_ref() != Some(&next) {
+            let loading = std::time::Instant::now();
             match gov.effective().await {
                 Ok(effective) => {
+                    let load_ms = u64::try_from(loading.elapsed().as_millis()).unwrap_or(u64::MAX);
                     for e in &effective.refused {
                         tracing::error!(error = %e, "a responsibility list in the store does not load; its grants are withdrawn");
                     }
@@ -726,6 +728,9 @@ pub(crate) async fn watch_store(app: std::sync::Weak<App>) {
                         tracing::info!(
                             policy.store_version = head.version,
                             grants = effective.grants.len(),
+                            load_ms,
+                            publish_to_effect_ms =
+                                app.metrics.publish_to_effect_ms.load(Ordering::Relaxed),
                             "responsibility lists from the policy store put in force"
                         );
                     }

@@ -79,7 +79,7 @@ fn new_id(prefix: &str) -> String {
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
