@@ -57,7 +57,7 @@ pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
 }
 
-fn scalar_type_name(kind: &ScalarKind) -> &str {
+pub(crate) fn scalar_type_name(kind: &ScalarKind) -> &str {
     match kind {
         ScalarKind::Id => "ID",
         ScalarKind::String => "String",

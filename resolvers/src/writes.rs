@@ -53,17 +53,6 @@ pub struct Writer {
 /// The longest string an update may write.
 const MAX_TEXT: usize = 1000;
 
-fn type_name(kind: &ScalarKind) -> &str {
-    match kind {
-        ScalarKind::Id => "ID",
-        ScalarKind::String => "String",
-        ScalarKind::Int => "Int",
-        ScalarKind::Boolean => "Boolean",
-        ScalarKind::Date => "Date",
-        ScalarKind::Enum(e) => e,
-    }
-}
-
 /// The mutation root, its inputs and its result type, when `plan` grants writes.
 pub(crate) fn mutation(
     engine: &Arc<Engine>,
@@ -89,7 +78,10 @@ pub(crate) fn mutation(
         ));
         for name in &access.writes {
             if let Some(f) = t.field(name) {
-                obj = obj.field(InputValue::new(&f.name, TypeRef::named(type_name(&f.kind))));
+                obj = obj.field(InputValue::new(
+                    &f.name,
+                    TypeRef::named(crate::api::scalar_type_name(&f.kind)),
+                ));
             }
         }
         inputs.push(obj);
