@@ -78,6 +78,8 @@ pub struct App {
     pub documents: crate::documents::Documents,
     /// The policy officers' side (`policies.source = "store"`).
     pub(crate) admin: Option<crate::admin::Admin>,
+    /// The departmental subgraphs remote fields come from.
+    pub subgraphs: Arc<mandate_connectors::HttpSubgraphs>,
 }
 
 /// Why the hub could not be assembled.
@@ -108,6 +110,9 @@ pub enum HubBuildError {
     /// The policy store cannot be read or bootstrapped.
     #[error("policy store: {0}")]
     PolicyStore(String),
+    /// A `[subgraphs.<name>]` section is unusable.
+    #[error("{0}")]
+    Subgraphs(String),
 }
 
 impl App {
@@ -192,6 +197,18 @@ impl App {
             tracing::warn!("auth.open is set: every request is served unrestricted, without credentials or audit of a mandate; development only");
         }
         tracing::info!(policy.version = %policies.version(), agencies = policies.agencies().len(), "responsibility lists loaded");
+        let subgraphs = Arc::new(
+            mandate_connectors::HttpSubgraphs::new(config.subgraph_settings())
+                .map_err(HubBuildError::Subgraphs)?,
+        );
+        for name in subgraphs.names() {
+            if !catalog.subgraphs().contains(name) {
+                tracing::warn!(
+                    subgraph = name,
+                    "configured, but no remote field of the catalog names it"
+                );
+            }
+        }
         let hub = HubBuilder::new(
             catalog,
             Arc::new(store.clone()),
@@ -207,6 +224,7 @@ impl App {
         })
         .shape(config.limits.shape())
         .budgets(config.budgets.budgets(config.neo4j.max_connections))
+        .subgraphs(subgraphs.clone())
         .cursors(cursors)
         .plan_ttl(Duration::from_secs(config.policies.plan_ttl_secs))
         .jurisdiction_ttl(Duration::from_secs(config.policies.jurisdiction_ttl_secs))
@@ -225,6 +243,7 @@ impl App {
         }
         Ok(Arc::new(App {
             documents,
+            subgraphs,
             config,
             hub,
             store,
@@ -887,6 +906,33 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
         m.publish_to_effect_ms.load(Ordering::Relaxed),
         app.hub.policies().version(),
     );
+    let mut body = body;
+    let stats = app.subgraphs.stats();
+    if !stats.is_empty() {
+        body.push_str(
+            "# HELP mandate_subgraph_calls_total _entities calls to departmental subgraphs, by outcome.\n\
+             # TYPE mandate_subgraph_calls_total counter\n",
+        );
+        for s in &stats {
+            for (outcome, n) in &s.calls {
+                body.push_str(&format!(
+                    "mandate_subgraph_calls_total{{subgraph=\"{}\",outcome=\"{outcome}\"}} {n}\n",
+                    s.name
+                ));
+            }
+        }
+        body.push_str(
+            "# HELP mandate_subgraph_circuit_open 1 while a subgraph's circuit breaker refuses calls.\n\
+             # TYPE mandate_subgraph_circuit_open gauge\n",
+        );
+        for s in &stats {
+            body.push_str(&format!(
+                "mandate_subgraph_circuit_open{{subgraph=\"{}\"}} {}\n",
+                s.name,
+                u8::from(s.circuit_open)
+            ));
+        }
+    }
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
         .body(body)

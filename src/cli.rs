@@ -50,6 +50,9 @@ pub enum Command {
     },
     /// Apply the model's constraints and indexes to Neo4j.
     Migrate,
+    /// Ask each configured departmental subgraph for its SDL and compare it with the
+    /// remote fields the catalog gives it; exits non-zero on any difference.
+    Subgraphs,
     /// Print a GraphQL SDL: an agency's schema for one purpose (for code generation),
     /// with `--federation` the federation view a router composes (`/subgraph`), or
     /// with neither the unrestricted plan's. Needs no Neo4j.
@@ -411,6 +414,25 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 .map_err(|e| format!("cannot apply constraints: {e}"))?;
             seed_city(&store, residents, seed).await
         }
+        Command::Subgraphs => {
+            let catalog = mandate_schema::hub_catalog().map_err(|e| e.to_string())?;
+            let subgraphs = mandate_connectors::HttpSubgraphs::new(config.subgraph_settings())?;
+            let report = subgraphs.check(&catalog).await;
+            let mut bad = 0;
+            for (name, problems) in &report {
+                if problems.is_empty() {
+                    println!("{name}: serves every remote field the catalog gives it");
+                }
+                for p in problems {
+                    bad += 1;
+                    println!("{name}: {p}");
+                }
+            }
+            if bad > 0 {
+                return Err(format!("{bad} problem(s) with the departmental subgraphs"));
+            }
+            Ok(())
+        }
         Command::Serve {
             listen,
             seed_if_empty,
@@ -421,6 +443,21 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             }
             let app = App::new(config).await.map_err(|e| e.to_string())?;
             let listen = app.config.server.listen.clone();
+            // Each subgraph's SDL against the catalog, logged; never blocks serving.
+            let check = app.subgraphs.clone();
+            tokio::spawn(async move {
+                let Ok(catalog) = mandate_schema::hub_catalog() else {
+                    return;
+                };
+                for (name, problems) in check.check(&catalog).await {
+                    if problems.is_empty() {
+                        tracing::info!(subgraph = %name, "subgraph serves the catalog's remote fields");
+                    }
+                    for p in problems {
+                        tracing::warn!(subgraph = %name, problem = %p, "subgraph does not match the catalog");
+                    }
+                }
+            });
             let app_has_console = app.config.policies.source == crate::config::PolicySource::Store;
             // With Neo4j up, prepare it before serving (so the printed URL serves the
             // whole city); with Neo4j down, serve anyway and prepare it once it returns.

@@ -35,6 +35,60 @@ pub struct Config {
     pub documents: crate::documents::DocumentsConfig,
     /// The policy officers' admin API and console.
     pub admin: AdminConfig,
+    /// Departmental subgraphs serving remote fields, by the name the catalog's
+    /// `@remote(subgraph:)` gives them.
+    pub subgraphs: std::collections::BTreeMap<String, SubgraphConfig>,
+}
+
+/// One departmental subgraph (Apollo Federation subgraph protocol).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubgraphConfig {
+    /// Its GraphQL endpoint (`http://` or `https://`).
+    pub url: String,
+    /// The hub's own credential there, sent as `Authorization: Bearer`; empty: none.
+    /// Never the caller's: who asks is forwarded in `x-mandate-*` headers.
+    pub token: String,
+    /// Milliseconds one call may take; past it the fields it serves are null
+    /// with `SUBGRAPH_TIMEOUT` and the rest of the answer goes out.
+    pub timeout_ms: u64,
+    /// Failures in a row after which calls stop (circuit open) for `breaker_cooldown_ms`.
+    pub breaker_failures: u32,
+    /// Milliseconds an open circuit refuses calls before one trial call.
+    pub breaker_cooldown_ms: u64,
+    /// The largest answer taken, in KiB.
+    pub max_answer_kb: usize,
+}
+
+impl Default for SubgraphConfig {
+    fn default() -> Self {
+        SubgraphConfig {
+            url: String::new(),
+            token: String::new(),
+            timeout_ms: 2_000,
+            breaker_failures: 5,
+            breaker_cooldown_ms: 10_000,
+            max_answer_kb: 8_192,
+        }
+    }
+}
+
+impl Config {
+    /// The subgraph settings the connector takes.
+    pub fn subgraph_settings(&self) -> Vec<mandate_connectors::SubgraphSettings> {
+        self.subgraphs
+            .iter()
+            .map(|(name, s)| mandate_connectors::SubgraphSettings {
+                name: name.clone(),
+                url: s.url.clone(),
+                token: s.token.clone(),
+                timeout: std::time::Duration::from_millis(s.timeout_ms.max(1)),
+                breaker_failures: s.breaker_failures,
+                breaker_cooldown: std::time::Duration::from_millis(s.breaker_cooldown_ms),
+                max_answer_bytes: s.max_answer_kb.saturating_mul(1024),
+            })
+            .collect()
+    }
 }
 
 /// The policy officers' admin API (`/admin/graphql`) and console (`/console`),

@@ -308,3 +308,62 @@ fn the_paths_exist() {
         assert!(Path::new(&root().join(p)).exists(), "{p}");
     }
 }
+
+/// Remote fields through the demo's own departmental systems (examples/subgraphs/,
+/// the health commission's built with `@apollo/subgraph`): the values arrive, in one
+/// `_entities` call per request, and the department's call log names who asked, why
+/// and under which case, with the hub's own credential, never the caller's token.
+#[tokio::test]
+async fn remote_fields_come_from_the_departments_systems_with_the_caller_forwarded() {
+    let health = std::env::var("MANDATE_DEMO_HEALTH_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:4801".to_string());
+    let client = reqwest::Client::new();
+    client
+        .delete(format!("{health}/calls"))
+        .send()
+        .await
+        .unwrap();
+    let who = AskAs {
+        agency: "D-HEALTH".into(),
+        role: "health_officer".into(),
+        purpose: "elderly_health_service".into(),
+    };
+    let answer = ask(
+        &who,
+        "{ residents(first: 5) { edges { node { id familyDoctor vaccinations { vaccine dose date clinic } } } } }",
+        json!({}),
+    )
+    .await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let edges = answer["data"]["residents"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 5);
+    assert!(
+        edges.iter().all(|e| e["node"]["vaccinations"].is_array()),
+        "{answer}"
+    );
+    assert!(
+        edges.iter().any(|e| e["node"]["familyDoctor"].is_string()),
+        "{answer}"
+    );
+    let calls: Value = client
+        .get(format!("{health}/calls"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let calls = calls.as_array().unwrap();
+    let entities: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["operation"] == "_entities")
+        .collect();
+    assert_eq!(entities.len(), 1, "one call for the page: {calls:?}");
+    let call = entities[0];
+    assert_eq!(call["representations"], 5);
+    assert_eq!(call["agency"], "D-HEALTH");
+    assert_eq!(call["purpose"], "elderly_health_service");
+    assert_eq!(call["case"], "DEMO-CHECK");
+    assert_eq!(call["authorization"], "valid", "the hub's own credential");
+    assert!(call["requestId"].as_str().is_some_and(|id| !id.is_empty()));
+}

@@ -171,8 +171,9 @@ async fn timed(hub: &TestHub, reader: (&str, &str, &str), what: &str, query: &st
     data
 }
 
-/// Generous on a loaded 2-core machine: the inline form took 5-16 s.
-const PLANNED_WITHIN: Duration = Duration::from_secs(3);
+/// Generous on a loaded 2-core machine (3.0 s seen beside a cold release build),
+/// below what the inline form took on an idle one (5-16 s).
+const PLANNED_WITHIN: Duration = Duration::from_millis(4500);
 
 /// (id, memberCount) of every household on one page of `households`.
 fn counts(data: &Value) -> Vec<(String, u64)> {

@@ -8,6 +8,8 @@
 //! after, and leaves the test city alone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -15,6 +17,8 @@ use std::time::Duration;
 use mandate_connectors::import::{self, ImportError, ImportSettings, Mode};
 use mandate_connectors::{AuditWriter, Neo4jSettings, Neo4jStore};
 use serde_json::{json, Map, Value};
+
+const HEALTH_KEY: &str = "key-import-read-health-00000000";
 
 fn uri() -> String {
     std::env::var("MANDATE_TEST_NEO4J_URI").unwrap_or_else(|_| "bolt://127.0.0.1:7697".into())
@@ -231,6 +235,39 @@ async fn csv_and_jsonl_examples_import_reject_and_rerun_idempotently() {
         Value::Null,
         "civil affairs' field not written by PUBLIC_SECURITY"
     );
+
+    // Another department reads a resident the import created before civil
+    // affairs recorded its fields: they answer null ("not recorded yet"), the
+    // resident and the rest of the answer are intact.
+    let hub = {
+        let keys = common::keys_file(
+            dir.path(),
+            "import-read",
+            &[("D-HEALTH", vec!["health_officer"], HEALTH_KEY.into())],
+        );
+        let mut config = common::test_config();
+        config.auth.api_keys_file = keys.display().to_string();
+        common::TestHub::start_with(config).await
+    };
+    let body: Value = hub
+        .post_as(
+            HEALTH_KEY,
+            "elderly_health_service",
+            "CASE-IMPORT-READ",
+            r#"{ a: resident(id: "R-IMPORT-0003") { id name disabilityStatus elderlyLivingAlone }
+                 b: residents(first: 2) { edges { node { id disabilityStatus } } } }"#,
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["a"],
+        json!({"id": "R-IMPORT-0003", "name": "李娜", "disabilityStatus": null, "elderlyLivingAlone": null})
+    );
+    assert_eq!(body["data"]["b"]["edges"].as_array().unwrap().len(), 2);
 
     // Re-running changes nothing.
     let out = run();

@@ -37,6 +37,16 @@ enum Workload {
     /// A sorted page of 50 residents with no filter: for an agency whose mandate is
     /// one grid, the row scope alone selects them (compare with grid-list's floor).
     ScopedList,
+    /// The first 20 residents of the agency's rows, id and name: the twin of
+    /// remote-list without remote fields.
+    LocalList,
+    /// The first 20 residents with two fields the health commission's subgraph
+    /// serves (vaccinations, familyDoctor): one `_entities` call per request.
+    RemoteList,
+    /// Owner writes: `updateResident` of a phone number, each client on its own
+    /// residents (taken from the agency's first 200), with the value it last wrote
+    /// as the precondition.
+    Update,
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +250,9 @@ fn graphql(w: Workload) -> &'static str {
         Workload::Nested => "query($id: ID!) { resident(id: $id) { id name household { id memberCount building { address yearBuilt grid { id name } } } } }",
         Workload::Point => "query($id: ID!) { resident(id: $id) { id name birthDate sex hukouType } }",
         Workload::ScopedList => "{ residents(first: 50, orderBy: [{field: BIRTH_DATE}]) { edges { node { id name birthDate } } } }",
+        Workload::LocalList => "{ residents(first: 20) { edges { node { id name } } } }",
+        Workload::RemoteList => "{ residents(first: 20) { edges { node { id name familyDoctor vaccinations { vaccine date } } } } }",
+        Workload::Update => "mutation($id: ID!, $to: String, $was: String) { updateResident(id: $id, set: { phone: $to }, expect: { phone: $was }) { id } }",
         Workload::GridList => "query($g: ID!) { residents(first: 50, orderBy: [{field: BIRTH_DATE}], where: {household: {where: {building: {where: {grid: {where: {id: {eq: $g}}}}}}}}) { edges { node { id name birthDate } } } }",
     }
 }
@@ -248,6 +261,7 @@ fn cypher(w: Workload) -> &'static str {
     match w {
         Workload::Nested => "MATCH (r:Resident {id: $id}) OPTIONAL MATCH (r)-[:MEMBER_OF]->(h:Household) OPTIONAL MATCH (h)-[:RESIDES_IN]->(b:Building) OPTIONAL MATCH (b)-[:IN_GRID]->(g:Grid) RETURN {id: r.id, name: r.name, household: {id: h.id, memberCount: h.memberCount, building: {address: b.address, yearBuilt: b.yearBuilt, grid: {id: g.id, name: g.name}}}} AS data",
         Workload::Point => "MATCH (r:Resident {id: $id}) RETURN {id: r.id, name: r.name, birthDate: toString(r.birthDate), sex: r.sex, hukouType: r.hukouType} AS data",
+        Workload::LocalList | Workload::RemoteList | Workload::Update => "RETURN null AS data",
         Workload::GridList | Workload::ScopedList => "MATCH (:Grid {id: $g})<-[:IN_GRID]-(:Building)<-[:RESIDES_IN]-(:Household)<-[:MEMBER_OF]-(r:Resident) WITH r ORDER BY r.birthDate, r.id LIMIT 50 RETURN collect({id: r.id, name: r.name, birthDate: toString(r.birthDate)}) AS data",
     }
 }
@@ -284,6 +298,108 @@ where
         json!({"id": format!("R{r:08}"), "g": format!("G{g:05}")})
     };
     load::closed_loop(load.concurrency, load.seconds, random_ids, one).await
+}
+
+/// The `update` workload: each request takes a resident no other client is
+/// updating, sets a new phone number with the one it last wrote as `expect`,
+/// and gives the resident back.
+async fn updates(
+    url: String,
+    api_key: Option<String>,
+    purpose: String,
+    load: &Load,
+) -> (Vec<Duration>, usize, Duration) {
+    let client = reqwest::Client::new();
+    let ask = {
+        let client = client.clone();
+        move |query: &str, variables: Value| {
+            let mut req = client
+                .post(&url)
+                .json(&json!({"query": query, "variables": variables}));
+            if let Some(key) = &api_key {
+                req = req
+                    .header("x-api-key", key)
+                    .header("x-mandate-purpose", &purpose)
+                    .header("x-mandate-case", "BENCH-WRITES");
+            }
+            req.send()
+        }
+    };
+    let first: Value = match ask(
+        "{ residents(first: 200) { edges { node { id phone } } } }",
+        json!({}),
+    )
+    .await
+    {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(e) => {
+            eprintln!("bench: cannot list residents: {e}");
+            std::process::exit(1);
+        }
+    };
+    let pool: Vec<(String, Value)> = first["data"]["residents"]["edges"]
+        .as_array()
+        .map(|edges| {
+            edges
+                .iter()
+                .filter_map(|e| {
+                    Some((
+                        e["node"]["id"].as_str()?.to_string(),
+                        e["node"]["phone"].clone(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if pool.len() < load.concurrency {
+        eprintln!(
+            "bench: the agency reads {} residents, fewer than the clients: {first}",
+            pool.len()
+        );
+        std::process::exit(1);
+    }
+    let pool = std::sync::Arc::new(std::sync::Mutex::new(pool));
+    let take = {
+        let pool = pool.clone();
+        move || {
+            let mut p = pool
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let i = rand::rng().random_range(0..p.len());
+            p.swap_remove(i)
+        }
+    };
+    let ask = std::sync::Arc::new(ask);
+    load::closed_loop(
+        load.concurrency,
+        load.seconds,
+        take,
+        move |(id, was): (String, Value)| {
+            let ask = ask.clone();
+            let pool = pool.clone();
+            async move {
+                let to = format!("139{:08}", rand::rng().random_range(0..100_000_000u32));
+                let ok = match ask(
+                    graphql(Workload::Update),
+                    json!({"id": id, "to": to, "was": was}),
+                )
+                .await
+                {
+                    Ok(resp) => resp
+                        .json::<Value>()
+                        .await
+                        .is_ok_and(|b| b.get("errors").is_none()),
+                    Err(_) => false,
+                };
+                let now = if ok { json!(to) } else { was };
+                pool.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((id, now));
+                ok
+            }
+        },
+    )
+    .await
 }
 
 #[tokio::main]
@@ -480,6 +596,15 @@ async fn main() {
             password,
             iterations,
         } => policy_bench(neo4j, password, iterations).await,
+        Target::Hub {
+            url,
+            api_key,
+            purpose,
+            load,
+        } if matches!(load.workload, Workload::Update) => {
+            let (lat, errors, elapsed) = updates(url, api_key, purpose, &load).await;
+            report("hub", &load, lat, errors, elapsed);
+        }
         Target::Hub {
             url,
             api_key,

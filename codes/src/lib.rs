@@ -88,13 +88,22 @@ pub enum Code {
     CsrfRejected,
     /// The console session has expired; sign in again.
     SessionExpired,
+    /// A departmental subgraph did not answer within its `timeout_ms`: the fields it
+    /// serves are null on their paths; the rest of the answer is intact.
+    SubgraphTimeout,
+    /// A departmental subgraph cannot be reached, refused the hub, or its circuit
+    /// breaker is open: the fields it serves are null on their paths.
+    SubgraphUnavailable,
+    /// A departmental subgraph answered with an error, or with a value that does not
+    /// fit the catalog's type: that field is null on its path.
+    SubgraphError,
     /// Anything else; details are in the server log under the request id.
     InternalError,
 }
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 35] = [
+    pub const ALL: [Code; 38] = [
         Code::BadRequest,
         Code::PersistedQueryNotFound,
         Code::DocumentNotTrusted,
@@ -129,6 +138,9 @@ impl Code {
         Code::StateConflict,
         Code::CsrfRejected,
         Code::SessionExpired,
+        Code::SubgraphTimeout,
+        Code::SubgraphUnavailable,
+        Code::SubgraphError,
         Code::InternalError,
     ];
 
@@ -169,6 +181,9 @@ impl Code {
             Code::StateConflict => "STATE_CONFLICT",
             Code::CsrfRejected => "CSRF_REJECTED",
             Code::SessionExpired => "SESSION_EXPIRED",
+            Code::SubgraphTimeout => "SUBGRAPH_TIMEOUT",
+            Code::SubgraphUnavailable => "SUBGRAPH_UNAVAILABLE",
+            Code::SubgraphError => "SUBGRAPH_ERROR",
             Code::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -199,7 +214,12 @@ impl Code {
             | Code::CsrfRejected => 403,
             Code::PayloadTooLarge => 413,
             Code::RateLimited | Code::QuotaExceeded => 429,
-            Code::Neo4jUnavailable | Code::Neo4jTimeout | Code::AuditUnavailable => 503,
+            Code::Neo4jUnavailable
+            | Code::Neo4jTimeout
+            | Code::AuditUnavailable
+            | Code::SubgraphTimeout
+            | Code::SubgraphUnavailable => 503,
+            Code::SubgraphError => 502,
             Code::InternalError => 500,
             Code::BadRequest
             | Code::PersistedQueryNotFound
@@ -270,6 +290,9 @@ impl Code {
             Code::StateConflict => "the record is not in a state that allows this, or someone changed it since you read it; read it again",
             Code::CsrfRejected => "a console request without the session's `X-CSRF-Token`",
             Code::SessionExpired => "the console session has expired; sign in again",
+            Code::SubgraphTimeout => "a departmental subgraph did not answer within its `timeout_ms`; its fields are null on their paths, the rest is intact",
+            Code::SubgraphUnavailable => "a departmental subgraph cannot be reached, refused the hub, or its circuit breaker is open; its fields are null on their paths",
+            Code::SubgraphError => "a departmental subgraph answered with an error or a value that does not fit the catalog; that field is null",
             Code::InternalError => "unexpected; see the server log under the request id",
         }
     }

@@ -16,6 +16,7 @@ pub mod import;
 mod journal;
 mod neo4j;
 pub mod policy_store;
+mod subgraph;
 
 pub use audit::AuditWriter;
 pub use journal::{
@@ -23,6 +24,7 @@ pub use journal::{
     JournalSettings,
 };
 pub use neo4j::{Neo4jSettings, Neo4jStore};
+pub use subgraph::{HttpSubgraphs, SubgraphSettings, SubgraphStats};
 
 use mandate_hub::AgencyProfile;
 

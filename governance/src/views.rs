@@ -78,6 +78,20 @@ pub fn catalog(catalog: &Catalog) -> Vec<CatalogField> {
                 description: f.description.clone(),
             });
         }
+        for r in &t.remotes {
+            out.push(CatalogField {
+                type_name: t.name.clone(),
+                field: r.name.clone(),
+                object: format!("{}.{}", t.name, r.name),
+                owner: r.share.owner.clone(),
+                sensitivity: sens(&r.share),
+                share_class: r.share.class.into(),
+                description: Some(match &r.description {
+                    Some(d) => format!("{d} (served by subgraph `{}`)", r.subgraph),
+                    None => format!("Served by subgraph `{}`.", r.subgraph),
+                }),
+            });
+        }
         for r in &t.relations {
             out.push(CatalogField {
                 type_name: t.name.clone(),
@@ -109,10 +123,7 @@ pub fn share_of(catalog: &Catalog, object: &str) -> Option<ShareMeta> {
     let parts: Vec<&str> = object.split('.').collect();
     let t = catalog.types.iter().find(|t| t.name == parts[0])?;
     match parts.as_slice() {
-        [_, f] => t
-            .field(f)
-            .map(|x| x.share.clone())
-            .or_else(|| t.relation(f).map(|r| r.share.clone())),
+        [_, f] => t.share_of(f).cloned(),
         [_, r, p] => t
             .relation(r)?
             .properties

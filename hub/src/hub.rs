@@ -9,7 +9,8 @@ use async_graphql::dynamic::Schema;
 use mandate_audit::{AuditSink, Decision, Disclosure};
 use mandate_policies::Policies;
 use mandate_resolvers::{
-    AccessPlan, CallerPlan, Code, CursorKey, Engine, GraphStore, HubError, Limits, ShapeLimits,
+    AccessPlan, CallerPlan, Code, CursorKey, Engine, GraphStore, HubError, Limits, NoSubgraphs,
+    ShapeLimits, Subgraphs,
 };
 use mandate_schema::Catalog;
 use tracing::Instrument as _;
@@ -50,6 +51,7 @@ pub enum BuildError {
 pub struct HubBuilder {
     catalog: Arc<Catalog>,
     store: Arc<dyn GraphStore>,
+    subgraphs: Arc<dyn Subgraphs>,
     jurisdictions: Arc<dyn Jurisdictions>,
     audit: Arc<dyn AuditSink>,
     policies: Policies,
@@ -78,6 +80,7 @@ impl HubBuilder {
         HubBuilder {
             catalog,
             store,
+            subgraphs: Arc::new(NoSubgraphs),
             jurisdictions,
             audit,
             policies,
@@ -104,6 +107,13 @@ impl HubBuilder {
     /// many it follows.
     pub fn anonymous_refusals_per_sec(mut self, n: u32) -> Self {
         self.anonymous_refusals_per_sec = n;
+        self
+    }
+
+    /// The departmental subgraphs remote fields come from (default: none
+    /// configured, so remote fields answer `SUBGRAPH_UNAVAILABLE`).
+    pub fn subgraphs(mut self, subgraphs: Arc<dyn Subgraphs>) -> Self {
+        self.subgraphs = subgraphs;
         self
     }
 
@@ -165,6 +175,7 @@ impl HubBuilder {
             shape: self.shape,
             cursors: self.cursors.unwrap_or_else(CursorKey::random),
             store: self.store,
+            subgraphs: self.subgraphs,
         });
         let unrestricted = Arc::new(AccessPlan::allow_all(&self.catalog));
         let schema = mandate_resolvers::build_schema(engine.clone(), unrestricted.clone())
@@ -360,8 +371,9 @@ impl Hub {
         }
         if let Some(asker) = &asker {
             request = request.data(self.ledger.meter(&asker.caller.agency, &asker.purpose));
-            // Owner writes record who wrote, for what purpose and case.
-            request = request.data(mandate_resolvers::Writer {
+            // Owner writes record who wrote, for what purpose and case;
+            // remote fields forward it to the departmental subgraphs.
+            request = request.data(mandate_resolvers::Principal {
                 request_id: request_id.clone(),
                 agency: asker.caller.agency.clone(),
                 officer: asker.caller.officer.clone(),

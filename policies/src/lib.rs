@@ -685,6 +685,13 @@ impl Policies {
                     }
                 }
             }
+            // Fields a departmental subgraph serves: granted and masked like the rest.
+            for r in &t.remotes {
+                let object = format!("{}.{}", t.name, r.name);
+                if let Some(a) = self.field_access(key, &object, r.share.class, &r.share.owner)? {
+                    access.fields.insert(r.name.clone(), a);
+                }
+            }
             for r in &t.relations {
                 let object = format!("{}.{}", t.name, r.name);
                 if self.field_access(key, &object, r.share.class, &r.share.owner)?
@@ -850,15 +857,10 @@ fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
             Scope::parse(&i.condition, &t.name)?.check(&t.name, catalog)?;
             return Ok(());
         }
-        [_, f] => {
-            if let Some(field) = t.field(f) {
-                field.share.clone()
-            } else if let Some(rel) = t.relation(f) {
-                rel.share.clone()
-            } else {
-                return Err(format!("`{}` has no field `{f}`", t.name));
-            }
-        }
+        [_, f] => match t.share_of(f) {
+            Some(share) => share.clone(),
+            None => return Err(format!("`{}` has no field `{f}`", t.name)),
+        },
         [_, r, p] => {
             let rel = t
                 .relation(r)
@@ -883,6 +885,21 @@ fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
             }
         }
         "read_masked" => {
+            if let [_, f] = parts.as_slice() {
+                if let Some(remote) = t.remote(f).filter(|r| !r.maskable()) {
+                    return Err(format!(
+                        "a mask applies to one scalar value; `{}` is {}",
+                        i.object,
+                        match &remote.value {
+                            mandate_schema::RemoteValue::Object(v) if remote.list => {
+                                format!("a list of {v}")
+                            }
+                            mandate_schema::RemoteValue::Object(v) => format!("a {v}"),
+                            mandate_schema::RemoteValue::Scalar(_) => "a list".to_string(),
+                        }
+                    ));
+                }
+            }
             if !MASKS.iter().any(|(n, _)| *n == i.condition) {
                 return Err(format!(
                     "unknown mask `{}`; known: {}",
@@ -898,6 +915,13 @@ fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
             let [_, f] = parts.as_slice() else {
                 return Err("`write` applies to a field (`Type.field`)".to_string());
             };
+            if t.remote(f).is_some() {
+                return Err(format!(
+                    "`{}` is kept by subgraph `{}`; it is written in its department's own system",
+                    i.object,
+                    t.remote(f).map_or("", |r| r.subgraph.as_str())
+                ));
+            }
             let field = t.field(f).ok_or_else(|| {
                 format!(
                     "`write` applies to a field; `{}` is a relationship",

@@ -48,6 +48,28 @@ pub enum Mask {
     YearOnly,
 }
 
+impl Mask {
+    /// The mask applied in the hub, to a value a subgraph served: the same
+    /// rendering as the Cypher of `cypher::masked` (characters, not bytes).
+    pub fn apply(self, s: &str) -> String {
+        let chars: Vec<char> = s.chars().collect();
+        let left = |n: usize| chars.iter().take(n).collect::<String>();
+        let right = |n: usize| {
+            chars[chars.len().saturating_sub(n)..]
+                .iter()
+                .collect::<String>()
+        };
+        match self {
+            Mask::KeepEnds => format!("{}********{}", left(6), right(4)),
+            Mask::KeepStart => format!("{}************", left(6)),
+            Mask::Phone => format!("{}****{}", left(3), right(4)),
+            Mask::FirstChar => format!("{}**", left(1)),
+            Mask::Redact => "***".to_string(),
+            Mask::YearOnly => format!("{}-**-**", left(4)),
+        }
+    }
+}
+
 /// What an agency may read of one node type.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct TypeAccess {

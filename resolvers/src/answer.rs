@@ -7,7 +7,7 @@
 //! only these types.
 //!
 //! ```text
-//! node       {`#id`: <subject id>?, `#ids`: [<described subject id>]?,
+//! node       {`#id`: <subject id>?, `#ids`: [<described subject id>]?, `#key`: <id>?,
 //!             <response key>: <scalar | node | null | page>, ...}
 //! page       {rows: [row], total: <count | null>, first: <page size>, after: <bool>,
 //!             `#counted`: [<subject id>]?}
@@ -51,6 +51,9 @@ pub(crate) mod key {
     pub(crate) const DESCRIBED: &str = "#ids";
     /// The data subjects a small count counted (see `disclose::SMALL_COUNT`).
     pub(crate) const COUNTED: &str = "#counted";
+    /// A node's id, when remote fields are selected of it: the key its
+    /// subgraph's `_entities` is asked by.
+    pub(crate) const ENTITY_KEY: &str = "#key";
 }
 
 /// One node as read: its selected items by response key.
@@ -60,6 +63,8 @@ pub(crate) struct Node {
     pub subject: Option<String>,
     /// The data subjects the node's fields are facts about (`@describes`).
     pub described: Vec<String>,
+    /// The node's id, when remote fields are selected of it.
+    pub key: Option<String>,
     /// The selected items, by response key.
     pub items: HashMap<String, Item>,
 }
@@ -73,6 +78,37 @@ pub(crate) enum Item {
     One(Option<Node>),
     /// A list relationship.
     Many(Page),
+    /// A field a departmental subgraph serves.
+    Remote(Remote),
+}
+
+/// A remote field of one node: what to ask its subgraph, then its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Remote {
+    /// The subgraph serving it.
+    pub subgraph: String,
+    /// The node's type (`__typename` of the representation).
+    pub ty: String,
+    /// The field's name.
+    pub field: String,
+    /// The value object's fields selected, when it returns objects.
+    pub value_fields: Vec<String>,
+    /// The mask the plan reads it through, if any.
+    pub mask: Option<crate::access::Mask>,
+    /// The answer, once fetched.
+    pub fetched: Fetched,
+}
+
+/// The state of a remote field.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Fetched {
+    /// Not asked yet.
+    Pending,
+    /// The value (checked against the catalog, masked, null when the subgraph
+    /// knows nothing).
+    Value(Value),
+    /// The subgraph did not answer for it; the field is null with this error.
+    Failed(HubError),
 }
 
 /// One page of a connection.
@@ -191,6 +227,7 @@ pub(crate) fn scalar_nodes(data: Value) -> Vec<Node> {
         .map(|item| Node {
             subject: None,
             described: Vec::new(),
+            key: None,
             items: match item {
                 Value::Object(map) => map.into_iter().map(|(k, v)| (k, Item::Scalar(v))).collect(),
                 _ => HashMap::new(),
@@ -230,12 +267,33 @@ fn node(sel: &NodeSelection<'_>, value: Value) -> Result<Option<Node>, HubError>
         _ => None,
     };
     let described = ids(map.remove(key::DESCRIBED));
+    let entity_key = match map.remove(key::ENTITY_KEY) {
+        Some(Value::String(id)) => Some(id),
+        _ => None,
+    };
     let mut items = HashMap::with_capacity(sel.items.len());
     for item in &sel.items {
         let value = map.remove(item.key()).unwrap_or(Value::Null);
         let decoded = match item {
             NodeItem::Scalar { .. } => Item::Scalar(value),
             NodeItem::One { selection, .. } => Item::One(node(selection, value)?),
+            NodeItem::Remote {
+                ty,
+                field,
+                access,
+                value_fields,
+                ..
+            } => Item::Remote(Remote {
+                subgraph: field.subgraph.clone(),
+                ty: (*ty).to_string(),
+                field: field.name.clone(),
+                value_fields: value_fields.iter().map(|f| (*f).to_string()).collect(),
+                mask: match access {
+                    crate::access::FieldAccess::Masked(m) => Some(*m),
+                    crate::access::FieldAccess::Read => None,
+                },
+                fetched: Fetched::Pending,
+            }),
             NodeItem::Many { connection, .. } => Item::Many(page(connection, value)?),
         };
         items.insert(item.key().to_string(), decoded);
@@ -243,6 +301,7 @@ fn node(sel: &NodeSelection<'_>, value: Value) -> Result<Option<Node>, HubError>
     Ok(Some(Node {
         subject,
         described,
+        key: entity_key,
         items,
     }))
 }

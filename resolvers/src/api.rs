@@ -23,11 +23,11 @@ use async_graphql::dynamic::{
     ResolverContext, Scalar, Schema, SchemaError, TypeRef,
 };
 use async_graphql::{Name, Value as GqlValue};
-use mandate_schema::{Catalog, NodeType, Relation, ScalarKind};
+use mandate_schema::{Catalog, NodeType, Relation, RemoteField, RemoteValue, ScalarKind};
 use serde_json::Value;
 
 use crate::access::{AccessPlan, FieldAccess, Mask};
-use crate::answer::{Answer, Item, Node, Page, Row};
+use crate::answer::{Answer, Fetched, Item, Node, Page, Row};
 use crate::cursor::CursorKey;
 use crate::errors::{Code, HubError};
 use crate::federation::{not_granted, CallerPlan, Union};
@@ -47,6 +47,8 @@ pub struct Engine {
     pub cursors: CursorKey,
     /// The graph database.
     pub store: Arc<dyn GraphStore>,
+    /// The departmental subgraphs remote fields come from.
+    pub subgraphs: Arc<dyn crate::Subgraphs>,
 }
 
 /// Parses a `YYYY-MM-DD` date.
@@ -300,6 +302,17 @@ fn object_field(name: &str, ty: TypeRef, grant: Option<Grant>) -> Field {
     })
 }
 
+/// One remote value: a value object passed down to its fields' resolvers, or a scalar.
+fn remote_value<'a>(
+    v: &'a Value,
+    kind: Option<&ScalarKind>,
+) -> async_graphql::Result<FieldValue<'a>> {
+    Ok(match v {
+        Value::Object(_) => FieldValue::borrowed_any(v),
+        other => FieldValue::value(to_gql(other, kind)?),
+    })
+}
+
 fn list_args(field: Field, target: &str, sortable: bool) -> Field {
     let mut field = field
         .argument(InputValue::new(
@@ -337,6 +350,10 @@ struct Builder<'a> {
     union: Option<&'a Union>,
     enums_used: BTreeSet<String>,
     filters_used: BTreeSet<String>,
+    /// Value object types remote fields return, registered once each.
+    values_used: BTreeSet<String>,
+    /// Whether a field of the schema is a `Date`.
+    dates_used: bool,
     objects: Vec<Object>,
     inputs: Vec<InputObject>,
     enums: Vec<Enum>,
@@ -381,6 +398,8 @@ fn generate(
         union,
         enums_used: BTreeSet::new(),
         filters_used: BTreeSet::new(),
+        values_used: BTreeSet::new(),
+        dates_used: false,
         objects: Vec::new(),
         inputs: Vec::new(),
         enums: Vec::new(),
@@ -455,9 +474,12 @@ fn generate(
             schema = schema.register(i);
         }
     }
-    if catalog.types.iter().any(|t| {
-        plan.type_access(&t.name).is_some() && t.fields.iter().any(|f| f.kind == ScalarKind::Date)
-    }) {
+    let dates_used = b.dates_used
+        || catalog.types.iter().any(|t| {
+            plan.type_access(&t.name).is_some()
+                && t.fields.iter().any(|f| f.kind == ScalarKind::Date)
+        });
+    if dates_used {
         schema = schema.register(
             Scalar::new("Date")
                 .description("ISO 8601 calendar date, YYYY-MM-DD.")
@@ -760,6 +782,15 @@ impl Builder<'_> {
                 where_input = where_input.field(InputValue::new(&f.name, TypeRef::named(filter)));
             }
         }
+        // Remote fields: in an agency's own schema only. The federation view
+        // leaves them to the subgraphs that serve them in a supergraph.
+        if self.union.is_none() {
+            for r in &t.remotes {
+                if let Some(access) = self.field_visible(t, &r.name) {
+                    obj = obj.field(self.remote_field(r, access));
+                }
+            }
+        }
         for rel in &t.relations {
             if !self.plan.relation_visible(self.catalog, &t.name, &rel.name) {
                 continue;
@@ -835,6 +866,118 @@ impl Builder<'_> {
             t,
             None,
         );
+    }
+
+    /// A remote field: its value from the subgraph, or null with the subgraph's
+    /// error on its path. Always nullable.
+    fn remote_field(&mut self, r: &RemoteField, access: FieldAccess) -> Field {
+        let (type_name, kind) = match &r.value {
+            RemoteValue::Scalar(kind) => {
+                if !access.is_full() {
+                    (TypeRef::STRING.to_string(), None)
+                } else {
+                    if let ScalarKind::Enum(e) = kind {
+                        self.enums_used.insert(e.clone());
+                    }
+                    self.dates_used |= *kind == ScalarKind::Date;
+                    (scalar_type_name(kind).to_string(), Some(kind.clone()))
+                }
+            }
+            RemoteValue::Object(v) => {
+                self.value_type(v);
+                (v.clone(), None)
+            }
+        };
+        let ty = if r.list {
+            TypeRef::named_nn_list(type_name)
+        } else {
+            TypeRef::named(type_name)
+        };
+        let catalog = match &r.description {
+            Some(d) => format!(
+                "{d}\n\nServed by the `{}` subgraph: null, with an error on its path, when it does not answer.",
+                r.subgraph
+            ),
+            None => format!(
+                "Served by the `{}` subgraph: null, with an error on its path, when it does not answer.",
+                r.subgraph
+            ),
+        };
+        let mut field = Field::new(&r.name, ty, move |ctx| {
+            let kind = kind.clone();
+            FieldFuture::new(async move {
+                let Some(Item::Remote(remote)) = parent_item(&ctx)? else {
+                    return Ok(None);
+                };
+                let value = match &remote.fetched {
+                    Fetched::Value(Value::Null) => return Ok(None),
+                    Fetched::Value(v) => v,
+                    Fetched::Failed(e) => {
+                        null_with(&ctx, e.clone().into_graphql());
+                        return Ok(None);
+                    }
+                    Fetched::Pending => {
+                        return Err(HubError::internal("a remote field was not fetched").into())
+                    }
+                };
+                Ok(Some(match value {
+                    Value::Array(items) => FieldValue::list(
+                        items
+                            .iter()
+                            .map(|v| remote_value(v, kind.as_ref()))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    other => remote_value(other, kind.as_ref())?,
+                }))
+            })
+        });
+        if let Some(d) = field_description(Some(&catalog), access) {
+            field = field.description(d);
+        }
+        field
+    }
+
+    /// Registers value object type `name` (once): fields read from the JSON
+    /// object the subgraph served, checked against the catalog on arrival.
+    fn value_type(&mut self, name: &str) {
+        if !self.values_used.insert(name.to_string()) {
+            return;
+        }
+        let Some(vt) = self.catalog.value_type(name) else {
+            return;
+        };
+        let mut obj = Object::new(&vt.name);
+        if let Some(d) = &vt.description {
+            obj = obj.description(d);
+        }
+        for f in &vt.fields {
+            if let ScalarKind::Enum(e) = &f.kind {
+                self.enums_used.insert(e.clone());
+            }
+            self.dates_used |= f.kind == ScalarKind::Date;
+            let ty = if f.nullable {
+                TypeRef::named(scalar_type_name(&f.kind))
+            } else {
+                TypeRef::named_nn(scalar_type_name(&f.kind))
+            };
+            let kind = f.kind.clone();
+            let key = f.name.clone();
+            let mut field = Field::new(&f.name, ty, move |ctx| {
+                let kind = kind.clone();
+                let key = key.clone();
+                FieldFuture::new(async move {
+                    match parent::<Value>(&ctx)?.get(&key) {
+                        None | Some(Value::Null) => Ok(None),
+                        Some(v) => Ok(Some(FieldValue::value(to_gql(v, Some(&kind))?))),
+                    }
+                })
+            });
+            if let Some(d) = &f.description {
+                field = field.description(d);
+            }
+            obj = obj.field(field);
+        }
+        self.objects.push(obj);
     }
 
     /// The connection type a list relationship returns: the target's own, or a
@@ -1051,10 +1194,11 @@ pub(crate) fn walker<'a>(
     .federated(federated)
 }
 
-/// Runs `query`, decodes its answer with `decode` and reports what it disclosed
-/// into the request's [`Disclosure`](mandate_audit::Disclosure) through `note`:
-/// every read of the store goes through here, so none escapes the audit record.
-pub(crate) async fn run_disclosed<T>(
+/// Runs `query`, decodes its answer with `decode`, fetches its remote fields
+/// from their subgraphs (see `remote`) and reports what it disclosed into the
+/// request's [`Disclosure`](mandate_audit::Disclosure) through `note`: every
+/// read of the store goes through here, so none escapes the audit record.
+pub(crate) async fn run_disclosed<T: crate::remote::Pending>(
     ctx: &ResolverContext<'_>,
     engine: &Engine,
     query: &CypherQuery,
@@ -1080,7 +1224,14 @@ pub(crate) async fn run_disclosed<T>(
         meter.spent(started.elapsed());
     }
     let data = data.map_err(|e| e.into_hub_error().into_graphql())?;
-    let answer = decode(data)?;
+    let mut answer = decode(data)?;
+    crate::remote::complete(
+        &engine.catalog,
+        engine.subgraphs.as_ref(),
+        ctx.data_opt::<crate::Principal>(),
+        &mut answer,
+    )
+    .await;
     if let Ok(disclosure) = ctx.data::<Arc<mandate_audit::Disclosure>>() {
         note(disclosure, &answer);
     }

@@ -26,8 +26,8 @@ use serde_json::{Map, Value};
 
 use crate::access::{AccessPlan, FieldAccess, Mask};
 use crate::answer::key::{
-    AFTER, COUNTED, DESCRIBED, EDGE, ENTITY_ID, ENTITY_NODE, FIRST, NODE, ROWS, SCOPE, SORT_KEYS,
-    SUBJECT, TOTAL,
+    AFTER, COUNTED, DESCRIBED, EDGE, ENTITY_ID, ENTITY_KEY, ENTITY_NODE, FIRST, NODE, ROWS, SCOPE,
+    SORT_KEYS, SUBJECT, TOTAL,
 };
 use crate::errors::{Code, HubError};
 use crate::ir::{
@@ -779,6 +779,14 @@ impl<'a> Compiler<'a> {
             // For the audit record only (see `answer::key::SUBJECT`).
             parts.push(format!("`{SUBJECT}`: {v}.`{}`", t.id_field().name));
         }
+        if sel
+            .items
+            .iter()
+            .any(|i| matches!(i, NodeItem::Remote { .. }))
+        {
+            // The key remote fields are fetched by (see `answer::key::ENTITY_KEY`).
+            parts.push(format!("`{ENTITY_KEY}`: {v}.`{}`", t.id_field().name));
+        }
         if !sel.items.is_empty() {
             if let Some(ids) = self.described(t, v)? {
                 parts.push(format!("`{DESCRIBED}`: COLLECT {{ {ids} }}"));
@@ -807,6 +815,8 @@ impl<'a> Compiler<'a> {
                         "`{key}`: head(COLLECT {{ MATCH {pattern}{filtered}{late} RETURN {proj} LIMIT 1 }})"
                     )
                 }
+                // Served by its subgraph once the node is read (see `remote`).
+                NodeItem::Remote { .. } => continue,
                 NodeItem::Many {
                     key,
                     relation,

@@ -166,6 +166,8 @@ impl Walk<'_> {
         for item in &sel.items {
             match item {
                 NodeItem::Scalar { field, .. } => self.field(&t.name, &field.name),
+                // Read like a scalar: the subgraph is asked only for shown rows.
+                NodeItem::Remote { field, .. } => self.field(&t.name, &field.name),
                 NodeItem::One {
                     key,
                     relation,

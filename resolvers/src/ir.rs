@@ -8,7 +8,7 @@
 //! compiler never looks a name up again. Row predicates ([`Filter`]) stay by
 //! name: access plans carry them too, and they are written without a catalog.
 
-use mandate_schema::{Field, NodeType, Relation};
+use mandate_schema::{Field, NodeType, Relation, RemoteField};
 use serde_json::Value;
 
 use crate::access::FieldAccess;
@@ -92,6 +92,21 @@ pub(crate) enum NodeItem<'a> {
         /// What to read of the target.
         selection: NodeSelection<'a>,
     },
+    /// A field a departmental subgraph serves, fetched by the node's id after
+    /// the node is read (see `remote`).
+    Remote {
+        /// Response key.
+        key: String,
+        /// The node type that has the field (its `__typename` in the subgraph).
+        ty: &'a str,
+        /// The remote field.
+        field: &'a RemoteField,
+        /// How the plan lets it be read.
+        access: FieldAccess,
+        /// The value object's fields selected (by name, in first-seen order),
+        /// when the field returns `@value` objects.
+        value_fields: Vec<&'a str>,
+    },
     /// A list relationship, served as a connection.
     Many {
         /// Response key.
@@ -111,6 +126,7 @@ impl NodeItem<'_> {
         match self {
             NodeItem::Scalar { key, .. }
             | NodeItem::One { key, .. }
+            | NodeItem::Remote { key, .. }
             | NodeItem::Many { key, .. } => key,
         }
     }

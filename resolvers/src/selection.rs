@@ -401,6 +401,36 @@ impl<'a> Walker<'a> {
                     return Err(denied(name));
                 };
                 NodeItem::Scalar { key, field, access }
+            } else if let Some(field) = t.remote(name) {
+                let Some(access) = self.plan.field(&t.name, name) else {
+                    if self.federated {
+                        continue;
+                    }
+                    return Err(denied(name));
+                };
+                let mut value_fields = Vec::new();
+                if let mandate_schema::RemoteValue::Object(v) = &field.value {
+                    let value = self.catalog.value_type(v).ok_or_else(|| {
+                        HubError::internal("remote value type missing from catalog")
+                    })?;
+                    for sub in self.fields(&f.selection_set.node, Some(v))? {
+                        let sub = sub.name.node.as_str();
+                        if sub == "__typename" || value_fields.contains(&sub) {
+                            continue;
+                        }
+                        if value.field(sub).is_none() {
+                            return Err(denied(sub));
+                        }
+                        value_fields.push(sub);
+                    }
+                }
+                NodeItem::Remote {
+                    key,
+                    ty: &t.name,
+                    field,
+                    access,
+                    value_fields,
+                }
             } else if let Some(rel) = t.relation(name) {
                 if !self.plan.relation_visible(self.catalog, &t.name, name) {
                     if self.federated {
@@ -860,6 +890,25 @@ fn merge_item<'a>(items: &mut Vec<NodeItem<'a>>, item: NodeItem<'a>) -> Result<(
         (NodeItem::Scalar { field: a, .. }, NodeItem::Scalar { field: b, .. })
             if a.name == b.name =>
         {
+            Ok(())
+        }
+        (
+            NodeItem::Remote {
+                field: a,
+                value_fields: va,
+                ..
+            },
+            NodeItem::Remote {
+                field: b,
+                value_fields: vb,
+                ..
+            },
+        ) if a.name == b.name => {
+            for v in vb {
+                if !va.contains(&v) {
+                    va.push(v);
+                }
+            }
             Ok(())
         }
         (

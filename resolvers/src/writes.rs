@@ -33,22 +33,8 @@ use sha2::{Digest, Sha256};
 use crate::access::AccessPlan;
 use crate::api::{parse_date, Engine};
 use crate::errors::{Code, HubError};
+use crate::principal::Principal;
 use crate::store::StoreError;
-
-/// Who writes: the admitted caller, put into each request's data by the hub.
-#[derive(Debug, Clone)]
-pub struct Writer {
-    /// The hub's request id.
-    pub request_id: String,
-    /// The verified agency.
-    pub agency: String,
-    /// The verified officer or system.
-    pub officer: String,
-    /// The stated purpose.
-    pub purpose: String,
-    /// The stated case number.
-    pub case: String,
-}
 
 /// The longest string an update may write.
 const MAX_TEXT: usize = 1000;
@@ -102,7 +88,7 @@ pub(crate) fn mutation(
                     let id = ctx.args.try_get("id")?.string()?.to_string();
                     let set = values(ctx.args.try_get("set")?.object()?)?;
                     let expect = values(ctx.args.try_get("expect")?.object()?)?;
-                    let writer = ctx.data::<Writer>()?.clone();
+                    let writer = ctx.data::<Principal>()?.clone();
                     let sink = ctx.data::<Arc<dyn AuditSink>>()?.clone();
                     let updated = update(&engine, &plan, t, &id, set, expect, writer, sink)
                         .await
@@ -226,7 +212,7 @@ async fn update(
     id: &str,
     set: BTreeMap<String, Value>,
     expect: BTreeMap<String, Value>,
-    writer: Writer,
+    writer: Principal,
     sink: Arc<dyn AuditSink>,
 ) -> Result<Updated, HubError> {
     let writable = plan.type_access(&t.name).map(|a| &a.writes);

@@ -33,6 +33,7 @@ fn compile_with(plan: &AccessPlan, query: &str, variables: serde_json::Value) ->
         shape: ShapeLimits::default(),
         cursors: CursorKey::from_secret(b"snapshots"),
         store: Arc::new(NoStore),
+        subgraphs: Arc::new(mandate_resolvers::NoSubgraphs),
     };
     let doc = parse_query(query).expect("query parses");
     let op = match &doc.operations {

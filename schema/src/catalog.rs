@@ -184,6 +184,76 @@ pub struct Relation {
     pub properties: Vec<Field>,
 }
 
+/// What a remote field holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum RemoteValue {
+    /// A scalar or enum value.
+    Scalar(ScalarKind),
+    /// A value object (`@value` type), read whole with the field.
+    Object(String),
+}
+
+/// A field a departmental subgraph serves (`@remote`): not stored in Neo4j but
+/// fetched, for the rows a reader may see, through the subgraph's `_entities`
+/// by the node's id. It is a catalog item like any other: owner, sensitivity and
+/// share class; lists grant, mask and audit it by `Type.field`. It is never
+/// filtered, sorted or written through the hub, and always nullable in the API
+/// (its subgraph may not answer).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RemoteField {
+    /// GraphQL field name, as the subgraph names it.
+    pub name: String,
+    /// The subgraph serving it (a `[subgraphs.<name>]` of the hub's configuration).
+    pub subgraph: String,
+    /// What it holds.
+    pub value: RemoteValue,
+    /// A list of values (`[T!]`).
+    pub list: bool,
+    /// Description from the SDL.
+    pub description: Option<String>,
+    /// Catalog metadata.
+    pub share: ShareMeta,
+}
+
+impl RemoteField {
+    /// Whether a mask can apply: a single scalar value.
+    pub fn maskable(&self) -> bool {
+        !self.list && matches!(self.value, RemoteValue::Scalar(_))
+    }
+}
+
+/// One field of a value object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ValueField {
+    /// GraphQL field name.
+    pub name: String,
+    /// Value kind (scalars and enums only).
+    pub kind: ScalarKind,
+    /// Whether the field may be null.
+    pub nullable: bool,
+    /// Description from the SDL.
+    pub description: Option<String>,
+}
+
+/// A value object a remote field returns (`@value`): scalar fields only, no
+/// identity of its own, read with the remote field that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ValueType {
+    /// GraphQL type name.
+    pub name: String,
+    /// Description from the SDL.
+    pub description: Option<String>,
+    /// Fields in SDL order.
+    pub fields: Vec<ValueField>,
+}
+
+impl ValueType {
+    /// The field named `name`.
+    pub fn field(&self, name: &str) -> Option<&ValueField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
 /// A node type: one Neo4j label.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NodeType {
@@ -199,6 +269,9 @@ pub struct NodeType {
     pub fields: Vec<Field>,
     /// Relationship fields in SDL order.
     pub relations: Vec<Relation>,
+    /// Fields departmental subgraphs serve (`@remote`), in SDL order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remotes: Vec<RemoteField>,
     /// Marked `@dataSubject`: its nodes are people whose data disclosures are
     /// audited by id and can be listed in access receipts.
     pub data_subject: bool,
@@ -216,6 +289,19 @@ impl NodeType {
     /// The relationship field named `name`.
     pub fn relation(&self, name: &str) -> Option<&Relation> {
         self.relations.iter().find(|r| r.name == name)
+    }
+
+    /// The remote field named `name`.
+    pub fn remote(&self, name: &str) -> Option<&RemoteField> {
+        self.remotes.iter().find(|r| r.name == name)
+    }
+
+    /// The catalog metadata of field `name`: scalar, relationship or remote.
+    pub fn share_of(&self, name: &str) -> Option<&ShareMeta> {
+        self.field(name)
+            .map(|f| &f.share)
+            .or_else(|| self.relation(name).map(|r| &r.share))
+            .or_else(|| self.remote(name).map(|r| &r.share))
     }
 
     /// The `@id` field.
@@ -255,6 +341,9 @@ pub struct Catalog {
     pub types: Vec<NodeType>,
     /// Enums used as field types, in SDL order.
     pub enums: Vec<EnumType>,
+    /// Value objects remote fields return, in SDL order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<ValueType>,
 }
 
 /// Names the hub generates for every node type, which the model may not use itself.
@@ -286,6 +375,20 @@ impl Catalog {
     /// The enum named `name`.
     pub fn enum_type(&self, name: &str) -> Option<&EnumType> {
         self.enums.iter().find(|e| e.name == name)
+    }
+
+    /// The value object type named `name`.
+    pub fn value_type(&self, name: &str) -> Option<&ValueType> {
+        self.values.iter().find(|v| v.name == name)
+    }
+
+    /// The subgraphs remote fields name, sorted.
+    pub fn subgraphs(&self) -> BTreeSet<&str> {
+        self.types
+            .iter()
+            .flat_map(|t| &t.remotes)
+            .map(|r| r.subgraph.as_str())
+            .collect()
     }
 }
 
@@ -371,6 +474,7 @@ impl<'a> Reader<'a> {
     fn read(&self) -> Result<Catalog, SchemaError> {
         let mut types = Vec::new();
         let mut used_enums = BTreeSet::new();
+        let mut used_values = BTreeSet::new();
         for name in &self.order {
             let Some(def) = self.objects.get(name) else {
                 continue;
@@ -404,7 +508,15 @@ impl<'a> Reader<'a> {
             }
             let mut fields = Vec::new();
             let mut relations = Vec::new();
+            let mut remotes: Vec<RemoteField> = Vec::new();
+            let mut seen = BTreeSet::new();
             for fdef in &obj.fields {
+                if !seen.insert(fdef.node.name.node.as_str()) {
+                    return Err(SchemaError::model(
+                        format!("{name}.{}", fdef.node.name.node),
+                        "defined twice",
+                    ));
+                }
                 let fdef = &fdef.node;
                 let loc = format!("{name}.{}", fdef.name.node);
                 if !fdef.arguments.is_empty() {
@@ -412,6 +524,14 @@ impl<'a> Reader<'a> {
                 }
                 if let Some(rel) = directive(&fdef.directives, "relationship") {
                     relations.push(self.relation(fdef, rel, &loc, &mut used_enums)?);
+                } else if let Some(remote) = directive(&fdef.directives, "remote") {
+                    remotes.push(self.remote(
+                        fdef,
+                        remote,
+                        &loc,
+                        &mut used_values,
+                        &mut used_enums,
+                    )?);
                 } else {
                     fields.push(self.field(fdef, &loc, &mut used_enums)?);
                 }
@@ -434,6 +554,24 @@ impl<'a> Reader<'a> {
                     "a node type needs exactly one @id field",
                 ));
             }
+            // Nodes are created by the department owning their id (imports and
+            // the seeder MERGE on it); another department's fields may not be
+            // recorded yet, so only the creator can promise a value.
+            if let Some(id) = fields.iter().find(|f| f.is_id) {
+                if let Some(f) = fields
+                    .iter()
+                    .find(|f| !f.nullable && f.share.owner != id.share.owner)
+                {
+                    return Err(SchemaError::model(
+                        format!("{name}.{}", f.name),
+                        format!(
+                            "non-null, but owned by {} while {} owns the id and creates the nodes: \
+                             make it nullable (null until its owner records it)",
+                            f.share.owner, id.share.owner
+                        ),
+                    ));
+                }
+            }
             types.push(NodeType {
                 name: (*name).to_string(),
                 label,
@@ -441,6 +579,7 @@ impl<'a> Reader<'a> {
                 description: def.description.as_ref().map(|d| d.node.clone()),
                 fields,
                 relations,
+                remotes,
                 data_subject: directive(&def.directives, "dataSubject").is_some(),
                 describes: directive(&def.directives, "describes")
                     .map(|d| string_arg(d, "relation", name))
@@ -480,6 +619,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        let values = self.values(&used_values, &mut used_enums)?;
         let enums = self
             .order
             .iter()
@@ -506,7 +646,188 @@ impl<'a> Reader<'a> {
                 }
             })
             .collect();
-        Ok(Catalog { types, enums })
+        Ok(Catalog {
+            types,
+            enums,
+            values,
+        })
+    }
+
+    /// A `@remote` field: `T`, `[T!]` or `[T]` (always nullable: its subgraph
+    /// may not answer), `T` a scalar, an enum or a `@value` type.
+    fn remote(
+        &self,
+        fdef: &FieldDefinition,
+        remote: &ConstDirective,
+        loc: &str,
+        used_values: &mut BTreeSet<String>,
+        used_enums: &mut BTreeSet<String>,
+    ) -> Result<RemoteField, SchemaError> {
+        let name = fdef.name.node.to_string();
+        if !is_plain_identifier(&name) || name.starts_with("__") || name.starts_with('_') {
+            return Err(SchemaError::model(loc, "not a plain identifier"));
+        }
+        let subgraph = string_arg(remote, "subgraph", loc)?;
+        if !is_plain_identifier(&subgraph) {
+            return Err(SchemaError::model(
+                loc,
+                format!("subgraph `{subgraph}` is not a plain identifier"),
+            ));
+        }
+        for other in [
+            "id",
+            "relationship",
+            "unique",
+            "index",
+            "countOf",
+            "segment",
+        ] {
+            if directive(&fdef.directives, other).is_some() {
+                return Err(SchemaError::model(
+                    loc,
+                    format!("@{other} does not apply to a @remote field (its subgraph keeps it)"),
+                ));
+            }
+        }
+        let ty = &fdef.ty.node;
+        if !ty.nullable {
+            return Err(SchemaError::model(
+                loc,
+                "a @remote field is nullable: its subgraph may not answer",
+            ));
+        }
+        let (type_name, list) = match &ty.base {
+            BaseType::Named(t) => (t.as_str(), false),
+            BaseType::List(inner) => match &inner.base {
+                BaseType::Named(t) => (t.as_str(), true),
+                BaseType::List(_) => {
+                    return Err(SchemaError::model(loc, "nested lists are not supported"))
+                }
+            },
+        };
+        let value = match self.scalar_kind(type_name) {
+            Some(kind) => {
+                if let ScalarKind::Enum(e) = &kind {
+                    used_enums.insert(e.clone());
+                }
+                if kind == ScalarKind::Id {
+                    return Err(SchemaError::model(loc, "a @remote field cannot be an ID"));
+                }
+                RemoteValue::Scalar(kind)
+            }
+            None => {
+                let is_value = self
+                    .objects
+                    .get(type_name)
+                    .is_some_and(|d| directive(&d.directives, "value").is_some());
+                if !is_value {
+                    return Err(SchemaError::model(
+                        loc,
+                        format!(
+                            "`{type_name}` is not a scalar, an enum or a @value type of the model"
+                        ),
+                    ));
+                }
+                used_values.insert(type_name.to_string());
+                RemoteValue::Object(type_name.to_string())
+            }
+        };
+        Ok(RemoteField {
+            name,
+            subgraph,
+            value,
+            list,
+            description: fdef.description.as_ref().map(|d| d.node.clone()),
+            share: self.share(fdef, loc)?,
+        })
+    }
+
+    /// The kind of a scalar or enum type named `name`.
+    fn scalar_kind(&self, name: &str) -> Option<ScalarKind> {
+        Some(match name {
+            "ID" => ScalarKind::Id,
+            "String" => ScalarKind::String,
+            "Int" => ScalarKind::Int,
+            "Boolean" => ScalarKind::Boolean,
+            "Date" if self.scalars.contains("Date") => ScalarKind::Date,
+            other if self.enums.contains_key(other) => ScalarKind::Enum(other.to_string()),
+            _ => return None,
+        })
+    }
+
+    /// The `@value` types remote fields return, in SDL order.
+    fn values(
+        &self,
+        used: &BTreeSet<String>,
+        used_enums: &mut BTreeSet<String>,
+    ) -> Result<Vec<ValueType>, SchemaError> {
+        let mut values = Vec::new();
+        for name in &self.order {
+            let Some(def) = self.objects.get(name) else {
+                continue;
+            };
+            if directive(&def.directives, "value").is_none() {
+                continue;
+            }
+            if !used.contains(*name) {
+                return Err(SchemaError::model(
+                    *name,
+                    "a @value type no @remote field returns",
+                ));
+            }
+            if directive(&def.directives, "node").is_some() {
+                return Err(SchemaError::model(
+                    *name,
+                    "@value and @node exclude each other",
+                ));
+            }
+            let TypeKind::Object(obj) = &def.kind else {
+                continue;
+            };
+            let mut fields = Vec::new();
+            for f in &obj.fields {
+                let f = &f.node;
+                let loc = format!("{name}.{}", f.name.node);
+                if !is_plain_identifier(&f.name.node) || f.name.node.starts_with('_') {
+                    return Err(SchemaError::model(loc, "not a plain identifier"));
+                }
+                if fields
+                    .iter()
+                    .any(|x: &ValueField| x.name == f.name.node.as_str())
+                {
+                    return Err(SchemaError::model(loc, "defined twice"));
+                }
+                if !f.arguments.is_empty() || !f.directives.is_empty() {
+                    return Err(SchemaError::model(
+                        loc,
+                        "value fields take no arguments and no directives (the remote field carries the catalog metadata)",
+                    ));
+                }
+                let kind = match &f.ty.node.base {
+                    BaseType::Named(t) => self.scalar_kind(t),
+                    BaseType::List(_) => None,
+                }
+                .ok_or_else(|| SchemaError::model(&loc, "a value field is a scalar or an enum"))?;
+                if let ScalarKind::Enum(e) = &kind {
+                    used_enums.insert(e.clone());
+                }
+                fields.push(ValueField {
+                    name: f.name.node.to_string(),
+                    kind,
+                    nullable: f.ty.node.nullable,
+                    description: f.description.as_ref().map(|d| d.node.clone()),
+                });
+            }
+            if fields.is_empty() {
+                return Err(SchemaError::model(*name, "a @value type needs fields"));
+            }
+            values.push(ValueType {
+                name: (*name).to_string(),
+                description: def.description.as_ref().map(|d| d.node.clone()),
+                fields,
+            });
+        }
+        Ok(values)
     }
 
     fn share(&self, fdef: &FieldDefinition, loc: &str) -> Result<ShareMeta, SchemaError> {

@@ -3,7 +3,8 @@
 //! The model is written as SDL in `schema/hub.graphql`. [`Catalog::load`] parses it and
 //! checks it into a typed [`Catalog`]: node types (Neo4j labels), their scalar fields
 //! with the catalog metadata every shared data item carries (owner department,
-//! sensitivity, share class), and relationship fields. Every label, relationship type
+//! sensitivity, share class), relationship fields, and the remote fields departmental
+//! subgraphs serve (`@remote`, returning scalars or `@value` objects). Every label, relationship type
 //! and property name that the hub ever writes into Cypher comes from this catalog,
 //! and each one is checked here to be a plain identifier. This crate does no I/O.
 
@@ -11,8 +12,8 @@ mod catalog;
 mod error;
 
 pub use catalog::{
-    Catalog, Direction, EnumType, Field, NodeType, Relation, ScalarKind, Segment, SegmentKind,
-    Sensitivity, ShareClass, ShareMeta,
+    Catalog, Direction, EnumType, Field, NodeType, Relation, RemoteField, RemoteValue, ScalarKind,
+    Segment, SegmentKind, Sensitivity, ShareClass, ShareMeta, ValueField, ValueType,
 };
 pub use error::SchemaError;
 

@@ -303,6 +303,25 @@ impl Plan {
         } else {
             Mode::Update
         };
+        if mode == Mode::Upsert {
+            // Rows may create nodes: each must carry every value the catalog
+            // promises (non-null fields, all the key owner's own), or a reader
+            // would meet a node without them.
+            let missing: Vec<String> = node
+                .fields
+                .iter()
+                .filter(|f| !f.nullable && f.count_of.is_none())
+                .filter(|f| !columns.iter().any(|c| c.field.name == f.name))
+                .map(|f| format!("{}.{}", node.name, f.name))
+                .collect();
+            if !missing.is_empty() {
+                return Err(ImportError::Mapping(format!(
+                    "{department} owns the key, so rows may create {} nodes, and a new node needs every non-null field; the mapping does not fill: {}",
+                    node.name,
+                    missing.join(", ")
+                )));
+            }
+        }
         let statement = statement(node, &columns, key, mode);
         let written = columns
             .iter()
@@ -387,16 +406,45 @@ key = "id"
 [columns]
 "编号" = "id"
 "姓名" = "name"
+"身份证号" = "idNumber"
+"出生日期" = "birthDate"
+"性别" = "sex"
+"户籍" = "hukouType"
+"民族" = "ethnicity"
 "#,
         );
         let plan = Plan::compile(&m, &catalog(), "PUBLIC_SECURITY")
             .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(plan.mode, Mode::Upsert);
-        assert_eq!(
-            plan.statement,
-            "UNWIND $rows AS row\nMERGE (n:Resident {id: row.id})\nSET n.name = row.name"
+        assert!(
+            plan.statement
+                .starts_with("UNWIND $rows AS row\nMERGE (n:Resident {id: row.id})\nSET "),
+            "{}",
+            plan.statement
         );
-        assert_eq!(plan.written, vec!["Resident.name"]);
+        assert!(plan.statement.contains("n.name = row.name"));
+        assert!(plan.statement.contains("n.birthDate = date(row.birthDate)"));
+        assert_eq!(plan.written.len(), 6);
+    }
+
+    /// Reads answer every non-null field of every node: a mapping whose rows
+    /// could create a node without one is refused, naming them.
+    #[test]
+    fn an_upsert_that_could_create_incomplete_nodes_is_refused() {
+        let m = mapping(
+            r#"type = "Resident"
+key = "id"
+[columns]
+"编号" = "id"
+"姓名" = "name"
+"#,
+        );
+        let e = Plan::compile(&m, &catalog(), "PUBLIC_SECURITY")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("a new node needs every non-null field"), "{e}");
+        assert!(e.contains("Resident.idNumber, Resident.birthDate, Resident.sex, Resident.hukouType, Resident.ethnicity"), "{e}");
     }
 
     #[test]

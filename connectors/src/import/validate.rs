@@ -240,6 +240,8 @@ idNumber = "idNumber"
 birthDate = "birthDate"
 sex = "sex"
 name = "name"
+hukouType = "hukouType"
+ethnicity = "ethnicity"
 [dates]
 birthDate = ["%Y-%m-%d", "%Y年%m月%d日"]
 [codes.sex]
@@ -253,13 +255,15 @@ birthDate = ["%Y-%m-%d", "%Y年%m月%d日"]
     }
 
     fn row(values: [&str; 5]) -> Result<Value, String> {
-        // Columns are in the mapping's (sorted) column order: birthDate, id, idNumber, name, sex.
+        // By column name; every row is a local Han resident.
         let p = plan();
         let by_name = |n: &str| match n {
             "birthDate" => values[0],
             "id" => values[1],
             "idNumber" => values[2],
             "name" => values[3],
+            "hukouType" => "LOCAL",
+            "ethnicity" => "汉族",
             _ => values[4],
         };
         let raw = p
