@@ -80,6 +80,8 @@ pub struct App {
     pub(crate) admin: Option<crate::admin::Admin>,
     /// The departmental subgraphs remote fields come from.
     pub subgraphs: Arc<mandate_connectors::HttpSubgraphs>,
+    /// Refusals of held-back agencies being held (`budgets.tarpit_max` permits).
+    tarpit: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why the hub could not be assembled.
@@ -241,9 +243,11 @@ impl App {
                 "trusted documents loaded"
             );
         }
+        let tarpit = Arc::new(tokio::sync::Semaphore::new(config.budgets.tarpit_max));
         Ok(Arc::new(App {
             documents,
             subgraphs,
+            tarpit,
             config,
             hub,
             store,
@@ -712,7 +716,19 @@ async fn answer(req: &Request, body: poem::Body, app: &App, federated: bool) -> 
             .await
         {
             Ok(None) => {}
-            Ok(Some(why)) => {
+            Ok(Some(mut why)) => {
+                // The tarpit: held a while (never past Retry-After), so a client
+                // ignoring Retry-After cannot spend the hub's CPU thousands of
+                // times a second. Bounded: past `tarpit_max` held, at once.
+                let hold = why
+                    .retry_after
+                    .min(Duration::from_millis(app.config.budgets.tarpit_ms));
+                if !hold.is_zero() {
+                    if let Ok(_permit) = app.tarpit.clone().try_acquire_owned() {
+                        tokio::time::sleep(hold).await;
+                        why.retry_after = why.retry_after.saturating_sub(hold);
+                    }
+                }
                 let secs = why.retry_after_secs();
                 let mut resp = refused(HubError::from(why));
                 resp.headers_mut()

@@ -155,6 +155,13 @@ pub struct BudgetsConfig {
     pub store_share: usize,
     /// Milliseconds a query waits for its agency's share before `RATE_LIMITED`.
     pub store_wait_ms: u64,
+    /// Milliseconds the refusal of an agency held back for spent budget is held
+    /// before it goes out (at most its `Retry-After`): a client that ignores
+    /// `Retry-After` then asks a few times a second instead of thousands, and
+    /// the hub's CPU stays with the others. 0: answered at once.
+    pub tarpit_ms: u64,
+    /// Refusals held at once at most; past it they go out at once.
+    pub tarpit_max: usize,
     /// Budgets of particular agencies, by agency id.
     pub agencies: std::collections::BTreeMap<String, BudgetConfig>,
     /// Budgets of particular purposes, counted per agency beside the agency's own.
@@ -191,6 +198,8 @@ impl Default for BudgetsConfig {
             store_ms_burst: b.agency.store_ms_burst,
             store_share: b.store_share,
             store_wait_ms: u64::try_from(b.store_wait.as_millis()).unwrap_or(u64::MAX),
+            tarpit_ms: 1_000,
+            tarpit_max: 1_024,
             agencies: std::collections::BTreeMap::new(),
             purposes: std::collections::BTreeMap::new(),
         }

@@ -228,6 +228,47 @@ async fn a_spent_budget_is_429_with_retry_after_and_others_are_served() {
     assert_eq!(records[0]["agency"], "D-CIVIL_AFFAIRS");
 }
 
+/// A client that ignores `Retry-After` is answered its 429 only after the
+/// tarpit's hold (at most its Retry-After), so it asks a few times a second
+/// instead of thousands; others are not held.
+#[tokio::test]
+async fn a_held_back_agency_is_answered_slowly_and_others_are_not() {
+    let hub = start(|c| {
+        c.limits.max_complexity = 1000;
+        c.budgets.burst = 1000;
+        c.budgets.cost_per_sec = 1;
+        c.budgets.tarpit_ms = 400;
+        c.audit.chain = format!("cost-tarpit-{}", std::process::id());
+    })
+    .await;
+    let q = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+    let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+    assert_eq!(status, 429, "spent");
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let (status, retry, body) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
+        assert_eq!((status, refused_by(&body).0), (429, "RATE_LIMITED"));
+        assert!(retry.is_some_and(|r| r.parse::<u64>().unwrap() >= 1));
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(400),
+            "held: {:?}",
+            started.elapsed()
+        );
+    }
+    // Another agency is answered, and its request is not held by the tarpit.
+    let (status, _, body) = ask(
+        &hub,
+        HOUSING,
+        "building_safety",
+        "{ buildings(first: 5) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+}
+
 #[tokio::test]
 async fn a_daily_quota_is_429_for_hours() {
     let hub = start(|c| {
@@ -340,6 +381,8 @@ async fn an_agency_over_budget_is_refused_unparsed_and_its_refusals_are_sampled(
         c.budgets.burst = 1000;
         c.budgets.cost_per_sec = 1;
         c.audit.anonymous_refusals_per_sec = 2;
+        // Answered at once: this is about the records, not the pace.
+        c.budgets.tarpit_ms = 0;
         c.audit.chain = format!("cost-flood-{}", std::process::id());
     })
     .await;

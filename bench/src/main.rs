@@ -214,6 +214,21 @@ enum Target {
         #[command(flatten)]
         load: Load,
     },
+    /// A departmental subgraph asked directly, as the hub asks it for the
+    /// remote-list workload (one `_entities` of `representations` residents'
+    /// `familyDoctor` and `vaccinations { date vaccine }`): the subgraph's own time.
+    Subgraph {
+        #[arg(long, default_value = "http://127.0.0.1:4801/graphql")]
+        url: String,
+        /// The hub's credential there (`Authorization: Bearer`).
+        #[arg(long, default_value = "health-demo-token")]
+        token: String,
+        /// Residents per call.
+        #[arg(long, default_value_t = 20)]
+        representations: usize,
+        #[command(flatten)]
+        load: Load,
+    },
     /// Hand-written Cypher through neo4rs, no GraphQL.
     Floor {
         #[arg(long, default_value = "bolt://127.0.0.1:7687")]
@@ -639,6 +654,43 @@ async fn main() {
             })
             .await;
             report("hub", &load, lat, errors, elapsed);
+        }
+        Target::Subgraph {
+            url,
+            token,
+            representations,
+            load,
+        } => {
+            let client = reqwest::Client::new();
+            let body = json!({
+                "query": "query($representations:[_Any!]!){_entities(representations:$representations){...on Resident{familyDoctor vaccinations{date vaccine} }}}",
+                "variables": {"representations": (1..=representations)
+                    .map(|i| json!({"__typename": "Resident", "id": format!("R{i:08}")}))
+                    .collect::<Vec<_>>()},
+            });
+            let (lat, errors, elapsed) = run(&load, move |_| {
+                let client = client.clone();
+                let url = url.clone();
+                let token = token.clone();
+                let body = body.clone();
+                async move {
+                    match client
+                        .post(&url)
+                        .bearer_auth(token)
+                        .json(&body)
+                        .send()
+                        .await
+                    {
+                        Ok(resp) => resp
+                            .json::<Value>()
+                            .await
+                            .is_ok_and(|b| b["data"]["_entities"].is_array()),
+                        Err(_) => false,
+                    }
+                }
+            })
+            .await;
+            report("subgraph", &load, lat, errors, elapsed);
         }
         Target::Floor {
             neo4j,

@@ -121,7 +121,9 @@ impl AccessPlan {
                     fields: t
                         .fields
                         .iter()
-                        .map(|f| (f.name.clone(), FieldAccess::Read))
+                        .map(|f| &f.name)
+                        .chain(t.remotes.iter().map(|r| &r.name))
+                        .map(|name| (name.clone(), FieldAccess::Read))
                         .collect(),
                     relations: t
                         .relations
