@@ -59,6 +59,7 @@ struct Subgraph {
     delay_ms: AtomicU64,
     fail: AtomicBool,
     wrong_types: AtomicBool,
+    too_many: AtomicBool,
 }
 
 impl Subgraph {
@@ -125,6 +126,7 @@ async fn graphql(
             .body("down");
     }
     let wrong = state.wrong_types.load(Ordering::SeqCst);
+    let too_many = state.too_many.load(Ordering::SeqCst);
     let entities: Vec<Value> = representations
         .iter()
         .map(|r| {
@@ -132,6 +134,10 @@ async fn graphql(
             match r["__typename"].as_str() {
                 Some("Resident") if wrong => json!({"__typename": "Resident",
                     "vaccinations": [{"vaccine": 7, "dose": "one", "date": "soon", "clinic": 1}],
+                    "familyDoctor": "王建国"}),
+                // More than the catalog's maxItems (50).
+                Some("Resident") if too_many => json!({"__typename": "Resident",
+                    "vaccinations": vec![json!({"vaccine": "流感疫苗", "dose": 1, "date": "2024-10-01", "clinic": "x"}); 51],
                     "familyDoctor": "王建国"}),
                 Some("Resident") => json!({"__typename": "Resident",
                     "vaccinations": vaccinations(id), "familyDoctor": family_doctor(id)}),
@@ -418,10 +424,15 @@ async fn a_failed_slow_or_wrong_subgraph_nulls_only_its_own_fields() {
             Box::new(|s: &Subgraph| s.wrong_types.store(true, Ordering::SeqCst)),
             "SUBGRAPH_ERROR",
         ),
+        (
+            Box::new(|s: &Subgraph| s.too_many.store(true, Ordering::SeqCst)),
+            "SUBGRAPH_ERROR",
+        ),
     ] {
         health.fail.store(false, Ordering::SeqCst);
         health.delay_ms.store(0, Ordering::SeqCst);
         health.wrong_types.store(false, Ordering::SeqCst);
+        health.too_many.store(false, Ordering::SeqCst);
         setup(&health);
         let started = std::time::Instant::now();
         let body = ask(&hub, HEALTH, "elderly_health_service", &case(code), query).await;

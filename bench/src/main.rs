@@ -44,7 +44,7 @@ enum Workload {
     /// serves (vaccinations, familyDoctor): one `_entities` call per request.
     RemoteList,
     /// Owner writes: `updateResident` of a phone number, each client on its own
-    /// residents (taken from the agency's first 200), with the value it last wrote
+    /// residents (taken from the agency's first 100), with the value it last wrote
     /// as the precondition.
     Update,
 }
@@ -341,7 +341,7 @@ async fn updates(
         }
     };
     let first: Value = match ask(
-        "{ residents(first: 200) { edges { node { id phone } } } }",
+        "{ residents(first: 100) { edges { node { id phone } } } }",
         json!({}),
     )
     .await

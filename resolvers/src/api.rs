@@ -456,6 +456,7 @@ fn generate(
         .data(engine.clone())
         .extension(crate::errors::ErrorCodes {
             shape,
+            remote_lists: Arc::new(crate::cost::remote_lists(&engine.catalog)),
             pages: engine.limits,
         })
         .register(query)

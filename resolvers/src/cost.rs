@@ -94,6 +94,24 @@ impl OverLimit {
 /// seconds, where fifty (the old limit) planned for a minute.
 pub(crate) const SUBQUERY_TERMS: u64 = 13;
 
+/// Remote lists (departmental subgraphs' fields), by (type, field): each weighs
+/// its `maxItems`, the most the hub takes of it.
+pub(crate) type RemoteLists = HashMap<(String, String), u64>;
+
+/// The remote lists of `catalog`.
+pub(crate) fn remote_lists(catalog: &mandate_schema::Catalog) -> RemoteLists {
+    catalog
+        .types
+        .iter()
+        .flat_map(|t| {
+            t.remotes
+                .iter()
+                .filter(|r| r.list)
+                .map(|r| ((t.name.clone(), r.name.clone()), u64::from(r.max_items)))
+        })
+        .collect()
+}
+
 /// Measures the operation `operation_name` of `doc` (with `variables`) against
 /// the schema in `registry` and checks it against the limits; returns its cost.
 /// A document whose operation cannot be chosen measures 0 (execution reports it).
@@ -104,6 +122,7 @@ pub(crate) fn measure(
     registry: &Registry,
     shape: &ShapeLimits,
     pages: &Limits,
+    remote_lists: &RemoteLists,
 ) -> Result<u64, OverLimit> {
     let op = match (&doc.operations, operation_name) {
         (DocumentOperations::Single(op), _) => op,
@@ -124,6 +143,7 @@ pub(crate) fn measure(
         registry,
         shape,
         pages,
+        remote_lists,
         aliases: 0,
         filter_terms: 0,
     };
@@ -169,6 +189,7 @@ fn over(limit: &'static str, max: usize, actual: u64) -> Result<(), OverLimit> {
 }
 
 struct Measure<'a> {
+    remote_lists: &'a RemoteLists,
     fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     variables: &'a Variables,
     op: &'a OperationDefinition,
@@ -306,7 +327,9 @@ impl<'a> Measure<'a> {
                     } else if meta.args.contains_key("representations") {
                         Some(self.representations(first))
                     } else {
-                        None
+                        self.remote_lists
+                            .get(&(on.to_string(), first.name.node.to_string()))
+                            .copied()
                     };
                     (named(&meta.ty).to_string(), meta.ty.contains('['), own_page)
                 }

@@ -89,6 +89,8 @@ pub(crate) struct ErrorCodes {
     pub(crate) shape: crate::ShapeLimits,
     /// The page sizes the cost is weighted with.
     pub(crate) pages: crate::Limits,
+    /// Remote lists by (type, field), weighed as their `maxItems`.
+    pub(crate) remote_lists: Arc<crate::cost::RemoteLists>,
 }
 
 impl ExtensionFactory for ErrorCodes {
@@ -96,6 +98,7 @@ impl ExtensionFactory for ErrorCodes {
         Arc::new(ErrorCodesExtension {
             shape: self.shape,
             pages: self.pages,
+            remote_lists: self.remote_lists.clone(),
         })
     }
 }
@@ -103,6 +106,7 @@ impl ExtensionFactory for ErrorCodes {
 struct ErrorCodesExtension {
     shape: crate::ShapeLimits,
     pages: crate::Limits,
+    remote_lists: Arc<crate::cost::RemoteLists>,
 }
 #[async_graphql::async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
@@ -171,6 +175,7 @@ impl Extension for ErrorCodesExtension {
             &ctx.schema_env.registry,
             &self.shape,
             &self.pages,
+            &self.remote_lists,
         )
         .map_err(|over| {
             let mut e = ServerError::new(over.message(), None);

@@ -368,6 +368,13 @@ fn check(
         let Value::Array(items) = value else {
             return Err("a list is not an array".to_string());
         };
+        if items.len() > field.max_items as usize {
+            return Err(format!(
+                "{} items, more than the catalog's maxItems ({})",
+                items.len(),
+                field.max_items
+            ));
+        }
         items
             .into_iter()
             .map(|v| {

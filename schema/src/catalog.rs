@@ -209,11 +209,18 @@ pub struct RemoteField {
     pub value: RemoteValue,
     /// A list of values (`[T!]`).
     pub list: bool,
+    /// The most items a list may hold (`maxItems`, default
+    /// [`DEFAULT_REMOTE_ITEMS`]): what the query's cost weighs it as, and past
+    /// which the subgraph's answer is refused. 1 for a single value.
+    pub max_items: u32,
     /// Description from the SDL.
     pub description: Option<String>,
     /// Catalog metadata.
     pub share: ShareMeta,
 }
+
+/// `maxItems` of a remote list that does not state it.
+pub const DEFAULT_REMOTE_ITEMS: u32 = 20;
 
 impl RemoteField {
     /// Whether a mask can apply: a single scalar value.
@@ -732,11 +739,32 @@ impl<'a> Reader<'a> {
                 RemoteValue::Object(type_name.to_string())
             }
         };
+        let max_items = match remote.get_argument("maxItems").map(|v| &v.node) {
+            None | Some(ConstValue::Null) if list => DEFAULT_REMOTE_ITEMS,
+            None | Some(ConstValue::Null) => 1,
+            Some(ConstValue::Number(n)) if list => match n.as_u64() {
+                Some(n @ 1..=1000) => n as u32,
+                _ => {
+                    return Err(SchemaError::model(
+                        loc,
+                        "maxItems is an integer from 1 to 1000",
+                    ))
+                }
+            },
+            Some(_) if list => {
+                return Err(SchemaError::model(
+                    loc,
+                    "maxItems is an integer from 1 to 1000",
+                ))
+            }
+            Some(_) => return Err(SchemaError::model(loc, "maxItems applies to a list")),
+        };
         Ok(RemoteField {
             name,
             subgraph,
             value,
             list,
+            max_items,
             description: fdef.description.as_ref().map(|d| d.node.clone()),
             share: self.share(fdef, loc)?,
         })

@@ -14,6 +14,7 @@ mod error;
 pub use catalog::{
     Catalog, Direction, EnumType, Field, NodeType, Relation, RemoteField, RemoteValue, ScalarKind,
     Segment, SegmentKind, Sensitivity, ShareClass, ShareMeta, ValueField, ValueType,
+    DEFAULT_REMOTE_ITEMS,
 };
 pub use error::SchemaError;
 
