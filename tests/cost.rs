@@ -269,6 +269,44 @@ async fn a_held_back_agency_is_answered_slowly_and_others_are_not() {
     assert_eq!(status, 200, "{body:#}");
 }
 
+/// Refusing a document for its cost is work: it is charged what the largest
+/// allowed document would be, so an agency sending refused shapes is held back
+/// like one spending its budget on answers; another agency is not.
+#[tokio::test]
+async fn refused_shapes_spend_the_budget_too() {
+    let hub = start(|c| {
+        c.limits.max_complexity = 1000;
+        c.budgets.burst = 1000;
+        c.budgets.cost_per_sec = 1;
+        c.budgets.tarpit_ms = 0;
+        c.audit.chain = format!("cost-refused-{}", std::process::id());
+    })
+    .await;
+    let too_big = "{ households(first: 100) { edges { node { id members(first: 100) { edges { node { id name } } } } } } }";
+    let (status, _, body) = ask(&hub, CA, "subsidy_review", too_big, json!({})).await;
+    assert_eq!(
+        (status, refused_by(&body).0),
+        (200, "QUERY_TOO_COMPLEX"),
+        "{body:#}"
+    );
+    let (status, retry, body) = ask(&hub, CA, "subsidy_review", too_big, json!({})).await;
+    assert_eq!(
+        (status, refused_by(&body).0),
+        (429, "RATE_LIMITED"),
+        "{body:#}"
+    );
+    assert!(retry.is_some());
+    let (status, _, body) = ask(
+        &hub,
+        HOUSING,
+        "building_safety",
+        "{ buildings(first: 5) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+}
+
 #[tokio::test]
 async fn a_daily_quota_is_429_for_hours() {
     let hub = start(|c| {

@@ -141,7 +141,19 @@ impl Extension for ErrorCodesExtension {
         // expansion is known to be bounded; async-graphql takes the parsed document.
         let doc = async_graphql::parser::parse_query(&request.query)
             .map_err(|e| with_code(e.into(), Code::GraphqlParseFailed))?;
+        // A document refused for its size or cost was work to refuse: it is charged
+        // what the largest allowed one would be, so an agency sending refused
+        // shapes spends its budget and is then held back (unparsed, tarpitted).
+        let charge_refusal = || {
+            if let Some(meter) = &meter {
+                // Refused either way; a spent budget holds the agency back from now on.
+                let _ = meter.charge(self.shape.max_complexity as u64);
+            }
+        };
         crate::shape::check(&doc, self.shape.max_complexity).map_err(|e| {
+            if matches!(e, crate::shape::ShapeError::TooLarge) {
+                charge_refusal();
+            }
             let (message, code) = match e {
                 crate::shape::ShapeError::TooLarge => {
                     ("Query is too complex.".to_string(), Code::QueryTooComplex)
@@ -178,6 +190,7 @@ impl Extension for ErrorCodesExtension {
             &self.remote_lists,
         )
         .map_err(|over| {
+            charge_refusal();
             let mut e = ServerError::new(over.message(), None);
             let ext = e.extensions.get_or_insert_with(Default::default);
             ext.set("limit", over.limit);
