@@ -675,14 +675,13 @@ pub(crate) async fn watch_store(app: std::sync::Weak<App>) {
             return;
         };
         let gov = admin.governance();
-        let head = match gov.store().head().await {
+        let head = match gov.head().await {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(error = %e, "policy store head not read; the lists in force stay");
                 continue;
             }
         };
-        gov.observe(&head);
         if seen.as_ref().is_none_or(|s| s.grants_stamp != head.grants) {
             match gov.grants_all().await {
                 Ok(all) => grants = all.into_iter().map(|(_, g)| g).collect(),

@@ -11,6 +11,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
+use mandate_governance::store::{CommitError, Doc, GovStore, Head, Kind, Seal, Version, Write};
+use mandate_resolvers::StoreError;
+
 use common::{copy_policies, keys_file, test_config, TestHub};
 use serde_json::{json, Value};
 
@@ -935,4 +939,133 @@ async fn a_publication_through_one_process_is_in_force_in_another() {
         v.get("errors").is_none()
     })
     .await;
+}
+
+/// The real policy store, whose head reads wait at a gate once it is closed:
+/// a poll that read the head just before an officer moved the clock.
+struct GatedStore {
+    inner: mandate_connectors::Neo4jStore,
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+    gated: std::sync::atomic::AtomicBool,
+}
+
+impl GovStore for GatedStore {
+    fn prepare(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.inner.prepare()
+    }
+    fn head(&self) -> BoxFuture<'_, Result<Head, StoreError>> {
+        Box::pin(async move {
+            let head = self.inner.head().await;
+            if self.gated.load(std::sync::atomic::Ordering::SeqCst) {
+                let _pass = self.gate.acquire().await;
+            }
+            head
+        })
+    }
+    fn version(&self, number: u64) -> BoxFuture<'_, Result<Option<Version>, StoreError>> {
+        self.inner.version(number)
+    }
+    fn versions(&self) -> BoxFuture<'_, Result<Vec<Version>, StoreError>> {
+        self.inner.versions()
+    }
+    fn docs(&self, kind: Kind) -> BoxFuture<'_, Result<Vec<Doc>, StoreError>> {
+        self.inner.docs(kind)
+    }
+    fn doc<'a>(
+        &'a self,
+        kind: Kind,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Doc>, StoreError>> {
+        self.inner.doc(kind, id)
+    }
+    fn commit<'a>(
+        &'a self,
+        writes: Vec<Write>,
+        seal: Seal<'a>,
+    ) -> BoxFuture<'a, Result<(), CommitError>> {
+        self.inner.commit(writes, seal)
+    }
+}
+
+/// A head read that was on its way while the clock moved is older than the
+/// move and must not undo it (CI once saw an application not overdue twelve
+/// days after its deadline: the store's poll had put the old offset back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_read_older_than_a_clock_move_does_not_undo_it() {
+    let _one = STORE.lock().await;
+    let hubs = setup().await;
+    let hub = TestHub::start_with(hubs.config.clone()).await;
+    clean_store(&hub).await;
+    let settings = mandate_connectors::Neo4jSettings {
+        uri: hubs.config.neo4j.uri.clone(),
+        user: hubs.config.neo4j.user.clone(),
+        password: hubs.config.neo4j.password.clone(),
+        database: None,
+        max_connections: 4,
+        query_timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(2),
+    };
+    let neo4j = mandate_connectors::Neo4jStore::new(&settings).unwrap();
+    neo4j.prepare().await.unwrap();
+    let store = std::sync::Arc::new(GatedStore {
+        inner: neo4j.clone(),
+        gate: std::sync::Arc::new(tokio::sync::Semaphore::new(0)),
+        gated: std::sync::atomic::AtomicBool::new(false),
+    });
+    let audit = mandate_connectors::AuditWriter::start(
+        neo4j,
+        format!("clock-{}", std::process::id()),
+        Duration::from_secs(5),
+    );
+    let gov = std::sync::Arc::new(mandate_governance::Governance::new(
+        store.clone(),
+        std::sync::Arc::new(audit),
+        mandate_schema::hub_catalog().unwrap(),
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        )
+        .unwrap(),
+        mandate_governance::Calendar::new(8, &[], &[]).unwrap(),
+        mandate_governance::Settings {
+            test_clock: true,
+            ..mandate_governance::Settings::default()
+        },
+    ));
+    let admin = mandate_governance::Officer {
+        officer: "clock-test".into(),
+        agency: "D-DATA_BUREAU".into(),
+        roles: ["platform_admin".to_string()].into_iter().collect(),
+    };
+    gov.head().await.unwrap();
+    let before = gov.now();
+
+    // A poll reads the head (offset 0) and is held before it returns.
+    store.gated.store(true, std::sync::atomic::Ordering::SeqCst);
+    let poll = tokio::spawn({
+        let gov = gov.clone();
+        async move { gov.head().await.map(|h| h.clock_offset_secs) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile the clock moves ten days ahead.
+    store
+        .gated
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    gov.set_clock("clock-test-1", &admin, 864_000)
+        .await
+        .unwrap();
+    store.gate.add_permits(1);
+    assert_eq!(
+        poll.await.unwrap().unwrap(),
+        0,
+        "the poll read the old head"
+    );
+    let ahead = gov.now() - before;
+    assert!(
+        ahead >= chrono::Duration::days(10),
+        "the clock stays moved: {ahead}"
+    );
+    // The next read agrees with the store.
+    gov.head().await.unwrap();
+    assert!(gov.now() - before >= chrono::Duration::days(10));
+    clean_store(&hub).await;
 }

@@ -4,7 +4,6 @@
 //! without it). Refusals are recorded too.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -70,7 +69,15 @@ pub struct Governance {
     model: String,
     calendar: Calendar,
     settings: Settings,
-    clock_offset: AtomicI64,
+    clock: std::sync::Mutex<TestClock>,
+}
+
+/// The test clock's offset, and how many times this instance moved it: a head
+/// read that began before the latest move is older than it and is ignored.
+#[derive(Debug, Default, Clone, Copy)]
+struct TestClock {
+    offset_secs: i64,
+    moves: u64,
 }
 
 fn new_id(prefix: &str) -> String {
@@ -144,7 +151,7 @@ impl Governance {
             model,
             calendar,
             settings,
-            clock_offset: AtomicI64::new(0),
+            clock: std::sync::Mutex::default(),
         }
     }
 
@@ -170,7 +177,14 @@ impl Governance {
 
     /// Now, as the hub counts it (the wall clock plus the test clock's offset).
     pub fn now(&self) -> DateTime<Utc> {
-        Utc::now() + Duration::seconds(self.clock_offset.load(Ordering::Relaxed))
+        Utc::now() + Duration::seconds(self.test_clock().offset_secs)
+    }
+
+    fn test_clock(&self) -> TestClock {
+        *self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Today (local date of [`Governance::now`]) as `YYYY-MM-DD`.
@@ -178,10 +192,23 @@ impl Governance {
         self.now().format("%Y-%m-%d").to_string()
     }
 
-    /// Takes the test clock's offset from a head read.
-    pub fn observe(&self, head: &Head) {
-        self.clock_offset
-            .store(head.clock_offset_secs, Ordering::Relaxed);
+    /// Reads the store's head and takes the test clock's offset from it,
+    /// unless this instance moved the clock while the read was on its way
+    /// (the head read is then older than the move).
+    ///
+    /// # Errors
+    /// If the store cannot be read.
+    pub async fn head(&self) -> Result<Head, AdminError> {
+        let before = self.test_clock().moves;
+        let head = self.store.head().await?;
+        let mut clock = self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if clock.moves == before {
+            clock.offset_secs = head.clock_offset_secs;
+        }
+        Ok(head)
     }
 
     /// Writes `writes` sealed by a record of `action` on `target`.
@@ -274,8 +301,7 @@ impl Governance {
     /// # Errors
     /// If the store cannot be read, or nothing was published yet.
     pub async fn effective(&self) -> Result<Effective, AdminError> {
-        let head = self.store.head().await?;
-        self.observe(&head);
+        let head = self.head().await?;
         let version = match head.version {
             0 => None,
             n => self.store.version(n).await?,
@@ -1525,7 +1551,12 @@ impl Governance {
             vec![Write::SetClock(offset_secs)],
         )
         .await?;
-        self.clock_offset.store(offset_secs, Ordering::Relaxed);
+        let mut clock = self
+            .clock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        clock.offset_secs = offset_secs;
+        clock.moves += 1;
         Ok(())
     }
 }
