@@ -19,7 +19,21 @@ const CENTRE: &str = "D-GRID_MANAGEMENT-W1";
 const CIVIL: &str = "key-civil-caseworker-0000000000";
 const PURPOSE: &str = "grid_inspection";
 
-async fn hub() -> TestHub {
+/// Where the hub's audit records go: each committed to Neo4j before the write
+/// (no journal), or sealed inside the write's transaction (the journal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audit {
+    Direct,
+    Journal,
+}
+
+async fn hub(audit: Audit) -> TestHub {
+    hub_with(audit, |_| {}).await
+}
+
+async fn hub_with(audit: Audit, tune: impl FnOnce(&mut mandate::Config)) -> TestHub {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let root = std::env::temp_dir().join(format!("mandate-writes-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
     let keys = keys_file(
@@ -34,6 +48,13 @@ async fn hub() -> TestHub {
     let mut config = test_config();
     config.auth.api_keys_file = keys.display().to_string();
     config.policies.dir = policies.display().to_string();
+    if audit == Audit::Journal {
+        // A chain of its own per journal.
+        config.audit.chain = format!("writes-{}-{n}", std::process::id());
+        config.audit.journal = root.join(format!("audit-{n}.jsonl")).display().to_string();
+        config.audit.journal_ship_ms = 50;
+    }
+    tune(&mut config);
     let hub = TestHub::start_with(config).await;
     hub.write(
         "MATCH (g:Grid) WITH g ORDER BY g.id LIMIT 1
@@ -92,9 +113,17 @@ async fn phone_of(hub: &TestHub, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_updates_its_field_with_a_precondition_and_a_record() {
-    let hub = hub().await;
+    owner_updates(hub(Audit::Direct).await, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_journal_the_owner_updates_its_field_with_a_precondition_and_a_record() {
+    owner_updates(hub(Audit::Journal).await, 3).await;
+}
+
+async fn owner_updates(hub: TestHub, skip: usize) {
     let since = mandate_audit::now_rfc3339();
-    let (id, was) = inside(&hub, 0).await;
+    let (id, was) = inside(&hub, skip).await;
     let to = fresh_phone();
     let to = to.as_str();
     let v = gql(
@@ -134,13 +163,21 @@ async fn the_owner_updates_its_field_with_a_precondition_and_a_record() {
     assert_eq!(v["errors"][0]["extensions"]["code"], "CONFLICT", "{v}");
     assert_eq!(phone_of(&hub, &id).await, json!(to), "nothing written");
 
-    // Recorded: before and after hashes, never the values.
-    let rec = hub
-        .reference(
-            "MATCH (a:AuditRecord {action: 'data.update'}) WHERE a.target STARTS WITH $t AND a.time >= $since RETURN a.target AS target, a.fields AS fields, a.agency AS agency, a.caseNumber AS case, a.residents AS residents",
-            json!({"t": format!("Resident:{id} "), "since": since}),
-        )
-        .await;
+    // Recorded: before and after hashes, never the values (a journal ships
+    // its records behind the answers).
+    let mut rec = Vec::new();
+    for _ in 0..100 {
+        rec = hub
+            .reference(
+                "MATCH (a:AuditRecord {action: 'data.update'}) WHERE a.target STARTS WITH $t AND a.time >= $since RETURN a.target AS target, a.fields AS fields, a.agency AS agency, a.caseNumber AS case, a.residents AS residents",
+                json!({"t": format!("Resident:{id} "), "since": since}),
+            )
+            .await;
+        if !rec.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(rec.len(), 1, "one record of the one write: {rec:?}");
     let target = rec[0]["target"].as_str().unwrap();
     assert!(
@@ -183,8 +220,18 @@ async fn the_owner_updates_its_field_with_a_precondition_and_a_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_racing_updates_of_one_resident_never_lose_one_silently() {
-    let hub = hub().await;
-    let (id, was) = inside(&hub, 1).await;
+    racing_updates(hub(Audit::Direct).await, 1).await;
+}
+
+/// Racing updates committed in one group: the group's transaction runs them
+/// one after the other, so the first wins and the rest see its value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_journal_racing_updates_of_one_resident_never_lose_one_silently() {
+    racing_updates(hub(Audit::Journal).await, 2).await;
+}
+
+async fn racing_updates(hub: TestHub, skip: usize) {
+    let (id, was) = inside(&hub, skip).await;
     let mut racers = Vec::new();
     for i in 0..8 {
         let client = hub.client.clone();
@@ -238,7 +285,15 @@ async fn two_racing_updates_of_one_resident_never_lose_one_silently() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outside_the_rows_or_the_owned_fields_nothing_is_written() {
-    let hub = hub().await;
+    outside_the_mandate(hub(Audit::Direct).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_journal_outside_the_rows_or_the_owned_fields_nothing_is_written() {
+    outside_the_mandate(hub(Audit::Journal).await).await;
+}
+
+async fn outside_the_mandate(hub: TestHub) {
     // A resident the centre cannot see: not found, as one that does not exist.
     let all = hub
         .reference(
@@ -349,4 +404,34 @@ async fn the_loader_refuses_writes_of_fields_an_agency_does_not_own_or_read() {
     assert!(e.contains("t.csv:2") && e.contains("needs a `read`"), "{e}");
     let e = load("p, w, D-PUBLIC_SECURITY, p1, Resident.id, read, -, b\np, w, D-PUBLIC_SECURITY, p1, Resident.id, write, -, b\n").await.unwrap_err();
     assert!(e.contains("cannot be written"), "{e}");
+}
+
+/// No write without its record: when the journal refuses records (its backlog
+/// is full, Neo4j not taking them), an update whose statement already ran in
+/// its group's transaction is rolled back, and the caller is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_journal_a_write_whose_record_is_refused_is_not_written() {
+    let direct = hub(Audit::Direct).await;
+    let (id, was) = inside(&direct, 4).await;
+    let hub = hub_with(Audit::Journal, |c| {
+        c.audit.journal_max_backlog = 0;
+    })
+    .await;
+    let v = gql(
+        &hub,
+        GRID,
+        PURPOSE,
+        UPDATE,
+        json!({"id": id, "to": fresh_phone(), "was": was}),
+    )
+    .await;
+    assert_eq!(
+        v["errors"][0]["extensions"]["code"], "AUDIT_UNAVAILABLE",
+        "{v}"
+    );
+    assert!(
+        v["data"].is_null() || v["data"]["updateResident"].is_null(),
+        "{v}"
+    );
+    assert_eq!(phone_of(&hub, &id).await, was, "nothing written");
 }

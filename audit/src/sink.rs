@@ -37,6 +37,14 @@ pub trait AuditSink: Send + Sync + 'static {
         0
     }
 
+    /// Whether a record can be appended while a graph write transaction holds
+    /// its nodes' locks. A journal can (the record is durable once synced to
+    /// its file); a sink committing each record to the data's own Neo4j cannot
+    /// (the record's links to residents wait for those very locks).
+    fn appends_under_locks(&self) -> bool {
+        false
+    }
+
     /// Whether a record appended now can be written (for readiness probes): a
     /// journal that is broken, not yet reconciled with its store, or whose backlog
     /// is full is not. A sink writing straight to its store is as ready as it is.

@@ -326,6 +326,10 @@ impl AuditSink for AuditJournal {
         self.shared.backlog() as u64
     }
 
+    fn appends_under_locks(&self) -> bool {
+        true
+    }
+
     fn ready(&self) -> bool {
         self.shared
             .started

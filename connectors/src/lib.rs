@@ -12,6 +12,7 @@
 
 mod audit;
 mod ddl;
+mod group_commit;
 pub mod import;
 mod journal;
 mod neo4j;

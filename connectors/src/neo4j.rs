@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mandate_resolvers::{CypherQuery, GraphStore, StoreError};
+use mandate_resolvers::{CypherQuery, GraphStore, StoreError, WriteSeal, Written};
+
+use crate::group_commit::GroupCommit;
 use neo4rs::{BoltType, ConfigBuilder, Graph, Operation, Query};
 use serde_json::Value;
 
@@ -50,6 +52,9 @@ pub struct Neo4jStore {
     graph: Graph,
     timeout: Duration,
     queries: Arc<AtomicU64>,
+    /// Owner writes, committed in groups; started by the first write (inside
+    /// the runtime).
+    writes: Arc<std::sync::OnceLock<GroupCommit>>,
 }
 
 impl std::fmt::Debug for Neo4jStore {
@@ -95,6 +100,7 @@ impl Neo4jStore {
             graph,
             timeout: settings.query_timeout,
             queries: Arc::new(AtomicU64::new(0)),
+            writes: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -316,44 +322,16 @@ impl GraphStore for Neo4jStore {
     fn write<'a>(
         &'a self,
         query: &'a CypherQuery,
-    ) -> BoxFuture<'a, Result<Option<Value>, StoreError>> {
+        seal: WriteSeal,
+    ) -> BoxFuture<'a, Result<Written, StoreError>> {
         use tracing::Instrument;
+        let writes = self.writes.get_or_init(|| {
+            GroupCommit::start(self.graph.clone(), self.timeout, self.queries.clone())
+        });
         Box::pin(
-            async move {
-                let q = to_query(&query.text, query.params.clone())?;
-                self.queries.fetch_add(1, Ordering::Relaxed);
-                let run = async {
-                    let mut txn = self
-                        .graph
-                        .start_txn_as(Operation::Write, None)
-                        .await
-                        .map_err(classify)?;
-                    let mut stream = txn.execute(q).await.map_err(classify)?;
-                    let mut data: Option<Value> = None;
-                    while let Some(row) = stream.next(txn.handle()).await.map_err(classify)? {
-                        if data.is_none() {
-                            data = Some(row.get::<Value>("data").map_err(|e| {
-                                StoreError::Query(format!("cannot read `data`: {e}"))
-                            })?);
-                        }
-                    }
-                    match data {
-                        Some(d) if d["apply"] == Value::Bool(true) => {
-                            txn.commit().await.map_err(classify)?;
-                            Ok(Some(d))
-                        }
-                        other => {
-                            let _ = txn.rollback().await;
-                            Ok(other)
-                        }
-                    }
-                };
-                match tokio::time::timeout(self.timeout * 2, run).await {
-                    Ok(r) => r,
-                    Err(_) => Err(StoreError::Timeout),
-                }
-            }
-            .instrument(tracing::info_span!("neo4j.write", db.system = "neo4j")),
+            writes
+                .write(query.clone(), seal)
+                .instrument(tracing::info_span!("neo4j.write", db.system = "neo4j")),
         )
     }
 }
@@ -375,7 +353,10 @@ enum Access {
     Write,
 }
 
-fn to_query(text: &str, params: serde_json::Map<String, Value>) -> Result<Query, StoreError> {
+pub(crate) fn to_query(
+    text: &str,
+    params: serde_json::Map<String, Value>,
+) -> Result<Query, StoreError> {
     let mut q = Query::new(text.to_string());
     for (k, v) in params {
         let bolt = BoltType::try_from(v)
@@ -386,7 +367,7 @@ fn to_query(text: &str, params: serde_json::Map<String, Value>) -> Result<Query,
 }
 
 /// Connection-level failures are "unavailable"; the rest are query failures.
-fn classify(e: neo4rs::Error) -> StoreError {
+pub(crate) fn classify(e: neo4rs::Error) -> StoreError {
     use neo4rs::Error as E;
     match e {
         E::IOError { .. }

@@ -174,9 +174,15 @@ fields: a.fields}} }} AS data"
 /// in `set` is written only if each still holds its `expect` value. The node's
 /// write lock is taken before the comparison (`SET` of its id to itself), so
 /// concurrent updates of one node are serialized and a stale one finds the
-/// changed value. One row `data: {apply, before}` if the node is in scope, none
-/// otherwise. With `probe`: the same comparison, read only (no lock, no
-/// writes), in one row whose `data` is null when the node is not in scope. `set` and `expect` name catalog fields only; values are parameters.
+/// changed value.
+///
+/// The write statement takes its values from `$rows`, a list of maps, one per
+/// write (so a store may run several writes of one shape as one statement,
+/// adding their maps to the list and numbering them with `i`), and returns, per
+/// map whose node is in scope, `i` and `data: {apply, before}`; none for the
+/// others. With `probe`: the same comparison, read only (no lock, no writes),
+/// from `$` parameters, in one row whose `data` is null when the node is not in
+/// scope. `set` and `expect` name catalog fields only; values are parameters.
 ///
 /// # Errors
 /// `INTERNAL_ERROR` if a field or the row predicate names something the catalog lacks.
@@ -190,6 +196,7 @@ pub(crate) fn compile_update(
     probe: bool,
 ) -> Result<CypherQuery, HubError> {
     let mut c = Compiler::new(catalog, plan);
+    c.row_values = !probe;
     let v = c.var("n");
     let id_field = t.id_field().name.clone();
     let id_param = c.param(Value::String(id.to_string()));
@@ -246,9 +253,13 @@ RETURN {{apply: fresh, before: before}} AS data",
     )
     .ok();
     c.all_written()?;
+    let mut row = c.params;
+    row.insert("i".into(), Value::from(0));
+    let mut params = Map::new();
+    params.insert("rows".into(), Value::Array(vec![Value::Object(row)]));
     Ok(CypherQuery {
-        text,
-        params: c.params,
+        text: format!("UNWIND $rows AS row CALL (row) {{ {text} }} RETURN row.i AS i, data"),
+        params,
     })
 }
 
@@ -261,6 +272,9 @@ struct Compiler<'a> {
     derived: Vec<Derived>,
     /// Per bound variable, how often one of its derived columns was read.
     reads: HashMap<String, usize>,
+    /// Values are read from the map `row` (a write statement, one `row` per
+    /// write) instead of from `$` parameters.
+    row_values: bool,
 }
 
 /// A derived column of a bound variable (see [`Compiler::column`]).
@@ -303,6 +317,7 @@ impl<'a> Compiler<'a> {
             vars: 0,
             derived: Vec::new(),
             reads: HashMap::new(),
+            row_values: false,
         }
     }
 
@@ -391,7 +406,11 @@ impl<'a> Compiler<'a> {
     fn param(&mut self, value: Value) -> String {
         let name = format!("p{}", self.params.len());
         self.params.insert(name.clone(), value);
-        format!("${name}")
+        if self.row_values {
+            format!("row.{name}")
+        } else {
+            format!("${name}")
+        }
     }
 
     /// The plan's row predicate for `t` bound to `v`, as conjuncts (none when

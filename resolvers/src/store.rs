@@ -57,14 +57,40 @@ pub trait GraphStore: Send + Sync + 'static {
     /// Runs `query` and returns the `data` column of its single row.
     fn run<'a>(&'a self, query: &'a CypherQuery) -> BoxFuture<'a, Result<Value, StoreError>>;
 
-    /// Runs a compiled update in one write transaction and commits it only if
-    /// its `data` says `apply: true`; no row → `Ok(None)`, nothing written. A
+    /// Runs a compiled update in a write transaction: when its `data` says
+    /// `apply: true`, `seal` records it (the audit record) while the
+    /// transaction is open, and the write commits only once `seal` succeeded.
+    /// A store may commit several callers' writes in one transaction (group
+    /// commit); each caller's write still commits only after its own seal. A
     /// store that takes no writes refuses.
+    ///
+    /// An error after `seal` succeeded means nothing was committed, and the
+    /// caller voids its record.
     fn write<'a>(
         &'a self,
         query: &'a CypherQuery,
-    ) -> BoxFuture<'a, Result<Option<Value>, StoreError>> {
-        let _ = query;
+        seal: WriteSeal,
+    ) -> BoxFuture<'a, Result<Written, StoreError>> {
+        let _ = (query, seal);
         Box::pin(async { Err(StoreError::Query("this store takes no writes".into())) })
     }
+}
+
+/// The audit step of one write, given the statement's `data`: records the
+/// write durably or says why it could not.
+pub type WriteSeal = Box<dyn FnOnce(&Value) -> BoxFuture<'static, Result<(), String>> + Send>;
+
+/// What became of one write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// Sealed and committed; the statement's `data`.
+    Committed(Value),
+    /// The statement found the node but its precondition did not hold
+    /// (`apply: false`): nothing written, nothing sealed.
+    Stale,
+    /// The statement found no node (absent, or outside the scope): nothing
+    /// written, nothing sealed.
+    Missing,
+    /// The seal failed: nothing written.
+    Unsealed(String),
 }

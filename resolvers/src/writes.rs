@@ -10,13 +10,17 @@
 //! cannot silently lose one. A row outside the plan's row scope is `NOT_FOUND`,
 //! as one that does not exist.
 //!
-//! No write without a record: the precondition is first checked read only; if
-//! it holds, the audit record (before and after hashes, never values) is
-//! written; only then does the update run, in a transaction that takes the
-//! node's lock and checks the precondition again. If a racing update got there
-//! in between, nothing is written and a second record voids the first. (The
-//! record is not written inside the update's transaction: linking it to the
-//! resident would wait for the very lock that transaction holds.)
+//! No write without a record. The update runs in a write transaction (the store
+//! commits the writes waiting at the same moment together) that takes the
+//! node's lock and checks the precondition; when it holds, the audit record
+//! (before and after hashes, never values) is appended while the transaction
+//! is open, and the write commits only once the record is durable. That needs a
+//! sink that can append while the write holds the node's lock — the journal.
+//! A sink that commits each record to the data's own Neo4j cannot (the record's
+//! link to the resident would wait for that very lock), so there the
+//! precondition is first checked read only, the record written, and only then
+//! the update run; if a racing update got there in between, nothing is written
+//! and a second record voids the first.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,7 +38,7 @@ use crate::access::AccessPlan;
 use crate::api::{parse_date, Engine};
 use crate::errors::{Code, HubError};
 use crate::principal::Principal;
-use crate::store::StoreError;
+use crate::store::{StoreError, WriteSeal, Written};
 
 /// The longest string an update may write.
 const MAX_TEXT: usize = 1000;
@@ -228,82 +232,124 @@ async fn update(
     check(t, &set, &expect)?;
     let set: Vec<(String, Value)> = set.into_iter().collect();
     let expect: Vec<(String, Value)> = expect.into_iter().collect();
-    let probe = crate::cypher::compile_update(&engine.catalog, plan, t, id, &set, &expect, true)?;
-    let seen = engine
-        .store
-        .run(&probe)
-        .await
-        .map_err(StoreError::into_hub_error)?;
-    if seen.is_null() {
-        return Err(HubError::new(
+    let query = crate::cypher::compile_update(&engine.catalog, plan, t, id, &set, &expect, false)?;
+    let fields: Vec<String> = set.iter().map(|(f, _)| format!("{}.{f}", t.name)).collect();
+    let after: serde_json::Map<String, Value> = set.iter().cloned().collect();
+    let after = hash(&Value::Object(after));
+    let residents = if t.data_subject {
+        vec![id.to_string()]
+    } else {
+        Vec::new()
+    };
+    let record = {
+        let (request, target) = (
+            format!("{}/{}:{id}", writer.request_id, t.name),
+            format!("{}:{id}", t.name),
+        );
+        let fields = fields.clone();
+        move |action: &str, code: &str, before: &Value, residents: Vec<String>| {
+            let mut r = AuditRecord::new(&request, Decision::Allowed);
+            r.agency = writer.agency.clone();
+            r.officer = writer.officer.clone();
+            r.purpose = writer.purpose.clone();
+            r.case_number = writer.case.clone();
+            r.action = action.to_string();
+            r.target = format!("{target} before:{} after:{after}", hash(before));
+            r.code = code.to_string();
+            r.fields = fields.clone();
+            r.residents = residents;
+            r
+        }
+    };
+    let not_found = || {
+        HubError::new(
             Code::NotFound,
             format!("no {} `{id}` inside your mandate", t.name),
-        ));
-    }
+        )
+    };
     let conflict = || {
         HubError::new(
             Code::Conflict,
             format!("{} `{id}` changed since you read it: `expect` no longer holds; nothing was written", t.name),
         )
     };
-    if seen["apply"] != Value::Bool(true) {
-        return Err(conflict());
-    }
-    let fields: Vec<String> = set.iter().map(|(f, _)| format!("{}.{f}", t.name)).collect();
-    let after: serde_json::Map<String, Value> = set.iter().cloned().collect();
-    let target = format!(
-        "{}:{id} before:{} after:{}",
-        t.name,
-        hash(&seen["before"]),
-        hash(&Value::Object(after))
-    );
-    let record = |action: &str, code: &str| {
-        let mut r = AuditRecord::new(
-            &format!("{}/{}:{id}", writer.request_id, t.name),
-            Decision::Allowed,
-        );
-        r.agency = writer.agency.clone();
-        r.officer = writer.officer.clone();
-        r.purpose = writer.purpose.clone();
-        r.case_number = writer.case.clone();
-        r.action = action.to_string();
-        r.target = target.clone();
-        r.code = code.to_string();
-        r.fields = fields.clone();
-        r.residents = if t.data_subject {
-            vec![id.to_string()]
-        } else {
-            Vec::new()
-        };
-        r
-    };
-    let unrecorded = |e: mandate_audit::AuditError| {
+    let unrecorded = |e: String| {
         tracing::error!(detail = %e, "write not recorded; nothing written");
         HubError::new(
             Code::AuditUnavailable,
             "the audit log is unavailable; nothing was written",
         )
     };
-    sink.append(record("data.update", ""))
-        .await
-        .map_err(unrecorded)?;
-    let query = crate::cypher::compile_update(&engine.catalog, plan, t, id, &set, &expect, false)?;
-    let written = engine.store.write(&query).await;
-    match written {
-        Ok(Some(data)) if data["apply"] == Value::Bool(true) => Ok(Updated {
-            id: id.to_string(),
-            fields,
-        }),
-        other => {
-            // Not written (a racing update, a row gone, a store failure): void the record.
-            let (code, error) = match other {
-                Err(e) => (Code::Neo4jUnavailable, e.into_hub_error()),
-                _ => (Code::Conflict, conflict()),
-            };
-            let mut void = record("data.update.void", code.as_str());
-            void.residents = Vec::new();
-            sink.append(void).await.map_err(unrecorded)?;
-            Err(error)
+    // The record is sealed inside the write's transaction when the sink can
+    // append while the write holds its locks (the journal); otherwise it is
+    // written first, once a read-only probe found the precondition holding.
+    let sealed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seal: WriteSeal = if sink.appends_under_locks() {
+        let (sink, sealed, record, residents) = (
+            sink.clone(),
+            sealed.clone(),
+            record.clone(),
+            residents.clone(),
+        );
+        Box::new(move |data: &Value| {
+            let r = record("data.update", "", &data["before"], residents);
+            Box::pin(async move {
+                sink.append(r).await.map_err(|e| e.to_string())?;
+                sealed.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            })
+        })
+    } else {
+        let seen = engine
+            .store
+            .run(&crate::cypher::compile_update(
+                &engine.catalog,
+                plan,
+                t,
+                id,
+                &set,
+                &expect,
+                true,
+            )?)
+            .await
+            .map_err(StoreError::into_hub_error)?;
+        if seen.is_null() {
+            return Err(not_found());
         }
+        if seen["apply"] != Value::Bool(true) {
+            return Err(conflict());
+        }
+        sink.append(record(
+            "data.update",
+            "",
+            &seen["before"],
+            residents.clone(),
+        ))
+        .await
+        .map_err(|e| unrecorded(e.to_string()))?;
+        sealed.store(true, std::sync::atomic::Ordering::SeqCst);
+        Box::new(|_: &Value| Box::pin(async { Ok(()) }))
+    };
+    let written = engine.store.write(&query, seal).await;
+    let error = match written {
+        Ok(Written::Committed(_)) => {
+            return Ok(Updated {
+                id: id.to_string(),
+                fields,
+            })
+        }
+        Ok(Written::Missing) => not_found(),
+        Ok(Written::Stale) => conflict(),
+        Ok(Written::Unsealed(why)) => return Err(unrecorded(why)),
+        Err(e) => e.into_hub_error(),
+    };
+    if sealed.load(std::sync::atomic::Ordering::SeqCst) {
+        // Recorded but not written (a racing update, a row gone, a store
+        // failure): void the record.
+        let code = error.code.as_str();
+        sink.append(record("data.update.void", code, &Value::Null, Vec::new()))
+            .await
+            .map_err(|e| unrecorded(e.to_string()))?;
     }
+    Err(error)
 }
