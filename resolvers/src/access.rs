@@ -48,25 +48,47 @@ pub enum Mask {
     YearOnly,
 }
 
+/// One piece of a masked value: characters kept from either end of the value
+/// (all of it when shorter), or fixed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// The first n characters.
+    Left(usize),
+    /// Fixed text.
+    Text(&'static str),
+    /// The last n characters.
+    Right(usize),
+}
+
 impl Mask {
-    /// The mask applied in the hub, to a value a subgraph served: the same
-    /// rendering as the Cypher of `cypher::masked` (characters, not bytes).
+    /// What the masked value is made of. The one definition of each mask:
+    /// Cypher renders it inside Neo4j (`cypher::masked`), the hub renders it on
+    /// values a subgraph served ([`Mask::apply`]).
+    pub(crate) fn pieces(self) -> &'static [Piece] {
+        use Piece::{Left, Right, Text};
+        match self {
+            Mask::KeepEnds => &[Left(6), Text("********"), Right(4)],
+            Mask::KeepStart => &[Left(6), Text("************")],
+            Mask::Phone => &[Left(3), Text("****"), Right(4)],
+            Mask::FirstChar => &[Left(1), Text("**")],
+            Mask::Redact => &[Text("***")],
+            Mask::YearOnly => &[Left(4), Text("-**-**")],
+        }
+    }
+
+    /// The mask applied in the hub, to a value a subgraph served (characters,
+    /// not bytes, as Cypher's `left` and `right`).
     pub fn apply(self, s: &str) -> String {
         let chars: Vec<char> = s.chars().collect();
-        let left = |n: usize| chars.iter().take(n).collect::<String>();
-        let right = |n: usize| {
-            chars[chars.len().saturating_sub(n)..]
-                .iter()
-                .collect::<String>()
-        };
-        match self {
-            Mask::KeepEnds => format!("{}********{}", left(6), right(4)),
-            Mask::KeepStart => format!("{}************", left(6)),
-            Mask::Phone => format!("{}****{}", left(3), right(4)),
-            Mask::FirstChar => format!("{}**", left(1)),
-            Mask::Redact => "***".to_string(),
-            Mask::YearOnly => format!("{}-**-**", left(4)),
+        let mut out = String::new();
+        for piece in self.pieces() {
+            match *piece {
+                Piece::Left(n) => out.extend(chars.iter().take(n)),
+                Piece::Text(t) => out.push_str(t),
+                Piece::Right(n) => out.extend(&chars[chars.len().saturating_sub(n)..]),
+            }
         }
+        out
     }
 }
 

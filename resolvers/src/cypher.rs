@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use mandate_schema::{Catalog, Direction, Field, NodeType, Relation, ScalarKind};
 use serde_json::{Map, Value};
 
-use crate::access::{AccessPlan, FieldAccess, Mask};
+use crate::access::{AccessPlan, FieldAccess, Piece};
 use crate::answer::key::{
     AFTER, COUNTED, DESCRIBED, EDGE, ENTITY_ID, ENTITY_KEY, ENTITY_NODE, FIRST, NODE, ROWS, SCOPE,
     SORT_KEYS, SUBJECT, TOTAL,
@@ -1088,17 +1088,16 @@ fn masked(expr: String, access: FieldAccess) -> String {
     let FieldAccess::Masked(mask) = access else {
         return expr;
     };
-    let body = match mask {
-        Mask::KeepEnds => "left($, 6) + '********' + right($, 4)",
-        Mask::KeepStart => "left($, 6) + '************'",
-        Mask::Phone => "left($, 3) + '****' + right($, 4)",
-        Mask::FirstChar => "left($, 1) + '**'",
-        Mask::Redact => "'***'",
-        Mask::YearOnly => "left($, 4) + '-**-**'",
-    };
     let value = format!("toString({expr})");
-    format!(
-        "CASE WHEN {expr} IS NULL THEN null ELSE {} END",
-        body.replace('$', &value)
-    )
+    let body = mask
+        .pieces()
+        .iter()
+        .map(|piece| match *piece {
+            Piece::Left(n) => format!("left({value}, {n})"),
+            Piece::Text(t) => format!("'{t}'"),
+            Piece::Right(n) => format!("right({value}, {n})"),
+        })
+        .collect::<Vec<_>>()
+        .join(" + ");
+    format!("CASE WHEN {expr} IS NULL THEN null ELSE {body} END")
 }
