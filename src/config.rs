@@ -149,7 +149,8 @@ pub struct BudgetsConfig {
     /// Milliseconds of Neo4j time an agency's queries may take a second, sustained
     /// (measured after each query; the agency is refused until paid back).
     pub store_ms_per_sec: u32,
-    /// Milliseconds of Neo4j time an agency's queries may take at once.
+    /// Milliseconds of Neo4j time an agency's queries may take at once; also
+    /// the longest one of its queries may run (stopped past it).
     pub store_ms_burst: u32,
     /// Neo4j queries one agency may run at once (off when not below `neo4j.max_connections`).
     pub store_share: usize,
@@ -182,7 +183,8 @@ pub struct BudgetConfig {
     /// Milliseconds of Neo4j time a second (agencies only; default: `budgets.store_ms_per_sec`).
     #[serde(default)]
     pub store_ms_per_sec: Option<u32>,
-    /// Milliseconds of Neo4j time at once (default: `budgets.store_ms_burst`).
+    /// Milliseconds of Neo4j time at once, and the longest one query may run
+    /// (default: `budgets.store_ms_burst`).
     #[serde(default)]
     pub store_ms_burst: Option<u32>,
 }

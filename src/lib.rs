@@ -19,8 +19,9 @@ pub mod telemetry;
 
 pub use app::{App, HubBuildError, Metrics};
 pub use config::{
-    AdminConfig, AuditConfig, Config, ConfigError, CursorConfig, LimitsConfig, LogConfig,
-    LogFormat, Neo4jConfig, PoliciesConfig, PolicySource, ServerConfig, SubgraphConfig,
+    AdminConfig, AuditConfig, BudgetConfig, BudgetsConfig, Config, ConfigError, CursorConfig,
+    LimitsConfig, LogConfig, LogFormat, Neo4jConfig, PoliciesConfig, PolicySource, ServerConfig,
+    SubgraphConfig,
 };
 
 /// Binds `app` on its configured address (or `listen` if given) and serves until

@@ -1,7 +1,8 @@
 //! Abusive traffic beside normal traffic: the normal agency's latency alone, then
 //! with another agency's clients sending, in turn, every shape the cost model
 //! refuses and queries the limits allow but the budgets cut short. Prints a
-//! Markdown table: the normal p50/p99 in both phases, and per abusive kind how it
+//! Markdown table: the normal p50/p99 alone, beside abuse and alone again (the
+//! machine's own spread), and per abusive kind how it
 //! was answered and how fast.
 
 use std::collections::BTreeMap;
@@ -186,7 +187,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
-/// Runs both phases and prints the table.
+/// Runs the phases (alone, beside abuse, alone again) and prints the tables.
 pub async fn run(
     normal_side: Side,
     abuser: Side,
@@ -203,8 +204,12 @@ pub async fn run(
     let (alone, alone_failed) = normal(normal_side.clone(), concurrency, seconds, residents).await;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let abusing = tokio::spawn(abuse(abuser, abusers, deadline));
-    let (beside, beside_failed) = normal(normal_side, concurrency, seconds, residents).await;
+    let (beside, beside_failed) =
+        normal(normal_side.clone(), concurrency, seconds, residents).await;
     let seen = abusing.await.unwrap_or_default();
+    // Alone again, once the abusive clients stopped: how far two runs of the
+    // same traffic on this machine differ by themselves.
+    let (after, after_failed) = normal(normal_side, concurrency, seconds, residents).await;
     println!(
         "| normal traffic ({concurrency} clients) | answered | failed | throughput | p50 | p99 |"
     );
@@ -216,6 +221,7 @@ pub async fn run(
             &beside,
             beside_failed,
         ),
+        ("alone again, after", &after, after_failed),
     ] {
         println!(
             "| {name} | {} | {failed} | {:.0}/s | {:.2} ms | {:.2} ms |",

@@ -32,7 +32,8 @@ pub struct Budget {
     /// Milliseconds of graph-store time a second, sustained (agencies only: the
     /// time its queries actually kept Neo4j busy, measured after each).
     pub store_ms_per_sec: u32,
-    /// Milliseconds of graph-store time at once.
+    /// Milliseconds of graph-store time at once; also the longest one query
+    /// may keep the store busy (stopped past it).
     pub store_ms_burst: u32,
 }
 
@@ -95,6 +96,9 @@ struct Account {
     /// Its share of the store's time, in milliseconds, and the time one
     /// millisecond takes to earn back.
     time: Option<(DefaultDirectRateLimiter, Duration)>,
+    /// The longest one query may keep the store busy: the whole burst of its
+    /// time share (a query past it is stopped, in Neo4j too, and charged).
+    longest: Option<Duration>,
     /// Until when it is refused for having spent more store time than its share.
     owes_until: Mutex<Option<std::time::Instant>>,
 }
@@ -261,8 +265,14 @@ impl Ledger {
                         let quota = Quota::per_second(per_sec).allow_burst(burst);
                         (RateLimiter::direct(quota), quota.replenish_interval())
                     });
+                    let longest = (budget.store_ms_per_sec > 0).then(|| {
+                        Duration::from_millis(u64::from(
+                            budget.store_ms_burst.max(budget.store_ms_per_sec),
+                        ))
+                    });
                     Arc::new(Account {
                         buckets: Buckets::new(budget),
+                        longest,
                         share: (self.budgets.store_share > 0)
                             .then(|| Arc::new(Semaphore::new(self.budgets.store_share))),
                         time,
@@ -316,11 +326,12 @@ impl Meter for AskerMeter {
 
     fn enter(&self) -> BoxFuture<'_, Result<StoreTicket, Throttled>> {
         Box::pin(async move {
+            let longest = self.account.longest;
             let Some(share) = &self.account.share else {
-                return Ok(StoreTicket::new(()));
+                return Ok(StoreTicket::new(()).longest(longest));
             };
             match tokio::time::timeout(self.wait, share.clone().acquire_owned()).await {
-                Ok(Ok(permit)) => Ok(StoreTicket::new(permit)),
+                Ok(Ok(permit)) => Ok(StoreTicket::new(permit).longest(longest)),
                 // Timed out (or closed, which the hub never does): the agency
                 // already holds its whole share.
                 _ => Err(Throttled {

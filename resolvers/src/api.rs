@@ -1218,7 +1218,30 @@ pub(crate) async fn run_disclosed<T: crate::remote::Pending>(
         None => None,
     };
     let started = std::time::Instant::now();
-    let data = engine.store.run(query).await;
+    // A query may keep the store busy for at most the asker's whole share of
+    // its time; dropping it past that stops it in Neo4j too.
+    let data = match _ticket
+        .as_ref()
+        .and_then(crate::meter::StoreTicket::longest_run)
+    {
+        Some(longest) => match tokio::time::timeout(longest, engine.store.run(query)).await {
+            Ok(data) => data,
+            Err(_) => {
+                if let Some(meter) = ctx.data_opt::<Arc<dyn crate::Meter>>() {
+                    meter.spent(longest);
+                }
+                return Err(HubError::new(
+                    Code::Neo4jTimeout,
+                    format!(
+                        "the query ran past your agency's share of the graph database's time ({} ms at once) and was stopped; narrow it or page it",
+                        longest.as_millis()
+                    ),
+                )
+                .into_graphql());
+            }
+        },
+        None => engine.store.run(query).await,
+    };
     // Time the store worked for the asker (not time it was unreachable).
     let worked = !matches!(data, Err(crate::StoreError::Unavailable(_)));
     if let (true, Some(meter)) = (worked, ctx.data_opt::<Arc<dyn crate::Meter>>()) {

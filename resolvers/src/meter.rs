@@ -89,6 +89,7 @@ impl From<Throttled> for HubError {
 /// A share of the graph store held while one query runs; released when dropped.
 pub struct StoreTicket {
     _guard: Box<dyn Send + Sync>,
+    longest: Option<std::time::Duration>,
 }
 
 impl StoreTicket {
@@ -96,6 +97,20 @@ impl StoreTicket {
     pub fn new(guard: impl Send + Sync + 'static) -> Self {
         StoreTicket {
             _guard: Box::new(guard),
+            longest: None,
         }
+    }
+
+    /// The longest the query may keep the store busy (`None`: the store's own
+    /// deadline only); past it the query is stopped.
+    #[must_use]
+    pub fn longest(mut self, longest: Option<std::time::Duration>) -> Self {
+        self.longest = longest;
+        self
+    }
+
+    /// See [`StoreTicket::longest`].
+    pub fn longest_run(&self) -> Option<std::time::Duration> {
+        self.longest
     }
 }
