@@ -169,14 +169,14 @@ impl HubBuilder {
     /// # Errors
     /// If the unrestricted schema cannot be generated (a bug).
     pub fn build(self) -> Result<Hub, BuildError> {
-        let engine = Arc::new(Engine {
-            catalog: self.catalog.clone(),
-            limits: self.limits,
-            shape: self.shape,
-            cursors: self.cursors.unwrap_or_else(CursorKey::random),
-            store: self.store,
-            subgraphs: self.subgraphs,
-        });
+        let engine = Arc::new(Engine::new(
+            self.catalog.clone(),
+            self.limits,
+            self.shape,
+            self.cursors.unwrap_or_else(CursorKey::random),
+            self.store,
+            self.subgraphs,
+        ));
         let unrestricted = Arc::new(AccessPlan::allow_all(&self.catalog));
         let schema = mandate_resolvers::build_schema(engine.clone(), unrestricted.clone())
             .map_err(|e| BuildError::Schema(e.to_string()))?;

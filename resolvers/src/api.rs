@@ -49,6 +49,32 @@ pub struct Engine {
     pub store: Arc<dyn GraphStore>,
     /// The departmental subgraphs remote fields come from.
     pub subgraphs: Arc<dyn crate::Subgraphs>,
+    /// The catalog's remote lists and their weights in a query's cost, built
+    /// once for every schema generated from this engine.
+    remote_lists: Arc<crate::cost::RemoteLists>,
+}
+
+impl Engine {
+    /// The engine over `catalog` and `store`.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        limits: Limits,
+        shape: ShapeLimits,
+        cursors: CursorKey,
+        store: Arc<dyn GraphStore>,
+        subgraphs: Arc<dyn crate::Subgraphs>,
+    ) -> Engine {
+        let remote_lists = Arc::new(crate::cost::remote_lists(&catalog));
+        Engine {
+            catalog,
+            limits,
+            shape,
+            cursors,
+            store,
+            subgraphs,
+            remote_lists,
+        }
+    }
 }
 
 /// Parses a `YYYY-MM-DD` date.
@@ -456,7 +482,7 @@ fn generate(
         .data(engine.clone())
         .extension(crate::errors::ErrorCodes {
             shape,
-            remote_lists: Arc::new(crate::cost::remote_lists(&engine.catalog)),
+            remote_lists: engine.remote_lists.clone(),
             pages: engine.limits,
         })
         .register(query)

@@ -27,14 +27,14 @@ impl GraphStore for NoStore {
 }
 
 fn compile_with(plan: &AccessPlan, query: &str, variables: serde_json::Value) -> Vec<CypherQuery> {
-    let engine = Engine {
-        catalog: Arc::new(mandate_schema::hub_catalog().unwrap()),
-        limits: Limits::default(),
-        shape: ShapeLimits::default(),
-        cursors: CursorKey::from_secret(b"snapshots"),
-        store: Arc::new(NoStore),
-        subgraphs: Arc::new(mandate_resolvers::NoSubgraphs),
-    };
+    let engine = Engine::new(
+        Arc::new(mandate_schema::hub_catalog().unwrap()),
+        Limits::default(),
+        ShapeLimits::default(),
+        CursorKey::from_secret(b"snapshots"),
+        Arc::new(NoStore),
+        Arc::new(mandate_resolvers::NoSubgraphs),
+    );
     let doc = parse_query(query).expect("query parses");
     let op = match &doc.operations {
         DocumentOperations::Single(op) => op,
