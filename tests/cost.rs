@@ -43,6 +43,18 @@ async fn start(edit: impl FnOnce(&mut mandate::Config)) -> TestHub {
     TestHub::start_with(config).await
 }
 
+/// A budget of one moderate query (1,000 units at once, earned back at one a
+/// second), on an audit chain of its own named `chain`.
+fn one_query_budget(c: &mut mandate::Config, chain: &str) {
+    c.limits.max_complexity = 1000;
+    c.budgets.burst = 1000;
+    c.budgets.cost_per_sec = 1;
+    c.audit.chain = format!("cost-{chain}-{}", std::process::id());
+}
+
+/// 20 households × (1 + 10 members × 3): about 640 units.
+const MODERATE: &str = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+
 /// POSTs `query` as `who` for `purpose`; returns the status, `Retry-After` and body.
 async fn ask(
     hub: &TestHub,
@@ -184,14 +196,10 @@ async fn a_spent_budget_is_429_with_retry_after_and_others_are_served() {
     // 1,000 units at once, one a second after that: a request of ~600 passes, the
     // next does not for minutes.
     let hub = start(|c| {
-        c.limits.max_complexity = 1000;
-        c.budgets.burst = 1000;
-        c.budgets.cost_per_sec = 1;
-        c.audit.chain = format!("cost-budget-{}", std::process::id());
+        one_query_budget(c, "budget");
     })
     .await;
-    // 20 households × (1 + 10 members × 3) ≈ 640 units.
-    let q = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+    let q = MODERATE;
     let (status, retry, body) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
     assert_eq!(status, 200, "{body:#}");
     assert!(retry.is_none());
@@ -234,14 +242,11 @@ async fn a_spent_budget_is_429_with_retry_after_and_others_are_served() {
 #[tokio::test]
 async fn a_held_back_agency_is_answered_slowly_and_others_are_not() {
     let hub = start(|c| {
-        c.limits.max_complexity = 1000;
-        c.budgets.burst = 1000;
-        c.budgets.cost_per_sec = 1;
+        one_query_budget(c, "tarpit");
         c.budgets.tarpit_ms = 400;
-        c.audit.chain = format!("cost-tarpit-{}", std::process::id());
     })
     .await;
-    let q = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+    let q = MODERATE;
     let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
     assert_eq!(status, 200);
     let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
@@ -275,11 +280,8 @@ async fn a_held_back_agency_is_answered_slowly_and_others_are_not() {
 #[tokio::test]
 async fn refused_shapes_spend_the_budget_too() {
     let hub = start(|c| {
-        c.limits.max_complexity = 1000;
-        c.budgets.burst = 1000;
-        c.budgets.cost_per_sec = 1;
+        one_query_budget(c, "refused");
         c.budgets.tarpit_ms = 0;
-        c.audit.chain = format!("cost-refused-{}", std::process::id());
     })
     .await;
     let too_big = "{ households(first: 100) { edges { node { id members(first: 100) { edges { node { id name } } } } } } }";
@@ -315,7 +317,7 @@ async fn a_daily_quota_is_429_for_hours() {
         c.budgets.cost_per_day = 1000;
     })
     .await;
-    let q = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+    let q = MODERATE;
     let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
     assert_eq!(status, 200);
     let (status, retry, body) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
@@ -442,16 +444,13 @@ async fn an_agency_whose_queries_keep_neo4j_busy_is_stopped_and_refused_until_pa
 #[tokio::test]
 async fn an_agency_over_budget_is_refused_unparsed_and_its_refusals_are_sampled() {
     let hub = start(|c| {
-        c.limits.max_complexity = 1000;
-        c.budgets.burst = 1000;
-        c.budgets.cost_per_sec = 1;
+        one_query_budget(c, "flood");
         c.audit.anonymous_refusals_per_sec = 2;
         // Answered at once: this is about the records, not the pace.
         c.budgets.tarpit_ms = 0;
-        c.audit.chain = format!("cost-flood-{}", std::process::id());
     })
     .await;
-    let q = "{ households(first: 20) { edges { node { id members(first: 10) { edges { relationToHead node { id name } } } } } } }";
+    let q = MODERATE;
     let unrecorded = hub.metric("mandate_audit_unrecorded_refusals_total").await;
     let (status, _, _) = ask(&hub, CA, "subsidy_review", q, json!({})).await;
     assert_eq!(status, 200);
