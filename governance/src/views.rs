@@ -64,54 +64,48 @@ pub struct CatalogField {
 
 /// Every object of the catalog, in catalog order.
 pub fn catalog(catalog: &Catalog) -> Vec<CatalogField> {
+    let row = |type_name: &str, field: String, share: &ShareMeta, description: Option<String>| {
+        CatalogField {
+            type_name: type_name.to_string(),
+            object: format!("{type_name}.{field}"),
+            field,
+            owner: share.owner.clone(),
+            sensitivity: format!("{:?}", share.sensitivity).to_uppercase(),
+            share_class: share.class.into(),
+            description,
+        }
+    };
     let mut out = Vec::new();
-    let sens = |s: &ShareMeta| format!("{:?}", s.sensitivity).to_uppercase();
     for t in &catalog.types {
         for f in &t.fields {
-            out.push(CatalogField {
-                type_name: t.name.clone(),
-                field: f.name.clone(),
-                object: format!("{}.{}", t.name, f.name),
-                owner: f.share.owner.clone(),
-                sensitivity: sens(&f.share),
-                share_class: f.share.class.into(),
-                description: f.description.clone(),
-            });
+            out.push(row(
+                &t.name,
+                f.name.clone(),
+                &f.share,
+                f.description.clone(),
+            ));
         }
         for r in &t.remotes {
-            out.push(CatalogField {
-                type_name: t.name.clone(),
-                field: r.name.clone(),
-                object: format!("{}.{}", t.name, r.name),
-                owner: r.share.owner.clone(),
-                sensitivity: sens(&r.share),
-                share_class: r.share.class.into(),
-                description: Some(match &r.description {
-                    Some(d) => format!("{d} (served by subgraph `{}`)", r.subgraph),
-                    None => format!("Served by subgraph `{}`.", r.subgraph),
-                }),
-            });
+            let served = match &r.description {
+                Some(d) => format!("{d} (served by subgraph `{}`)", r.subgraph),
+                None => format!("Served by subgraph `{}`.", r.subgraph),
+            };
+            out.push(row(&t.name, r.name.clone(), &r.share, Some(served)));
         }
         for r in &t.relations {
-            out.push(CatalogField {
-                type_name: t.name.clone(),
-                field: r.name.clone(),
-                object: format!("{}.{}", t.name, r.name),
-                owner: r.share.owner.clone(),
-                sensitivity: sens(&r.share),
-                share_class: r.share.class.into(),
-                description: r.description.clone(),
-            });
+            out.push(row(
+                &t.name,
+                r.name.clone(),
+                &r.share,
+                r.description.clone(),
+            ));
             for p in &r.properties {
-                out.push(CatalogField {
-                    type_name: t.name.clone(),
-                    field: format!("{}.{}", r.name, p.name),
-                    object: format!("{}.{}.{}", t.name, r.name, p.name),
-                    owner: p.share.owner.clone(),
-                    sensitivity: sens(&p.share),
-                    share_class: p.share.class.into(),
-                    description: p.description.clone(),
-                });
+                out.push(row(
+                    &t.name,
+                    format!("{}.{}", r.name, p.name),
+                    &p.share,
+                    p.description.clone(),
+                ));
             }
         }
     }
