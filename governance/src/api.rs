@@ -336,6 +336,16 @@ pub struct ApplicationView {
     overdue: bool,
 }
 
+impl ApplicationView {
+    /// The view of `a`, overdue as the hub's clock counts it now.
+    fn of(gov: &Governance, a: Application) -> Self {
+        ApplicationView {
+            overdue: gov.overdue(&a),
+            a,
+        }
+    }
+}
+
 #[Object(name = "SharingApplication")]
 impl ApplicationView {
     async fn id(&self) -> ID {
@@ -752,10 +762,7 @@ impl Query {
             .map(|(_, a)| a)
             .filter(|a| all || a.agency == e.officer.agency || a.owner == dept)
             .filter(|a| state.is_none_or(|s| s == a.state))
-            .map(|a| ApplicationView {
-                overdue: e.gov.overdue(&a),
-                a,
-            })
+            .map(|a| ApplicationView::of(e.gov, a))
             .collect())
     }
 
@@ -1072,10 +1079,7 @@ impl Mutation {
             ),
         )
         .await?;
-        Ok(ApplicationView {
-            overdue: e.gov.overdue(&a),
-            a,
-        })
+        Ok(ApplicationView::of(e.gov, a))
     }
 
     /// Acknowledges an application (the owner's data steward).
@@ -1092,10 +1096,7 @@ impl Mutation {
             e.gov.acknowledge(&e.request_id, e.officer, &id),
         )
         .await?;
-        Ok(ApplicationView {
-            overdue: e.gov.overdue(&a),
-            a,
-        })
+        Ok(ApplicationView::of(e.gov, a))
     }
 
     /// Answers an application with written reasons; approval issues a time-boxed grant.
@@ -1115,10 +1116,7 @@ impl Mutation {
                 .answer(&e.request_id, e.officer, &id, approve, &reasons),
         )
         .await?;
-        Ok(ApplicationView {
-            overdue: e.gov.overdue(&a),
-            a,
-        })
+        Ok(ApplicationView::of(e.gov, a))
     }
 
     /// Issues an emergency grant (platform admin, at most 72 hours, reviewed after).
