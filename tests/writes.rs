@@ -435,3 +435,85 @@ async fn through_the_journal_a_write_whose_record_is_refused_is_not_written() {
     );
     assert_eq!(phone_of(&hub, &id).await, was, "nothing written");
 }
+
+/// Group commit, at the store's port: of writes sent at the same moment, one
+/// whose statement fails in Neo4j (an impossible date) gets its error, and the
+/// others — which may have shared its transaction and its statement — are
+/// committed all the same (the group runs again one write at a time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_write_never_fails_the_others_of_its_group() {
+    use mandate_resolvers::{CypherQuery, GraphStore as _, WriteSeal, Written};
+    let hub = hub(Audit::Direct).await;
+    let run = format!("gc-{}", std::process::id());
+    hub.write(
+        "UNWIND range(0, 19) AS k MERGE (n:GroupCommitProbe {id: $run + '-' + toString(k)}) SET n.d = null",
+        json!({"run": run}),
+    )
+    .await;
+    let text =
+        "UNWIND $rows AS row CALL (row) { MATCH (n:GroupCommitProbe {id: row.p0}) SET n.id = n.id \
+        WITH n, {} AS before, true AS fresh \
+        FOREACH (_ IN CASE WHEN fresh THEN [1] ELSE [] END | SET n.d = date(row.p1)) \
+        RETURN {apply: fresh, before: before} AS data } RETURN row.i AS i, data";
+    let write = |k: usize| {
+        let day = if k == 7 {
+            "2024-02-30".to_string()
+        } else {
+            format!("2024-01-{:02}", k + 1)
+        };
+        let mut row = serde_json::Map::new();
+        row.insert("p0".into(), json!(format!("{run}-{k}")));
+        row.insert("p1".into(), json!(day));
+        row.insert("i".into(), json!(0));
+        let mut params = serde_json::Map::new();
+        params.insert("rows".into(), json!([row]));
+        let query = CypherQuery {
+            text: text.to_string(),
+            params,
+        };
+        let store = hub.hub.store.clone();
+        async move {
+            let seal: WriteSeal = Box::new(|_| Box::pin(async { Ok(()) }));
+            store.write(&query, seal).await
+        }
+    };
+    let outcomes = futures::future::join_all((0..20).map(write)).await;
+    for (k, outcome) in outcomes.iter().enumerate() {
+        if k == 7 {
+            assert!(outcome.is_err(), "the impossible date fails: {outcome:?}");
+        } else {
+            assert!(
+                matches!(outcome, Ok(Written::Committed(_))),
+                "write {k} committed: {outcome:?}"
+            );
+        }
+    }
+    let rows = hub
+        .reference(
+            "MATCH (n:GroupCommitProbe) WHERE n.id STARTS WITH $run + '-' RETURN n.id AS id, toString(n.d) AS d",
+            json!({"run": run}),
+        )
+        .await;
+    for r in &rows {
+        let k: usize = r["id"]
+            .as_str()
+            .unwrap()
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let want = if k == 7 {
+            Value::Null
+        } else {
+            json!(format!("2024-01-{:02}", k + 1))
+        };
+        assert_eq!(r["d"], want, "{r}");
+    }
+    assert_eq!(rows.len(), 20);
+    hub.write(
+        "MATCH (n:GroupCommitProbe) WHERE n.id STARTS WITH $run + '-' DETACH DELETE n",
+        json!({"run": run}),
+    )
+    .await;
+}
