@@ -364,6 +364,22 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
         "{v}"
     );
 
+    // The matrix of the lists in force lacks hukouType; that of version 1 has it.
+    let cells = "query($v: Int) { matrix(agency: \"D-CIVIL_AFFAIRS\", purpose: \"subsidy_review\", version: $v) { role object access } }";
+    let hukou = |v: &Value| {
+        v["matrix"].as_array().unwrap().iter().any(|c| {
+            c["role"] == "caseworker"
+                && c["object"] == "Resident.hukouType"
+                && c["access"] != "NONE"
+        })
+    };
+    let now = ok(&admin(&hub, ADMIN, cells, json!({})).await).clone();
+    assert!(!hukou(&now), "{now}");
+    let then = ok(&admin(&hub, ADMIN, cells, json!({"v": 1})).await).clone();
+    assert!(hukou(&then), "{then}");
+    let v = admin(&hub, ADMIN, cells, json!({"v": 99})).await;
+    assert_eq!(code(&v), "NOT_FOUND", "{v}");
+
     // Rollback to version 1: hukouType is back.
     let v = ok(&admin(
         &hub,

@@ -575,7 +575,9 @@ impl Query {
         Ok(out)
     }
 
-    /// The matrix agency × role × purpose × field under the lists in force (or a draft's).
+    /// The matrix agency × role × purpose × field under the lists in force, or
+    /// those a draft would put in force (`draftId`), or those of an earlier
+    /// published version (`version`, its lists as published, without grants).
     #[graphql(complexity = 200)]
     async fn matrix(
         &self,
@@ -583,22 +585,33 @@ impl Query {
         agency: Option<String>,
         purpose: Option<String>,
         draft_id: Option<ID>,
+        version: Option<i64>,
     ) -> async_graphql::Result<Vec<MatrixCell>> {
         let e = env(ctx)?;
         let today = e.gov.today();
-        if let Some(id) = draft_id {
-            let (_, draft) = e.gov.draft(&id).await.map_err(err)?;
-            let p = e.gov.draft_policies(&draft).await.map_err(err)?;
-            return Ok(views::matrix(
-                &p,
-                agency.as_deref(),
-                purpose.as_deref(),
-                &today,
-            ));
-        }
-        let p = &ctx.data::<InForce>()?.0;
+        let looked_up = match (draft_id, version) {
+            (Some(_), Some(_)) => {
+                return Err(err(AdminError::BadRequest(
+                    "give `draftId` or `version`, not both".into(),
+                )))
+            }
+            (Some(id), None) => {
+                let (_, draft) = e.gov.draft(&id).await.map_err(err)?;
+                Some(e.gov.draft_policies(&draft).await.map_err(err)?)
+            }
+            (None, Some(n)) => {
+                let n = u64::try_from(n).map_err(|_| {
+                    err(AdminError::BadRequest(
+                        "a version number is positive".into(),
+                    ))
+                })?;
+                Some(e.gov.version_policies(n).await.map_err(err)?)
+            }
+            (None, None) => None,
+        };
+        let in_force = &ctx.data::<InForce>()?.0;
         Ok(views::matrix(
-            p,
+            looked_up.as_ref().unwrap_or(in_force),
             agency.as_deref(),
             purpose.as_deref(),
             &today,

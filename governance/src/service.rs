@@ -972,6 +972,20 @@ impl Governance {
         Ok(views::changes(&before, &after, &self.today()))
     }
 
+    /// The lists of published version `number`, as it was published (no
+    /// grants): what a matrix of an earlier version shows.
+    ///
+    /// # Errors
+    /// If there is no such version, or it does not load.
+    pub async fn version_policies(&self, number: u64) -> Result<Policies, AdminError> {
+        let version = self
+            .store
+            .version(number)
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no version {number}")))?;
+        self.policies_of(&version.files).await
+    }
+
     /// The lists a draft would put in force (for previews).
     ///
     /// # Errors
