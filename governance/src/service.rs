@@ -668,21 +668,8 @@ impl Governance {
         }
         self.check_draft_text(&draft, text).await?;
         draft.text = text.to_string();
-        self.commit(
-            request_id,
-            officer,
-            "policy.edit",
-            &format!("draft:{id}"),
-            Vec::new(),
-            vec![Write::Update {
-                kind: Kind::Draft,
-                id: id.to_string(),
-                rev,
-                body: body(&draft),
-            }],
-        )
-        .await?;
-        Ok(draft)
+        self.save_draft(request_id, officer, "policy.edit", id, rev, draft)
+            .await
     }
 
     /// Drops from the draft the lines granting `object` to `role` for `purpose`
@@ -767,6 +754,20 @@ impl Governance {
         } else {
             "policy.withdraw"
         };
+        self.save_draft(request_id, officer, action, id, rev, draft)
+            .await
+    }
+
+    /// Saves `draft` (read at revision `rev`) sealed by a record of `action`.
+    async fn save_draft(
+        &self,
+        request_id: &str,
+        officer: &Officer,
+        action: &str,
+        id: &str,
+        rev: u64,
+        draft: Draft,
+    ) -> Result<Draft, AdminError> {
         self.commit(
             request_id,
             officer,
@@ -936,21 +937,8 @@ impl Governance {
         draft.decided_by = Some(officer.officer.clone());
         draft.decided_at = Some(rfc3339(self.now()));
         draft.note = Some(note.to_string());
-        self.commit(
-            request_id,
-            officer,
-            "policy.reject",
-            &format!("draft:{id}"),
-            Vec::new(),
-            vec![Write::Update {
-                kind: Kind::Draft,
-                id: id.to_string(),
-                rev,
-                body: body(&draft),
-            }],
-        )
-        .await?;
-        Ok(draft)
+        self.save_draft(request_id, officer, "policy.reject", id, rev, draft)
+            .await
     }
 
     /// What a draft changes against the version it would replace, per mandate.
