@@ -134,6 +134,27 @@ async fn data_code(hub: &TestHub, key: &str, purpose: &str, query: &str) -> Opti
         .map(str::to_string)
 }
 
+/// Moves the hub's test clock to `seconds` past the wall clock.
+async fn set_clock(hub: &TestHub, seconds: i64) {
+    ok(&admin(
+        hub,
+        ADMIN,
+        "mutation($s: Int!) { setClock(offsetSeconds: $s) }",
+        json!({"s": seconds}),
+    )
+    .await);
+}
+
+/// The entry of a list whose `id` is `id`.
+fn with_id(list: &Value, id: &str) -> Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("a list: {list}"))
+        .iter()
+        .find(|x| x["id"] == id)
+        .unwrap_or_else(|| panic!("{id} in {list}"))
+        .clone()
+}
+
 /// Polls until `check` holds; the time it took.
 async fn until(mut check: impl AsyncFnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -458,13 +479,7 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     let late_id = late["applyForSharing"]["id"].as_str().unwrap().to_string();
 
     // The clock moves two days: the grant expires by itself, and the expiry is recorded.
-    ok(&admin(
-        &hub,
-        ADMIN,
-        "mutation { setClock(offsetSeconds: 172800) }",
-        json!({}),
-    )
-    .await);
+    set_clock(&hub, 172_800).await;
     until(async || {
         data_code(&hub, HEALTH, "elderly_health_service", ETHNICITY)
             .await
@@ -482,13 +497,7 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     })
     .await;
     // Ten more days: the unanswered application is overdue, on the API and in /metrics.
-    ok(&admin(
-        &hub,
-        ADMIN,
-        "mutation { setClock(offsetSeconds: 1036800) }",
-        json!({}),
-    )
-    .await);
+    set_clock(&hub, 1_036_800).await;
     let v = ok(&admin(
         &hub,
         PS_STEWARD,
@@ -497,13 +506,7 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     )
     .await)
     .clone();
-    let overdue = v["applications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == late_id.as_str())
-        .unwrap()
-        .clone();
+    let overdue = with_id(&v["applications"], &late_id);
     assert_eq!(overdue["overdue"], true, "{v}");
     until(async || hub.metric("mandate_sharing_applications_overdue").await >= 1).await;
 
@@ -521,13 +524,7 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
             .is_none()
     })
     .await;
-    ok(&admin(
-        &hub,
-        ADMIN,
-        "mutation { setClock(offsetSeconds: 1047600) }",
-        json!({}),
-    )
-    .await);
+    set_clock(&hub, 1_047_600).await;
     until(async || {
         data_code(&hub, HEALTH, "elderly_health_service", ETHNICITY)
             .await
@@ -543,13 +540,7 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     )
     .await)
     .clone();
-    let grant = v["grants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["id"] == gid.as_str())
-        .unwrap()
-        .clone();
+    let grant = with_id(&v["grants"], &gid);
     assert_eq!(grant["reviewOverdue"], true, "{v}");
     assert_eq!(grant["expired"], true);
     let sign = "mutation($id: ID!) { signOffReview(grantId: $id, note: \"necessary and proportionate\") { reviewedBy reviewOverdue } }";
@@ -607,13 +598,7 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     assert_eq!(v["auditLog"].as_array().unwrap().len(), 5);
     let v = admin(&hub, HEALTH_EDITOR, "{ auditLog { agency } }", json!({})).await;
     assert_eq!(code(&v), "ROLE_REQUIRED");
-    ok(&admin(
-        &hub,
-        ADMIN,
-        "mutation { setClock(offsetSeconds: 0) }",
-        json!({}),
-    )
-    .await);
+    set_clock(&hub, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
