@@ -74,6 +74,19 @@ async fn ask(
     (status, retry, resp.json().await.unwrap())
 }
 
+/// The housing bureau's small read: what another agency asks meanwhile.
+async fn another_agency(hub: &TestHub) -> (u16, Value) {
+    let (status, _, body) = ask(
+        hub,
+        HOUSING,
+        "building_safety",
+        "{ buildings(first: 5) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    (status, body)
+}
+
 /// The limit a refused answer names.
 fn refused_by(body: &Value) -> (&str, &str) {
     let ext = &body["errors"][0]["extensions"];
@@ -215,14 +228,7 @@ async fn a_spent_budget_is_429_with_retry_after_and_others_are_served() {
     );
     assert_eq!(hub.cypher_queries().await, before, "refused before Neo4j");
     // Another agency has a budget of its own.
-    let (status, _, body) = ask(
-        &hub,
-        HOUSING,
-        "building_safety",
-        "{ buildings(first: 5) { edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
+    let (status, body) = another_agency(&hub).await;
     assert_eq!(status, 200, "{body:#}");
     assert!(body.get("errors").is_none(), "{body:#}");
     // The refusal is in the audit log, with the caller and the code.
@@ -263,14 +269,7 @@ async fn a_held_back_agency_is_answered_slowly_and_others_are_not() {
         );
     }
     // Another agency is answered, and its request is not held by the tarpit.
-    let (status, _, body) = ask(
-        &hub,
-        HOUSING,
-        "building_safety",
-        "{ buildings(first: 5) { edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
+    let (status, body) = another_agency(&hub).await;
     assert_eq!(status, 200, "{body:#}");
 }
 
@@ -298,14 +297,7 @@ async fn refused_shapes_spend_the_budget_too() {
         "{body:#}"
     );
     assert!(retry.is_some());
-    let (status, _, body) = ask(
-        &hub,
-        HOUSING,
-        "building_safety",
-        "{ buildings(first: 5) { edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
+    let (status, body) = another_agency(&hub).await;
     assert_eq!(status, 200, "{body:#}");
 }
 
@@ -364,14 +356,7 @@ async fn one_agency_holds_at_most_its_share_of_neo4j() {
         .count();
     assert!(answered >= 1, "{body:#}");
     assert_eq!(answered + errors.len(), 10);
-    let (status, _, body) = ask(
-        &hub,
-        HOUSING,
-        "building_safety",
-        "{ buildings(first: 5) { edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
+    let (status, body) = another_agency(&hub).await;
     assert_eq!(status, 200);
     assert!(body.get("errors").is_none(), "{body:#}");
 }
@@ -429,14 +414,7 @@ async fn an_agency_whose_queries_keep_neo4j_busy_is_stopped_and_refused_until_pa
     );
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
     // Another agency is served.
-    let (status, _, body) = ask(
-        &hub,
-        HOUSING,
-        "building_safety",
-        "{ buildings(first: 5) { edges { node { id } } } }",
-        json!({}),
-    )
-    .await;
+    let (status, body) = another_agency(&hub).await;
     assert_eq!(status, 200, "{body:#}");
     assert!(body.get("errors").is_none(), "{body:#}");
 }

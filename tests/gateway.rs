@@ -501,15 +501,7 @@ async fn an_open_circuit_stops_calling_a_dead_subgraph() {
     assert!(body["data"]["residents"]["edges"][0]["node"]["id"].is_string());
     assert!(health.calls().is_empty(), "an open circuit does not call");
     // The operator sees it.
-    let metrics = hub
-        .client
-        .get(hub.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub.metrics_text().await;
     assert!(
         metrics.contains("mandate_subgraph_circuit_open{subgraph=\"health\"} 1"),
         "{metrics}"

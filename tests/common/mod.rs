@@ -157,17 +157,21 @@ impl TestHub {
         self.metric("mandate_cypher_queries_total").await
     }
 
-    /// The `/metrics` value of `name`, failing if it is not there.
-    pub async fn metric(&self, name: &str) -> u64 {
-        let text = self
-            .client
+    /// The `/metrics` page as text.
+    pub async fn metrics_text(&self) -> String {
+        self.client
             .get(self.url("/metrics"))
             .send()
             .await
             .expect("metrics")
             .text()
             .await
-            .expect("metrics text");
+            .expect("metrics text")
+    }
+
+    /// The `/metrics` value of `name`, failing if it is not there.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self.metrics_text().await;
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{name} ")))
             .and_then(|n| n.trim().parse().ok())
