@@ -474,7 +474,7 @@ async fn one_failing_write_never_fails_the_others_of_its_group() {
         let store = hub.hub.store.clone();
         async move {
             let seal: WriteSeal = Box::new(|_| Box::pin(async { Ok(()) }));
-            store.write(&query, seal).await
+            store.write(&query, seal).await.written
         }
     };
     let outcomes = futures::future::join_all((0..20).map(write)).await;
@@ -516,4 +516,73 @@ async fn one_failing_write_never_fails_the_others_of_its_group() {
         json!({"run": run}),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_writes_are_charged_to_their_agency_s_share_of_neo4j_time() {
+    // Fifty milliseconds of Neo4j time at once, one a second: every write is
+    // charged its part of its transaction's time (at least a millisecond), so
+    // a writer that keeps Neo4j busy is refused until it has paid the time
+    // back, as a reader is; writes used to be charged nothing.
+    let hub = hub_with(Audit::Journal, |c| {
+        c.budgets.agencies.insert(
+            CENTRE.to_string(),
+            mandate::BudgetConfig {
+                cost_per_sec: c.budgets.cost_per_sec,
+                burst: c.budgets.burst,
+                cost_per_day: c.budgets.cost_per_day,
+                store_ms_per_sec: Some(1),
+                store_ms_burst: Some(50),
+            },
+        );
+    })
+    .await;
+    let (id, mut was) = inside(&hub, 5).await;
+    let mut refused = None;
+    for n in 0..120 {
+        let to = json!(fresh_phone());
+        let resp = hub
+            .post_as(
+                GRID,
+                PURPOSE,
+                "CASE-W-1",
+                UPDATE,
+                json!({"id": id, "to": to, "was": was}),
+            )
+            .await;
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap();
+        if status == 429 {
+            refused = Some((n, v, to));
+            break;
+        }
+        assert!(v.get("errors").is_none(), "write {n}: {v}");
+        was = to;
+    }
+    let (n, v, to) = refused.expect("refused once its share of Neo4j time is spent");
+    assert!(n > 0, "the first write fits the share");
+    assert_eq!(v["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("graph database's time"),
+        "{v}"
+    );
+    assert_ne!(
+        phone_of(&hub, &id).await,
+        to,
+        "the refused write wrote nothing"
+    );
+    assert_eq!(phone_of(&hub, &id).await, was);
+    // Another agency is served.
+    let v = gql(
+        &hub,
+        CIVIL,
+        "subsidy_review",
+        "{ buildings(first: 1) { edges { node { id } } } }",
+        json!({}),
+    )
+    .await;
+    assert!(v.get("errors").is_none(), "{v}");
 }

@@ -24,10 +24,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::{join_all, BoxFuture};
-use mandate_resolvers::{CypherQuery, StoreError, WriteSeal, Written};
+use mandate_resolvers::{CypherQuery, StoreError, WriteOutcome, WriteSeal, Written};
 use neo4rs::{Graph, Operation, Txn};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -47,7 +47,7 @@ const QUEUE: usize = 1024;
 pub(crate) struct Job {
     query: CypherQuery,
     seal: WriteSeal,
-    reply: oneshot::Sender<Result<Written, StoreError>>,
+    reply: oneshot::Sender<WriteOutcome>,
 }
 
 /// The queue of writes, and its workers.
@@ -68,19 +68,18 @@ impl GroupCommit {
     }
 
     /// Queues `query` and waits for its outcome.
-    pub(crate) async fn write(
-        &self,
-        query: CypherQuery,
-        seal: WriteSeal,
-    ) -> Result<Written, StoreError> {
+    pub(crate) async fn write(&self, query: CypherQuery, seal: WriteSeal) -> WriteOutcome {
+        let stopped = || WriteOutcome {
+            written: Err(StoreError::Unavailable(
+                "the write queue has stopped".into(),
+            )),
+            store_time: Duration::ZERO,
+        };
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Job { query, seal, reply })
-            .await
-            .map_err(|_| StoreError::Unavailable("the write queue has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the write queue has stopped".into()))?
+        if self.tx.send(Job { query, seal, reply }).await.is_err() {
+            return stopped();
+        }
+        answer.await.unwrap_or_else(|_| stopped())
     }
 }
 
@@ -113,6 +112,7 @@ async fn work(
 /// Runs a group; a group whose statements fail runs again one write at a time.
 fn commit_group(graph: &Graph, timeout: Duration, group: Vec<Job>) -> BoxFuture<'_, ()> {
     Box::pin(async move {
+        let started = Instant::now();
         let queries: Vec<&CypherQuery> = group.iter().map(|j| &j.query).collect();
         let ran = tokio::time::timeout(timeout, statements(graph, &queries)).await;
         let (txn, data) = match ran {
@@ -124,10 +124,10 @@ fn commit_group(graph: &Graph, timeout: Duration, group: Vec<Job>) -> BoxFuture<
                 }
                 return;
             }
-            Ok(Err(e)) => return answer_all(group, &e),
-            Err(_) => return answer_all(group, &StoreError::Timeout),
+            Ok(Err(e)) => return answer_all(group, &e, started),
+            Err(_) => return answer_all(group, &StoreError::Timeout, started),
         };
-        seal_and_commit(txn, group, data, timeout).await;
+        seal_and_commit(txn, group, data, timeout, started).await;
     })
 }
 
@@ -207,7 +207,13 @@ enum Found {
     Apply(Value),
 }
 
-async fn seal_and_commit(txn: Txn, group: Vec<Job>, data: Vec<Option<Value>>, timeout: Duration) {
+async fn seal_and_commit(
+    txn: Txn,
+    group: Vec<Job>,
+    data: Vec<Option<Value>>,
+    timeout: Duration,
+    started: Instant,
+) {
     let mut found = Vec::with_capacity(group.len());
     let mut replies = Vec::with_capacity(group.len());
     let mut seals = Vec::new();
@@ -246,6 +252,7 @@ async fn seal_and_commit(txn: Txn, group: Vec<Job>, data: Vec<Option<Value>>, ti
             Err(_) => Err(StoreError::Timeout),
         }
     };
+    let store_time = share(started, found.len());
     for ((f, reply), unsealed) in found.into_iter().zip(replies).zip(unsealed) {
         let outcome = match (f, &committed, unsealed) {
             (Found::Missing, _, _) => Ok(Written::Missing),
@@ -254,14 +261,26 @@ async fn seal_and_commit(txn: Txn, group: Vec<Job>, data: Vec<Option<Value>>, ti
             (Found::Apply(d), Ok(()), None) => Ok(Written::Committed(d)),
             (Found::Apply(_), Err(e), None) => Err(copy(e)),
         };
-        let _ = reply.send(outcome);
+        let _ = reply.send(WriteOutcome {
+            written: outcome,
+            store_time,
+        });
     }
 }
 
-fn answer_all(group: Vec<Job>, e: &StoreError) {
+fn answer_all(group: Vec<Job>, e: &StoreError, started: Instant) {
+    let store_time = share(started, group.len());
     for job in group {
-        let _ = job.reply.send(Err(copy(e)));
+        let _ = job.reply.send(WriteOutcome {
+            written: Err(copy(e)),
+            store_time,
+        });
     }
+}
+
+/// Each write's part of its group's time so far.
+fn share(started: Instant, writes: usize) -> Duration {
+    started.elapsed() / u32::try_from(writes.max(1)).unwrap_or(u32::MAX)
 }
 
 fn copy(e: &StoreError) -> StoreError {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use mandate_resolvers::{CypherQuery, GraphStore, StoreError, WriteSeal, Written};
+use mandate_resolvers::{CypherQuery, GraphStore, StoreError, WriteOutcome, WriteSeal};
 
 use crate::group_commit::GroupCommit;
 use neo4rs::{BoltType, ConfigBuilder, Graph, Operation, Query};
@@ -319,11 +319,7 @@ impl GraphStore for Neo4jStore {
         )
     }
 
-    fn write<'a>(
-        &'a self,
-        query: &'a CypherQuery,
-        seal: WriteSeal,
-    ) -> BoxFuture<'a, Result<Written, StoreError>> {
+    fn write<'a>(&'a self, query: &'a CypherQuery, seal: WriteSeal) -> BoxFuture<'a, WriteOutcome> {
         use tracing::Instrument;
         let writes = self.writes.get_or_init(|| {
             GroupCommit::start(self.graph.clone(), self.timeout, self.queries.clone())

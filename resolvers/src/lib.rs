@@ -48,4 +48,4 @@ pub use meter::{Meter, StoreTicket, Throttled};
 pub use principal::Principal;
 pub use remote::{EntitiesAnswer, EntitiesCall, NoSubgraphs, SubgraphError, Subgraphs};
 pub use selection::{Document, Walker};
-pub use store::{CypherQuery, GraphStore, StoreError, WriteSeal, Written};
+pub use store::{CypherQuery, GraphStore, StoreError, WriteOutcome, WriteSeal, Written};

@@ -66,14 +66,26 @@ pub trait GraphStore: Send + Sync + 'static {
     ///
     /// An error after `seal` succeeded means nothing was committed, and the
     /// caller voids its record.
-    fn write<'a>(
-        &'a self,
-        query: &'a CypherQuery,
-        seal: WriteSeal,
-    ) -> BoxFuture<'a, Result<Written, StoreError>> {
+    fn write<'a>(&'a self, query: &'a CypherQuery, seal: WriteSeal) -> BoxFuture<'a, WriteOutcome> {
         let _ = (query, seal);
-        Box::pin(async { Err(StoreError::Query("this store takes no writes".into())) })
+        Box::pin(async {
+            WriteOutcome {
+                written: Err(StoreError::Query("this store takes no writes".into())),
+                store_time: std::time::Duration::ZERO,
+            }
+        })
     }
+}
+
+/// What became of one write, and the part of the store's time that was its
+/// own: the time of the transaction it ran in over the writes that shared it
+/// (not the time it waited for its turn), charged to its agency's share.
+#[derive(Debug)]
+pub struct WriteOutcome {
+    /// The write's outcome.
+    pub written: Result<Written, StoreError>,
+    /// Its part of the store's time.
+    pub store_time: std::time::Duration,
 }
 
 /// The audit step of one write, given the statement's `data`: records the

@@ -37,8 +37,9 @@ use sha2::{Digest, Sha256};
 use crate::access::AccessPlan;
 use crate::api::{parse_date, Engine};
 use crate::errors::{Code, HubError};
+use crate::meter::{Meter, Throttled};
 use crate::principal::Principal;
-use crate::store::{StoreError, WriteSeal, Written};
+use crate::store::{StoreError, WriteOutcome, WriteSeal, Written};
 
 /// The longest string an update may write.
 const MAX_TEXT: usize = 1000;
@@ -94,9 +95,20 @@ pub(crate) fn mutation(
                     let expect = values(ctx.args.try_get("expect")?.object()?)?;
                     let writer = ctx.data::<Principal>()?.clone();
                     let sink = ctx.data::<Arc<dyn AuditSink>>()?.clone();
-                    let updated = update(&engine, &plan, t, &id, set, expect, writer, sink)
-                        .await
-                        .map_err(HubError::into_graphql)?;
+                    // A write holds one of its agency's store tickets until
+                    // it is answered (so one agency cannot fill the shared
+                    // write queue) and is charged its store time; it is not
+                    // stopped at the agency's share, as a write already in its
+                    // group may still commit.
+                    let meter = ctx.data_opt::<Arc<dyn Meter>>().cloned();
+                    let _ticket = match &meter {
+                        Some(m) => Some(m.enter().await.map_err(Throttled::into_graphql)?),
+                        None => None,
+                    };
+                    let updated =
+                        update(&engine, &plan, t, &id, set, expect, writer, sink, meter.as_deref())
+                            .await
+                            .map_err(HubError::into_graphql)?;
                     Ok(Some(FieldValue::owned_any(updated)))
                 })
             })
@@ -218,7 +230,14 @@ async fn update(
     expect: BTreeMap<String, Value>,
     writer: Principal,
     sink: Arc<dyn AuditSink>,
+    meter: Option<&dyn Meter>,
 ) -> Result<Updated, HubError> {
+    // Store time worked for the writer (not time the store was unreachable).
+    let charge = |took: std::time::Duration, worked: bool| {
+        if let (true, Some(m)) = (worked, meter) {
+            m.spent(took);
+        }
+    };
     let writable = plan.type_access(&t.name).map(|a| &a.writes);
     if let Some(name) = set
         .keys()
@@ -300,19 +319,15 @@ async fn update(
             })
         })
     } else {
-        let seen = engine
-            .store
-            .run(&crate::cypher::compile_update(
-                &engine.catalog,
-                plan,
-                t,
-                id,
-                &set,
-                &expect,
-                true,
-            )?)
-            .await
-            .map_err(StoreError::into_hub_error)?;
+        let probe =
+            crate::cypher::compile_update(&engine.catalog, plan, t, id, &set, &expect, true)?;
+        let started = std::time::Instant::now();
+        let seen = engine.store.run(&probe).await;
+        charge(
+            started.elapsed(),
+            !matches!(seen, Err(StoreError::Unavailable(_))),
+        );
+        let seen = seen.map_err(StoreError::into_hub_error)?;
         if seen.is_null() {
             return Err(not_found());
         }
@@ -330,7 +345,14 @@ async fn update(
         sealed.store(true, std::sync::atomic::Ordering::SeqCst);
         Box::new(|_: &Value| Box::pin(async { Ok(()) }))
     };
-    let written = engine.store.write(&query, seal).await;
+    let WriteOutcome {
+        written,
+        store_time,
+    } = engine.store.write(&query, seal).await;
+    charge(
+        store_time,
+        !matches!(written, Err(StoreError::Unavailable(_))),
+    );
     let error = match written {
         Ok(Written::Committed(_)) => {
             return Ok(Updated {
