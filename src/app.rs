@@ -738,12 +738,20 @@ async fn answer(req: &Request, body: poem::Body, app: &App, federated: bool) -> 
             Err(e) => return refused(e),
         }
     }
+    // Persisted documents remembered for this very caller only (an open hub's
+    // callers are one).
+    let document_owner = match &verified {
+        None => Some(String::new()),
+        Some(Ok(caller)) => Some(format!("{}\u{0}{}", caller.agency, caller.officer)),
+        Some(Err(_)) => None,
+    };
     let request = match graphql::decode(
         req,
         body,
         app.config.limits.max_body_bytes,
         &request_id,
         &app.documents,
+        document_owner.as_deref(),
     )
     .await
     {

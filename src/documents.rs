@@ -15,6 +15,10 @@
 //!   document runs, and documents sent once with their hash are remembered (up to
 //!   `documents.remember_bytes`) so later requests may send the hash alone — an
 //!   unknown hash is `PERSISTED_QUERY_NOT_FOUND`, and the client sends the text.
+//!   A remembered document is remembered for the verified caller (agency and
+//!   officer) that sent it, and only that caller may name it: which documents
+//!   other callers sent (ids written into query text included) never shows,
+//!   and a request not yet authenticated finds none.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -72,6 +76,11 @@ pub struct Documents {
     trusted_only: bool,
     remember_bytes: usize,
     remembered: Mutex<Remembered>,
+}
+
+/// Where a caller's remembered document is kept: its hash under the caller.
+fn remembered_key(caller: &str, hash: &str) -> String {
+    format!("{caller}\u{0}{hash}")
 }
 
 /// The lowercase hex SHA-256 of `text`.
@@ -165,7 +174,9 @@ impl Documents {
     }
 
     /// The document to run for a request that sent `query` (possibly empty),
-    /// `document_id` and/or an APQ `sha256Hash`.
+    /// `document_id` and/or an APQ `sha256Hash`, from `caller` (its verified
+    /// agency and officer; `None`: not authenticated, so nothing remembered is
+    /// found or remembered).
     ///
     /// # Errors
     /// `BAD_REQUEST` for a malformed id, a hash that is not the query's, or
@@ -177,6 +188,7 @@ impl Documents {
         query: Option<&str>,
         document_id: Option<&str>,
         apq_hash: Option<&str>,
+        caller: Option<&str>,
     ) -> Result<Arc<str>, Refusal> {
         let query = query.filter(|q| !q.is_empty());
         let named = match (document_id, apq_hash) {
@@ -205,12 +217,12 @@ impl Documents {
                 if let Some(doc) = self.approved.get(&hash) {
                     return Ok(doc.clone());
                 }
-                if !self.trusted_only {
+                if let (false, Some(caller)) = (self.trusted_only, caller) {
                     if let Some(doc) = self
                         .remembered
                         .lock()
                         .ok()
-                        .and_then(|r| r.by_hash.get(&hash).cloned())
+                        .and_then(|r| r.by_hash.get(&remembered_key(caller, &hash)).cloned())
                     {
                         return Ok(doc);
                     }
@@ -238,35 +250,37 @@ impl Documents {
                     ));
                 }
                 let doc: Arc<str> = Arc::from(text);
-                if named.is_some() {
-                    self.remember(hash, doc.clone());
+                if let (Some(_), Some(caller)) = (named, caller) {
+                    self.remember(remembered_key(caller, &hash), doc.clone());
                 }
                 Ok(doc)
             }
         }
     }
 
-    fn remember(&self, hash: String, doc: Arc<str>) {
-        if doc.len() > self.remember_bytes {
+    /// Remembers `doc` under `key` (its caller and hash); the bound counts both.
+    fn remember(&self, key: String, doc: Arc<str>) {
+        let size = key.len() + doc.len();
+        if size > self.remember_bytes {
             return;
         }
         let Ok(mut r) = self.remembered.lock() else {
             return;
         };
-        if r.by_hash.contains_key(&hash) {
+        if r.by_hash.contains_key(&key) {
             return;
         }
-        while r.bytes + doc.len() > self.remember_bytes {
+        while r.bytes + size > self.remember_bytes {
             let Some(oldest) = r.order.pop_front() else {
                 break;
             };
             if let Some(gone) = r.by_hash.remove(&oldest) {
-                r.bytes -= gone.len();
+                r.bytes -= oldest.len() + gone.len();
             }
         }
-        r.bytes += doc.len();
-        r.order.push_back(hash.clone());
-        r.by_hash.insert(hash, doc);
+        r.bytes += size;
+        r.order.push_back(key.clone());
+        r.by_hash.insert(key, doc);
     }
 }
 
@@ -275,11 +289,16 @@ mod tests {
     use super::*;
 
     const Q: &str = "{ residents(first: 1) { totalCount } }";
+    const CALLER: &str = "D-TEST\u{0}system:test";
 
     fn docs(manifest: Option<&str>, trusted_only: bool, remember_bytes: usize) -> Documents {
         let dir = std::env::temp_dir().join(format!("mandate-docs-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{}.json", hash_of(manifest.unwrap_or(""))));
+        // One file per call: tests writing the same manifest at once would
+        // read each other's half-written file.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!("manifest-{n}.json"));
         if let Some(m) = manifest {
             std::fs::write(&path, m).unwrap();
         }
@@ -318,23 +337,29 @@ mod tests {
     fn trusted_only_runs_approved_documents_named_or_sent() {
         let d = docs(Some(&apollo(Q)), true, 1 << 20);
         let id = format!("sha256:{}", hash_of(Q));
-        assert_eq!(&*d.resolve(None, Some(&id), None).unwrap(), Q);
-        assert_eq!(&*d.resolve(None, None, Some(&hash_of(Q))).unwrap(), Q);
-        assert_eq!(&*d.resolve(Some(Q), None, None).unwrap(), Q);
+        assert_eq!(&*d.resolve(None, Some(&id), None, Some(CALLER)).unwrap(), Q);
+        assert_eq!(
+            &*d.resolve(None, None, Some(&hash_of(Q)), Some(CALLER))
+                .unwrap(),
+            Q
+        );
+        assert_eq!(&*d.resolve(Some(Q), None, None, Some(CALLER)).unwrap(), Q);
         let other = "{ residents(first: 2) { totalCount } }";
         assert_eq!(
-            d.resolve(Some(other), None, None).unwrap_err().code,
+            d.resolve(Some(other), None, None, Some(CALLER))
+                .unwrap_err()
+                .code,
             Code::DocumentNotTrusted
         );
         // Sending text and hash does not get a document remembered either.
         assert_eq!(
-            d.resolve(Some(other), None, Some(&hash_of(other)))
+            d.resolve(Some(other), None, Some(&hash_of(other)), Some(CALLER))
                 .unwrap_err()
                 .code,
             Code::DocumentNotTrusted
         );
         assert_eq!(
-            d.resolve(None, None, Some(&hash_of(other)))
+            d.resolve(None, None, Some(&hash_of(other)), Some(CALLER))
                 .unwrap_err()
                 .code,
             Code::PersistedQueryNotFound
@@ -343,38 +368,81 @@ mod tests {
 
     #[test]
     fn automatic_persisted_queries_remember_within_bounds() {
-        let d = docs(None, false, 2 * Q.len());
+        let d = docs(None, false, 2 * (Q.len() + CALLER.len() + 65));
         let h = hash_of(Q);
         assert_eq!(
-            d.resolve(None, None, Some(&h)).unwrap_err().code,
+            d.resolve(None, None, Some(&h), Some(CALLER))
+                .unwrap_err()
+                .code,
             Code::PersistedQueryNotFound
         );
-        assert_eq!(&*d.resolve(Some(Q), None, Some(&h)).unwrap(), Q);
-        assert_eq!(&*d.resolve(None, None, Some(&h)).unwrap(), Q);
+        assert_eq!(
+            &*d.resolve(Some(Q), None, Some(&h), Some(CALLER)).unwrap(),
+            Q
+        );
+        assert_eq!(&*d.resolve(None, None, Some(&h), Some(CALLER)).unwrap(), Q);
         // A wrong hash for the text is refused, not remembered.
         let wrong = hash_of("{ x }");
         assert_eq!(
-            d.resolve(Some(Q), None, Some(&wrong)).unwrap_err().code,
+            d.resolve(Some(Q), None, Some(&wrong), Some(CALLER))
+                .unwrap_err()
+                .code,
             Code::BadRequest
         );
         // Older documents make way within the byte bound.
         let q2 = "{ residents(first: 2) { totalCount } }";
         let q3 = "{ residents(first: 3) { totalCount } }";
-        d.resolve(Some(q2), None, Some(&hash_of(q2))).unwrap();
-        d.resolve(Some(q3), None, Some(&hash_of(q3))).unwrap();
+        d.resolve(Some(q2), None, Some(&hash_of(q2)), Some(CALLER))
+            .unwrap();
+        d.resolve(Some(q3), None, Some(&hash_of(q3)), Some(CALLER))
+            .unwrap();
         assert_eq!(
-            d.resolve(None, None, Some(&h)).unwrap_err().code,
+            d.resolve(None, None, Some(&h), Some(CALLER))
+                .unwrap_err()
+                .code,
             Code::PersistedQueryNotFound
         );
-        assert_eq!(&*d.resolve(None, None, Some(&hash_of(q3))).unwrap(), q3);
+        assert_eq!(
+            &*d.resolve(None, None, Some(&hash_of(q3)), Some(CALLER))
+                .unwrap(),
+            q3
+        );
         // Malformed ids and empty requests.
         assert_eq!(
-            d.resolve(None, Some("md5:abc"), None).unwrap_err().code,
+            d.resolve(None, Some("md5:abc"), None, Some(CALLER))
+                .unwrap_err()
+                .code,
             Code::BadRequest
         );
         assert_eq!(
-            d.resolve(Some(""), None, None).unwrap_err().code,
+            d.resolve(Some(""), None, None, Some(CALLER))
+                .unwrap_err()
+                .code,
             Code::BadRequest
+        );
+    }
+
+    #[test]
+    fn a_remembered_document_is_found_only_by_the_caller_that_sent_it() {
+        let d = docs(None, false, 1 << 20);
+        let h = hash_of(Q);
+        d.resolve(Some(Q), None, Some(&h), Some(CALLER)).unwrap();
+        assert_eq!(&*d.resolve(None, None, Some(&h), Some(CALLER)).unwrap(), Q);
+        for other in [Some("D-OTHER\u{0}system:other"), None] {
+            assert_eq!(
+                d.resolve(None, Some(&h), None, other).unwrap_err().code,
+                Code::PersistedQueryNotFound,
+                "{other:?}"
+            );
+        }
+        // A request not yet authenticated remembers nothing.
+        let q2 = "{ residents(first: 2) { totalCount } }";
+        d.resolve(Some(q2), None, Some(&hash_of(q2)), None).unwrap();
+        assert_eq!(
+            d.resolve(None, None, Some(&hash_of(q2)), None)
+                .unwrap_err()
+                .code,
+            Code::PersistedQueryNotFound
         );
     }
 }

@@ -62,13 +62,15 @@ fn apq_hash(extensions: Option<&serde_json::Value>) -> Option<String> {
 }
 
 /// Decodes a GET or POST request into a GraphQL request; its document is the one
-/// sent, or the persisted one it names, as `documents` allow.
+/// sent, or the persisted one it names, as `documents` allow for `caller` (the
+/// verified agency and officer; `None` before authentication succeeded).
 pub async fn decode(
     req: &Request,
     body: Body,
     max_body: usize,
     request_id: &str,
     documents: &Documents,
+    caller: Option<&str>,
 ) -> Decoded {
     let media = wants_graphql_response(req);
     let reject = |status, code, msg: &str| {
@@ -128,6 +130,7 @@ pub async fn decode(
             params.query.as_deref(),
             params.document_id.as_deref(),
             apq_hash(extensions.as_ref()).as_deref(),
+            caller,
         ) {
             Ok(q) => q.to_string(),
             Err(r) => return refuse(r),
@@ -206,7 +209,7 @@ pub async fn decode(
         && !content_type.starts_with("application/graphql-response")
     {
         return match String::from_utf8(bytes) {
-            Ok(q) => match documents.resolve(Some(&q), None, None) {
+            Ok(q) => match documents.resolve(Some(&q), None, None, caller) {
                 Ok(_) => Decoded::Request(Box::new(async_graphql::Request::new(q))),
                 Err(r) => refuse(r),
             },
@@ -272,8 +275,12 @@ pub async fn decode(
             "`query` must be a non-empty string",
         );
     }
-    let document = match documents.resolve(query.as_deref(), document_id.as_deref(), apq.as_deref())
-    {
+    let document = match documents.resolve(
+        query.as_deref(),
+        document_id.as_deref(),
+        apq.as_deref(),
+        caller,
+    ) {
         Ok(d) => d,
         Err(r) => return refuse(r),
     };

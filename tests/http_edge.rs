@@ -325,3 +325,62 @@ async fn persisted_and_trusted_documents() {
     let named: serde_json::Value = apq(false).await.unwrap().json().await.unwrap();
     assert_eq!(named, sent);
 }
+
+/// Automatic persisted queries remember a document for the caller that sent it
+/// only: nobody else — another agency, or a request without a credential — can
+/// tell by naming a hash which documents (and so which ids written into them)
+/// others asked for. A remembered hash used to answer an anonymous request `401`
+/// and an unknown one `400`.
+#[tokio::test]
+async fn a_remembered_document_is_named_only_by_the_caller_that_sent_it() {
+    let root = std::env::temp_dir().join(format!("mandate-http-apq-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let keys = common::keys_file(
+        &root,
+        "apq",
+        &[
+            ("D-CIVIL_AFFAIRS", vec!["caseworker"], "mk_apq_civil".into()),
+            ("D-HOUSING", vec!["inspector"], "mk_apq_housing".into()),
+        ],
+    );
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    let hub = TestHub::start_with(config).await;
+    let doc = "{ buildings(first: 1) { edges { node { id } } } }";
+    let hash = mandate::documents::hash_of(doc);
+    let ask = |key: Option<&str>, purpose: &str, with_text: bool| {
+        let mut body =
+            json!({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}}});
+        if with_text {
+            body["query"] = doc.into();
+        }
+        let mut req = hub
+            .client
+            .post(hub.url("/graphql"))
+            .header("x-mandate-purpose", purpose)
+            .header("x-mandate-case", "CASE-APQ-1")
+            .json(&body);
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let code = |v: &serde_json::Value| v["errors"][0]["extensions"]["code"].clone();
+    let civil = Some("mk_apq_civil");
+    let (status, sent) = ask(civil, "subsidy_review", true).await;
+    assert_eq!(status, 200, "{sent}");
+    let (status, named) = ask(civil, "subsidy_review", false).await;
+    assert_eq!((status, &named), (200, &sent), "the sender names it");
+    // Without a credential, a remembered hash and a never-seen one answer alike.
+    let (status, anonymous) = ask(None, "subsidy_review", false).await;
+    assert_eq!(status, 400, "{anonymous}");
+    assert_eq!(code(&anonymous), "PERSISTED_QUERY_NOT_FOUND");
+    // Another agency does not find it either.
+    let (status, other) = ask(Some("mk_apq_housing"), "building_safety", false).await;
+    assert_eq!(status, 400, "{other}");
+    assert_eq!(code(&other), "PERSISTED_QUERY_NOT_FOUND");
+}
