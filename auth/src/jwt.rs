@@ -322,24 +322,45 @@ fn unique_members(bytes: &[u8]) -> Result<Map<String, Value>, PartError> {
 }
 
 /// Refuses a token that lives longer than `max` seconds: `exp` too far ahead of
-/// now, or of its `iat`.
+/// now, or of its `iat`. Times are NumericDate (RFC 7519): whole or fractional
+/// seconds; a fractional `exp` counts up, a fractional `iat` down, so no form
+/// of a time lengthens what is accepted.
 fn check_lifetime(claims: &Map<String, Value>, max: u64) -> Result<(), AuthError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-    let from = match claims.get("iat") {
-        None => now,
-        Some(iat) => iat
-            .as_u64()
-            .ok_or_else(|| AuthError::bad_token("its `iat` claim is not a time"))?,
-    };
+    let exp = time_claim(claims, "exp", f64::ceil)?
+        .ok_or_else(|| AuthError::bad_token("it has no `exp` claim"))?;
+    let from = time_claim(claims, "iat", f64::floor)?.unwrap_or(now);
     if exp.saturating_sub(from.min(now)) > max {
         return Err(AuthError::BadToken(format!(
             "it lives longer than the {max} s this hub accepts"
         )));
     }
     Ok(())
+}
+
+/// A NumericDate claim in whole seconds (`round` for a fractional one); absent
+/// is `None`, anything but a non-negative number is refused.
+fn time_claim(
+    claims: &Map<String, Value>,
+    name: &str,
+    round: fn(f64) -> f64,
+) -> Result<Option<u64>, AuthError> {
+    let Some(value) = claims.get(name) else {
+        return Ok(None);
+    };
+    let not_a_time = || AuthError::BadToken(format!("its `{name}` claim is not a time"));
+    if let Some(secs) = value.as_u64() {
+        return Ok(Some(secs));
+    }
+    let secs = value.as_f64().map(round).ok_or_else(not_a_time)?;
+    // Past u64's range the cast saturates: a far-future `exp` stays too long.
+    if !(secs.is_finite() && secs >= 0.0) {
+        return Err(not_a_time());
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(Some(secs as u64))
 }
 
 /// Builds the principal from verified claims: `sub`, `agency`, optional `roles`.
@@ -461,6 +482,29 @@ mod tests {
             json!(now - 60 + 2 * 86_400),
         );
         assert!(lives(bearer(&auth, &hs256(&two_days)).unwrap_err()));
+        // The same times as fractional seconds (NumericDate allows them): no
+        // form of a time lengthens what is accepted (a fractional `exp` used
+        // to be read as none, so a token for a century passed).
+        for far in [3.0 * 365.0 * 86_400.0, 100.0 * 365.0 * 86_400.0] {
+            #[allow(clippy::cast_precision_loss)]
+            let exp = json!(now as f64 + far + 0.5);
+            assert!(lives(
+                bearer(&auth, &hs256(&with(claims(), "exp", exp))).unwrap_err()
+            ));
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let fractional_iat = with(
+            with(claims(), "iat", json!((now - 60) as f64 + 0.25)),
+            "exp",
+            json!(now - 60 + 2 * 86_400),
+        );
+        assert!(lives(bearer(&auth, &hs256(&fractional_iat)).unwrap_err()));
+        #[allow(clippy::cast_precision_loss)]
+        let hour = with(claims(), "exp", json!(now as f64 + 3600.5));
+        assert!(
+            bearer(&auth, &hs256(&hour)).is_ok(),
+            "a fractional hour is fine"
+        );
         // A working day is fine, with or without `iat`.
         assert!(bearer(&auth, &hs256(&with(claims(), "exp", json!(now + 8 * 3600)))).is_ok());
         let with_iat = with(with(claims(), "iat", json!(now)), "exp", json!(now + 3600));
