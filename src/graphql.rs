@@ -404,10 +404,11 @@ pub fn encode(
 }
 
 /// Whether the operation `name` (or the only one) of `query` is a mutation. A
-/// document that does not parse is not: execution reports it.
+/// document that does not parse (or nests too deep to parse) is not: execution
+/// reports it.
 fn is_mutation(query: &str, name: Option<&str>) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+    let Ok(doc) = mandate_resolvers::parse_document(query) else {
         return false;
     };
     match &doc.operations {

@@ -384,3 +384,77 @@ async fn a_remembered_document_is_named_only_by_the_caller_that_sent_it() {
     assert_eq!(status, 400, "{other}");
     assert_eq!(code(&other), "PERSISTED_QUERY_NOT_FOUND");
 }
+
+/// Regression: a GET whose text held the word "mutation" was parsed to see
+/// whether it is one (mutations go by POST only) before the nesting guard, and
+/// a document of a few kilobytes nested deep enough overflowed the worker's
+/// stack and aborted the hub — without a credential. Every parse of client
+/// text now goes through the guarded parser (clippy.toml disallows the other).
+// On tokio's worker threads (2 MiB stacks), as the hub serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deeply_nested_get_is_refused_and_the_hub_lives_on() {
+    let hub = start(&[]).await;
+    let depth = 3_000;
+    let query = format!(
+        "#mutation\n{{ a(x: {}1{}) }}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    for key in [None, Some("mk_edge_key")] {
+        let mut req = hub
+            .client
+            .get(hub.url("/graphql"))
+            .query(&[("query", query.as_str())])
+            .header("x-mandate-purpose", "subsidy_review")
+            .header("x-mandate-case", "CASE-DEEP-1");
+        if let Some(key) = key {
+            req = req.header("x-api-key", key);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        let code = body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        match key {
+            None => assert_eq!((status, code.as_str()), (401, "UNAUTHENTICATED"), "{body}"),
+            Some(_) => assert_eq!(code, "QUERY_TOO_DEEP", "{body}"),
+        }
+    }
+    let resp = hub
+        .post_as(
+            "mk_edge_key",
+            "subsidy_review",
+            "CASE-DEEP-1",
+            "{ buildings(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 200, "still serving");
+}
+
+/// The hub's own runs (a policy officer's preview, a draft's impact count) are
+/// recorded with case numbers `PREVIEW:<draft>` / `IMPACT:<draft>`: a client
+/// stating one is refused, so its records never pass for the hub's own.
+#[tokio::test]
+async fn a_client_cannot_state_the_hub_s_own_case_numbers() {
+    let hub = start(&[]).await;
+    for case in ["PREVIEW:draft-2e7889b2f8c0", "impact:draft-1", " Preview:x"] {
+        let resp = hub
+            .post_as(
+                "mk_edge_key",
+                "subsidy_review",
+                case,
+                "{ buildings(first: 1) { edges { node { id } } } }",
+                json!({}),
+            )
+            .await;
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "PURPOSE_REQUIRED",
+            "{case}: {body}"
+        );
+        assert!(body["data"].is_null(), "{body}");
+    }
+}

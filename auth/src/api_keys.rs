@@ -115,6 +115,12 @@ pub(crate) fn load_api_keys(path: &str) -> Result<HashMap<[u8; 32], ApiKeyEntry>
         if entry.officer.trim().is_empty() {
             return Err(fail("`officer` is empty".to_owned()));
         }
+        if mandate_codes::reserved::is_hub_officer(&entry.officer) {
+            return Err(fail(format!(
+                "`officer` `{}` uses a name the hub reserves for its own runs (preview:, impact:)",
+                entry.officer
+            )));
+        }
         if entry.roles.iter().any(|r| r.trim().is_empty()) {
             return Err(fail("`roles` has an empty role".to_owned()));
         }

@@ -366,6 +366,11 @@ fn time_claim(
 /// Builds the principal from verified claims: `sub`, `agency`, optional `roles`.
 fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthError> {
     let officer = required_string_claim(claims, "sub")?;
+    if mandate_codes::reserved::is_hub_officer(&officer) {
+        return Err(AuthError::bad_token(
+            "its `sub` uses a name the hub reserves for its own runs (preview:, impact:)",
+        ));
+    }
     let agency = required_string_claim(claims, "agency")?;
     let roles = match claims.get("roles") {
         None | Some(Value::Null) => Vec::new(),
@@ -509,6 +514,20 @@ mod tests {
         assert!(bearer(&auth, &hs256(&with(claims(), "exp", json!(now + 8 * 3600)))).is_ok());
         let with_iat = with(with(claims(), "iat", json!(now)), "exp", json!(now + 3600));
         assert!(bearer(&auth, &hs256(&with_iat)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_hub_s_own_officer_names_are_refused() {
+        let scratch = Scratch::new();
+        let auth = jwt_auth(&scratch).await;
+        for sub in ["preview:civil-editor", "IMPACT:x"] {
+            let e = bearer(&auth, &hs256(&with(claims(), "sub", json!(sub)))).unwrap_err();
+            assert!(
+                matches!(&e, AuthError::BadToken(r) if r.contains("reserves")),
+                "{sub}: {e:?}"
+            );
+        }
+        assert!(bearer(&auth, &hs256(&with(claims(), "sub", json!("previewer-7")))).is_ok());
     }
 
     #[tokio::test]

@@ -635,7 +635,7 @@ pub async fn statements(
         } else {
             json!({})
         };
-        let doc = async_graphql::parser::parse_query(a.hub_query).map_err(|e| e.to_string())?;
+        let doc = mandate_resolvers::parse_document(a.hub_query).map_err(|e| e.message)?;
         let op = match &doc.operations {
             DocumentOperations::Single(op) => op,
             DocumentOperations::Multiple(ops) => ops.values().next().ok_or("no operation")?,

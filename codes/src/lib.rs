@@ -320,3 +320,51 @@ mod tests {
         assert_eq!(Code::parse("NOT_A_CODE"), None);
     }
 }
+
+/// Names the hub gives its own runs: a policy officer's preview of a draft
+/// (officer `preview:<officer>`, case `PREVIEW:<draft>`) and a draft's impact
+/// count (`impact:<officer>`, `IMPACT:<draft>`). No credential may carry such an
+/// officer name, and only such an officer may state such a case, so a client's
+/// record can never pass for the hub's own (compared ignoring ASCII case).
+pub mod reserved {
+    /// (officer prefix, case prefix) of each kind of the hub's own runs.
+    pub const RUNS: [(&str, &str); 2] = [("preview:", "PREVIEW:"), ("impact:", "IMPACT:")];
+
+    fn starts(s: &str, prefix: &str) -> bool {
+        s.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    }
+
+    /// Whether `officer` is a name only the hub's own runs carry.
+    pub fn is_hub_officer(officer: &str) -> bool {
+        RUNS.iter().any(|(o, _)| starts(officer.trim_start(), o))
+    }
+
+    /// Whether `officer` may state case number `case`: a reserved case only
+    /// by the run it belongs to.
+    pub fn may_state_case(officer: &str, case: &str) -> bool {
+        RUNS.iter()
+            .all(|(o, c)| !starts(case.trim_start(), c) || officer.starts_with(o))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_hub_s_run_names_are_its_own() {
+            assert!(is_hub_officer("preview:civil-editor"));
+            assert!(is_hub_officer(" Preview:civil-editor"));
+            assert!(is_hub_officer("IMPACT:x"));
+            assert!(!is_hub_officer("system:bench"));
+            assert!(!is_hub_officer("officer-17"));
+            assert!(may_state_case("preview:civil-editor", "PREVIEW:draft-1"));
+            assert!(may_state_case("impact:a", "IMPACT:draft-1"));
+            assert!(!may_state_case("officer-17", "PREVIEW:draft-1"));
+            assert!(!may_state_case("officer-17", "preview:draft-1"));
+            assert!(!may_state_case("impact:a", "PREVIEW:draft-1"));
+            assert!(may_state_case("officer-17", "CASE-2026-0042"));
+            assert!(may_state_case("officer-17", "REVIEW:1"));
+        }
+    }
+}

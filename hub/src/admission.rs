@@ -69,6 +69,12 @@ pub(crate) fn admit(
         }
     }
     let stated = stated_purpose(statement, extensions)?;
+    if !mandate_codes::reserved::may_state_case(&caller.officer, &stated.case) {
+        return Err(HubError::new(
+            Code::PurposeRequired,
+            "case numbers starting PREVIEW: or IMPACT: name the hub's own runs; state your own case number",
+        ));
+    }
     if !policies.names_purpose(&caller.agency, &stated.purpose) {
         return Err(HubError::new(
             Code::PurposeNotAllowed,

@@ -538,7 +538,7 @@ mod tests {
 
     #[test]
     fn filter_terms_and_depth() {
-        let v = |s: &str| async_graphql::parser::parse_query(format!("{{ f(w: {s}) }}"));
+        let v = |s: &str| crate::parse_document(&format!("{{ f(w: {s}) }}"));
         let size = |s: &str| {
             let doc = v(s).unwrap();
             let DocumentOperations::Single(op) = &doc.operations else {

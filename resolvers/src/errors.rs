@@ -81,6 +81,62 @@ pub fn with_code(mut e: ServerError, code: Code) -> ServerError {
 /// validation measured, and applies variable
 /// defaults before execution (async-graphql 7.2 evaluates `@skip`/`@include`
 /// without them).
+/// Refuses GraphQL text whose brackets nest deeper than the hub ever needs:
+/// the parser recurses into values without a bound, and a deep enough document
+/// overflows the worker's stack (and aborts the process) before any limit
+/// that looks at the parsed document could refuse it.
+///
+/// # Errors
+/// `QUERY_TOO_DEEP`.
+pub fn check_nesting(text: &str) -> ServerResult<()> {
+    if crate::shape::nests_deeper(text, crate::limits::MAX_NESTING) {
+        return Err(with_code(
+            ServerError::new("Query is nested too deep.", None),
+            Code::QueryTooDeep,
+        ));
+    }
+    Ok(())
+}
+
+/// Parses untrusted GraphQL text: its nesting checked first, so the parser
+/// never recurses past [`check_nesting`]'s bound. The one way the hub parses
+/// a client's document (clippy.toml disallows the parser's own entry point).
+///
+/// # Errors
+/// `QUERY_TOO_DEEP`, `GRAPHQL_PARSE_FAILED`.
+pub fn parse_document(text: &str) -> ServerResult<ExecutableDocument> {
+    check_nesting(text)?;
+    #[allow(clippy::disallowed_methods)] // the guarded entry point itself
+    async_graphql::parser::parse_query(text)
+        .map_err(|e| with_code(e.into(), Code::GraphqlParseFailed))
+}
+
+/// An extension for schemas that take documents from clients but not the
+/// data API's [`ErrorCodes`] (the policy officers' admin API): the document is
+/// parsed through [`parse_document`], so its nesting is bounded before the
+/// parser runs.
+pub struct DocumentGuard;
+
+impl ExtensionFactory for DocumentGuard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentGuard)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for DocumentGuard {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let doc = parse_document(&request.query)?;
+        request.set_parsed_query(doc);
+        next.run(ctx, request).await
+    }
+}
+
 /// Bytes of document text charged as one cost unit before parsing.
 const DOCUMENT_BYTES_PER_UNIT: u64 = 64;
 
@@ -116,14 +172,8 @@ impl Extension for ErrorCodesExtension {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        // Nesting first, on the text: the parser recurses into values without
-        // a bound, and a deep enough document overflows the worker's stack.
-        if crate::shape::nests_deeper(&request.query, crate::limits::MAX_NESTING) {
-            return Err(with_code(
-                ServerError::new("Query is nested too deep.", None),
-                Code::QueryTooDeep,
-            ));
-        }
+        // Nesting first, on the text, before anything is charged or parsed.
+        check_nesting(&request.query)?;
         let meter = request
             .data
             .get(&std::any::TypeId::of::<Arc<dyn crate::Meter>>())
@@ -139,8 +189,7 @@ impl Extension for ErrorCodesExtension {
         }
         // Parsed once, here, so that nothing walks the document before its
         // expansion is known to be bounded; async-graphql takes the parsed document.
-        let doc = async_graphql::parser::parse_query(&request.query)
-            .map_err(|e| with_code(e.into(), Code::GraphqlParseFailed))?;
+        let doc = parse_document(&request.query)?;
         // A document refused for its size or cost was work to refuse: it is charged
         // what the largest allowed one would be, so an agency sending refused
         // shapes spends its budget and is then held back (unparsed, tarpitted).

@@ -277,7 +277,7 @@ mod tests {
     use super::*;
 
     fn check_text(query: &str, max: usize) -> Result<(), ShapeError> {
-        let doc = async_graphql::parser::parse_query(query).unwrap();
+        let doc = crate::parse_document(query).unwrap();
         check(&doc, max)
     }
 
