@@ -124,8 +124,21 @@ async fn abusive_shapes_are_refused_by_name_before_any_query_runs() {
     for _ in 0..12 {
         deep = json!({"NOT": deep});
     }
+    // Copies under one response key, no aliases: the executor runs every copy
+    // (they used to be counted once, and 300 copies ran ~170 Cypher queries).
+    let copies = |field: &str, n: usize| vec![field; n].join(" ");
     let cases: Vec<(String, Value, &str)> = vec![
         (format!("{{ {roots} }}"), json!({}), "max_root_fields"),
+        (
+            format!("{{ {} }}", copies("residents(first: 1) { totalCount }", 11)),
+            json!({}),
+            "max_root_fields",
+        ),
+        (
+            format!("{{ resident(id: \"R00000001\") {{ {} }} }}", copies("name", 65)),
+            json!({}),
+            "max_fields_per_object",
+        ),
         (
             format!("{{ resident(id: \"R00000001\") {{ {thousand_aliases} }} }}"),
             json!({}),
@@ -416,6 +429,46 @@ async fn an_agency_whose_queries_keep_neo4j_busy_is_stopped_and_refused_until_pa
     // Another agency is served.
     let (status, body) = another_agency(&hub).await;
     assert_eq!(status, 200, "{body:#}");
+    assert!(body.get("errors").is_none(), "{body:#}");
+}
+
+#[tokio::test]
+async fn introspection_cannot_multiply_the_schema_by_repeating_fields() {
+    // Introspection lists answer from the schema and count one unit each, so
+    // a field selected twice in one introspection object is refused: copies of
+    // `types { fields {…} }` would multiply the schema's size unseen (3,100
+    // copies of one `__schema` selection took 2 s of the hub's CPU).
+    let hub = start(|_| {}).await;
+    let types = "types { name fields { name } }";
+    for (query, limit) in [
+        (
+            format!("{{ __schema {{ {types} {types} }} }}"),
+            "introspection_repeats",
+        ),
+        (
+            format!("{{ __schema {{ types {{ fields {{ name }} fields {{ name }} }} }} }}"),
+            "introspection_repeats",
+        ),
+        (
+            format!(
+                "{{ {} }}",
+                vec![format!("__schema {{ {types} }}"); 11].join(" ")
+            ),
+            "max_root_fields",
+        ),
+    ] {
+        let (_, _, body) = ask(&hub, CA, "subsidy_review", &query, json!({})).await;
+        assert_eq!(refused_by(&body), ("QUERY_TOO_COMPLEX", limit), "{body:#}");
+    }
+    // Once each is fine (GraphiQL's own introspection: tests/graphiql.rs).
+    let (_, _, body) = ask(
+        &hub,
+        CA,
+        "subsidy_review",
+        &format!("{{ __schema {{ {types} }} }}"),
+        json!({}),
+    )
+    .await;
     assert!(body.get("errors").is_none(), "{body:#}");
 }
 

@@ -19,8 +19,11 @@
 //!   under the education bureau's), not with its comparisons, so
 //!   `limits.max_filter_terms` bounds the planning too, before Neo4j sees it.
 //!
-//! Fields sharing a response key are merged first, as the executor merges them,
-//! so the measure is what would run. Fields the schema does not know (invalid
+//! Every occurrence of a field counts, also occurrences sharing a response key:
+//! async-graphql's executor evaluates each occurrence (it merges the answers,
+//! not the work), so `{ residents {…} residents {…} … }` runs one query per
+//! copy, and the measure is what would run (root fields, fields per object and
+//! cost all count copies). Fields the schema does not know (invalid
 //! documents) and introspection fields (`__schema`, `__type` and all below them)
 //! count one unit each; validation refuses the former. Introspection answers
 //! from the schema, not the graph, so its lists are not weighed by page size
@@ -63,11 +66,15 @@ impl OverLimit {
                 self.actual, self.max
             );
         }
+        if self.limit == INTROSPECTION_REPEATS {
+            return "Query is too complex: introspection selects one field twice in one object."
+                .to_string();
+        }
         let what = match self.limit {
             "max_complexity" => "the query costs",
             "max_root_fields" => "the query has root fields:",
             "max_aliases" => "the query has aliases:",
-            "max_fields_per_object" => "one object selects distinct fields:",
+            "max_fields_per_object" => "one object selects fields:",
             "max_filter_terms" => {
                 "the `where` filters of one root field weigh (a comparison 1, a relationship condition 13 more)"
             }
@@ -168,6 +175,9 @@ pub(crate) const MAX_INTROSPECTION_LISTS: usize = 3;
 
 /// The [`OverLimit::limit`] of an introspection nesting its type lists too deep.
 const INTROSPECTION_LISTS: &str = "introspection_lists";
+/// The [`OverLimit::limit`] of an introspection selecting one field twice in
+/// one object.
+const INTROSPECTION_REPEATS: &str = "introspection_repeats";
 
 fn over(limit: &'static str, max: usize, actual: u64) -> Result<(), OverLimit> {
     let max = max as u64;
@@ -201,38 +211,27 @@ struct Measure<'a> {
     filter_terms: u64,
 }
 
-/// The fields of one response key in one merged selection set.
+/// One field occurrence (`fields`: it alone) and where it is looked up.
 struct Group<'a> {
-    key: &'a str,
     /// The type the fields are looked up on (a fragment's condition on a union).
     on: String,
     fields: Vec<&'a Field>,
 }
 
 impl<'a> Measure<'a> {
-    /// The fields of `sets` merged by (type condition, response key).
+    /// Every field occurrence of `sets` (through fragments), each its own group:
+    /// the executor evaluates each occurrence, even of one response key.
     fn groups(&self, sets: &[&'a SelectionSet], parent: &str) -> Vec<Group<'a>> {
         let mut groups: Vec<Group<'a>> = Vec::new();
-        let mut index: HashMap<(String, &'a str), usize> = HashMap::new();
         let mut pending: Vec<(&'a SelectionSet, String)> =
             sets.iter().map(|s| (*s, parent.to_string())).collect();
         while let Some((set, on)) = pending.pop() {
             for item in &set.items {
                 match &item.node {
-                    Selection::Field(f) => {
-                        let key = f.node.response_key().node.as_str();
-                        match index.get(&(on.clone(), key)) {
-                            Some(&i) => groups[i].fields.push(&f.node),
-                            None => {
-                                index.insert((on.clone(), key), groups.len());
-                                groups.push(Group {
-                                    key,
-                                    on: on.clone(),
-                                    fields: vec![&f.node],
-                                });
-                            }
-                        }
-                    }
+                    Selection::Field(f) => groups.push(Group {
+                        on: on.clone(),
+                        fields: vec![&f.node],
+                    }),
                     Selection::InlineFragment(i) => {
                         let cond = i
                             .node
@@ -267,15 +266,29 @@ impl<'a> Measure<'a> {
         if !groups.is_empty() {
             over("max_depth", self.shape.max_depth, depth)?;
         }
-        let keys = groups
-            .iter()
-            .map(|g| g.key)
-            .collect::<std::collections::HashSet<_>>();
         over(
             "max_fields_per_object",
             self.shape.max_fields_per_object,
-            keys.len() as u64,
+            groups.len() as u64,
         )?;
+        if parent.is_empty() {
+            // Inside introspection (answered from the schema, its lists not
+            // weighed): a field at most once per object, so copies cannot
+            // multiply the schema's size (`types { fields {…} }` sixty-four
+            // times over, nested) while each counts one unit.
+            let mut seen = std::collections::HashSet::new();
+            for g in &groups {
+                let name = g.fields[0].name.node.as_str();
+                if name != "__typename" && !seen.insert(name) {
+                    return Err(OverLimit {
+                        code: crate::errors::Code::QueryTooComplex,
+                        limit: INTROSPECTION_REPEATS,
+                        max: 1,
+                        actual: 2,
+                    });
+                }
+            }
+        }
         let mut total = 0u64;
         for group in groups {
             if depth == 1 {

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::parser::parse_query;
 use async_graphql::parser::types::{DocumentOperations, Selection};
 use async_graphql::Variables;
 use futures::future::BoxFuture;
@@ -35,7 +34,7 @@ fn compile_with(plan: &AccessPlan, query: &str, variables: serde_json::Value) ->
         Arc::new(NoStore),
         Arc::new(mandate_resolvers::NoSubgraphs),
     );
-    let doc = parse_query(query).expect("query parses");
+    let doc = mandate_resolvers::parse_document(query).expect("query parses");
     let op = match &doc.operations {
         DocumentOperations::Single(op) => op,
         DocumentOperations::Multiple(ops) => ops.values().next().unwrap(),
