@@ -79,6 +79,7 @@ impl OverLimit {
                 "the `where` filters of one root field weigh (a comparison 1, a relationship condition 13 more)"
             }
             "max_filter_depth" => "a `where` filter nests",
+            "max_in_values" => "the `in` lists of one root field's `where` filters hold values:",
             "max_depth" => "the query nests",
             _ => "the query measures",
         };
@@ -153,6 +154,7 @@ pub(crate) fn measure(
         remote_lists,
         aliases: 0,
         filter_terms: 0,
+        filter_values: 0,
     };
     let root = [&op.node.selection_set.node];
     let groups = m.groups(&root, &registry.query_type);
@@ -209,6 +211,9 @@ struct Measure<'a> {
     aliases: u64,
     /// The weighted `where` terms of the root field being measured.
     filter_terms: u64,
+    /// The values of the `in` lists in the `where` filters of the root field
+    /// being measured.
+    filter_values: u64,
 }
 
 /// One field occurrence (`fields`: it alone) and where it is looked up.
@@ -294,6 +299,7 @@ impl<'a> Measure<'a> {
             if depth == 1 {
                 // Each root field is one Cypher query, planned on its own.
                 self.filter_terms = 0;
+                self.filter_values = 0;
             }
             let first = group.fields[0];
             let on = if group.on == parent || self.object(&group.on).is_none() {
@@ -478,6 +484,16 @@ impl<'a> Measure<'a> {
             "max_filter_terms",
             self.shape.max_filter_terms,
             self.filter_terms,
+        )?;
+        // Each `in` value is compared on every row the filter reads: the
+        // values of all the lists of one root field (one Cypher query) are
+        // bounded together, not list by list (17 lists of 1,000 values, ~140
+        // KB, kept Neo4j busy to its timeout).
+        self.filter_values = self.filter_values.saturating_add(list_values(value));
+        over(
+            "max_in_values",
+            self.pages.max_in_values,
+            self.filter_values,
         )
     }
 
@@ -504,6 +520,22 @@ impl<'a> Measure<'a> {
             }
             _ => 0,
         }
+    }
+}
+
+/// The scalars in lists of scalars (`in` lists) anywhere in a `where` value.
+fn list_values(value: &ConstValue) -> u64 {
+    match value {
+        ConstValue::Object(entries) => entries
+            .values()
+            .fold(0u64, |n, v| n.saturating_add(list_values(v))),
+        ConstValue::List(items) => items.iter().fold(0u64, |n, i| {
+            n.saturating_add(match i {
+                ConstValue::Object(_) | ConstValue::List(_) => list_values(i),
+                _ => 1,
+            })
+        }),
+        _ => 0,
     }
 }
 
