@@ -7,7 +7,9 @@
 //! cookie sealed with XChaCha20-Poly1305 (officer, roles, expiry, CSRF token),
 //! so any instance sharing `admin.session_secret` accepts it without a session
 //! table. Every request under a session must echo the session's CSRF token in
-//! `X-CSRF-Token`. In development mode (HS256 demo tokens on) the console may
+//! `X-CSRF-Token`. Signing out revokes the session's id in Neo4j until it would
+//! have expired (`ConsoleRevocation`), so every instance refuses a copy of the
+//! cookie from then on. In development mode (HS256 demo tokens on) the console may
 //! sign in as one of the demo officers.
 
 use std::sync::Arc;
@@ -103,7 +105,23 @@ struct Session {
     /// Unix seconds.
     exp: u64,
     csrf: String,
+    /// The session's own random id: what signing out revokes. Cookies sealed
+    /// before sessions had one open with it empty, and are refused.
+    #[serde(default)]
+    sid: String,
 }
+
+/// The constraint behind the revocation lookup (one per session id).
+const REVOCATIONS_DDL: &str = "CREATE CONSTRAINT console_revocation_sid IF NOT EXISTS \
+     FOR (r:ConsoleRevocation) REQUIRE r.sid IS UNIQUE";
+
+/// Writes one revocation, kept until the session would have expired, and drops
+/// the revocations of sessions that expired by now.
+const REVOKE: &str = "MERGE (r:ConsoleRevocation {sid: $sid}) SET r.exp = $exp \
+     WITH 1 AS one OPTIONAL MATCH (old:ConsoleRevocation) WHERE old.exp <= $now DELETE old";
+
+/// Whether a session id was revoked (by any instance).
+const IS_REVOKED: &str = "MATCH (r:ConsoleRevocation {sid: $sid}) RETURN r.exp AS exp";
 
 /// The admin side of the hub.
 pub struct Admin {
@@ -112,6 +130,10 @@ pub struct Admin {
     cipher: XChaCha20Poly1305,
     session_secs: u64,
     demo: bool,
+    /// Where revocations are shared with the other instances (the policy store).
+    store: mandate_connectors::Neo4jStore,
+    /// Session ids this instance saw revoked, with their expiry (unix seconds).
+    revoked: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 fn unix_now() -> u64 {
@@ -121,8 +143,15 @@ fn unix_now() -> u64 {
 }
 
 impl Admin {
-    /// The admin side over `gov`; `secret` seals sessions (random if empty).
-    pub fn new(gov: Arc<Governance>, secret: &str, session_minutes: u32, demo: bool) -> Self {
+    /// The admin side over `gov`; `secret` seals sessions (random if empty);
+    /// revocations of sessions are shared through `store`.
+    pub fn new(
+        gov: Arc<Governance>,
+        store: mandate_connectors::Neo4jStore,
+        secret: &str,
+        session_minutes: u32,
+        demo: bool,
+    ) -> Self {
         let key: [u8; 32] = if secret.is_empty() {
             rand::random()
         } else {
@@ -134,6 +163,92 @@ impl Admin {
             cipher: XChaCha20Poly1305::new(&key.into()),
             session_secs: u64::from(session_minutes.max(1)) * 60,
             demo,
+            store,
+            revoked: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Remembers `sid` as revoked here, forgetting revocations that expired.
+    fn remember_revoked(&self, sid: &str, exp: u64) {
+        let now = unix_now();
+        let mut revoked = self
+            .revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        revoked.retain(|_, e| *e > now);
+        revoked.insert(sid.to_string(), exp);
+    }
+
+    /// Revokes the session `sid` (expiring at `exp`) on this instance at once
+    /// and, through Neo4j, on every instance sharing the store.
+    ///
+    /// # Errors
+    /// If the revocation could not be written to Neo4j (this instance refuses
+    /// the session all the same).
+    async fn revoke(&self, sid: &str, exp: u64) -> Result<(), mandate_resolvers::StoreError> {
+        self.remember_revoked(sid, exp);
+        let mut params = serde_json::Map::new();
+        params.insert("sid".into(), sid.into());
+        params.insert("exp".into(), exp.into());
+        params.insert("now".into(), unix_now().into());
+        self.store.execute(REVOKE, params).await
+    }
+
+    /// Whether the session `sid` was revoked, here or by another instance.
+    ///
+    /// # Errors
+    /// If Neo4j cannot be asked (the session is then not admitted: fail closed).
+    async fn is_revoked(&self, sid: &str) -> Result<bool, mandate_resolvers::StoreError> {
+        let now = unix_now();
+        let known = self
+            .revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(sid)
+            .is_some_and(|exp| *exp > now);
+        if known {
+            return Ok(true);
+        }
+        let mut params = serde_json::Map::new();
+        params.insert("sid".into(), sid.into());
+        let rows = self.store.rows(IS_REVOKED, params).await?;
+        let Some(exp) = rows.first().and_then(|r| r["exp"].as_u64()) else {
+            return Ok(false);
+        };
+        self.remember_revoked(sid, exp);
+        Ok(true)
+    }
+
+    /// The live session `cookie` opens to, or why it does not.
+    async fn session_of(&self, cookie: &str) -> Result<Session, Refused> {
+        let session = self
+            .open(cookie)
+            .filter(|s| !s.sid.is_empty())
+            .ok_or_else(|| {
+                Refused::anonymous(
+                    Code::SessionExpired,
+                    "the console session is not valid; sign in again",
+                )
+            })?;
+        let ended = |message: &str| Refused {
+            code: Code::SessionExpired,
+            message: message.to_string(),
+            officer: Some(session.officer.clone()),
+        };
+        if session.exp <= unix_now() {
+            return Err(ended("the console session has expired; sign in again"));
+        }
+        match self.is_revoked(&session.sid).await {
+            Ok(false) => Ok(session),
+            Ok(true) => Err(ended("the console session was signed out; sign in again")),
+            Err(error) => {
+                tracing::warn!(%error, "console session revocations not read; the session is refused");
+                Err(Refused {
+                    code: Code::Neo4jUnavailable,
+                    message: "the console session cannot be checked now; retry later".into(),
+                    officer: Some(session.officer.clone()),
+                })
+            }
         }
     }
 
@@ -174,6 +289,7 @@ impl Admin {
             officer: officer.clone(),
             exp,
             csrf: csrf.clone(),
+            sid: hex::encode(rand::random::<[u8; 16]>()),
         };
         let cookie = format!(
             "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
@@ -244,31 +360,42 @@ fn officer_of(p: mandate_auth::Principal) -> Officer {
     }
 }
 
-/// Who is asking the admin API: a session (with its CSRF token) or a credential.
-fn admitted(app: &App, admin: &Admin, headers: &HeaderMap) -> Result<Officer, (Code, String)> {
+/// Why a request was not admitted, and who asked when that is known (a session
+/// that opened, a credential that verified).
+struct Refused {
+    code: Code,
+    message: String,
+    officer: Option<Officer>,
+}
+
+impl Refused {
+    fn anonymous(code: Code, message: &str) -> Self {
+        Refused {
+            code,
+            message: message.to_string(),
+            officer: None,
+        }
+    }
+}
+
+/// Who is asking the admin API: a live session (with its CSRF token) or a
+/// credential.
+async fn admitted(app: &App, admin: &Admin, headers: &HeaderMap) -> Result<Officer, Refused> {
     let has_credential =
         headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
     if !has_credential {
         if let Some(cookie) = cookie_of(headers, SESSION_COOKIE) {
-            let session = admin.open(cookie).ok_or((
-                Code::SessionExpired,
-                "the console session is not valid; sign in again".to_string(),
-            ))?;
-            if session.exp <= unix_now() {
-                return Err((
-                    Code::SessionExpired,
-                    "the console session has expired; sign in again".into(),
-                ));
-            }
+            let session = admin.session_of(cookie).await?;
             let sent = headers
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             if sent.is_empty() || sent != session.csrf {
-                return Err((
-                    Code::CsrfRejected,
-                    "the request lacks the session's X-CSRF-Token".into(),
-                ));
+                return Err(Refused {
+                    code: Code::CsrfRejected,
+                    message: "the request lacks the session's X-CSRF-Token".into(),
+                    officer: Some(session.officer),
+                });
             }
             return Ok(session.officer);
         }
@@ -276,13 +403,14 @@ fn admitted(app: &App, admin: &Admin, headers: &HeaderMap) -> Result<Officer, (C
     let principal = app
         .auth
         .authenticate(headers)
-        .map_err(|e| (e.code(), e.to_string()))?;
+        .map_err(|e| Refused::anonymous(e.code(), &e.to_string()))?;
     let officer = officer_of(principal);
     if !officer.is_officer() {
-        return Err((
-            Code::NotAnOfficer,
-            "the credential carries no officer role".into(),
-        ));
+        return Err(Refused {
+            code: Code::NotAnOfficer,
+            message: "the credential carries no officer role".into(),
+            officer: Some(officer),
+        });
     }
     Ok(officer)
 }
@@ -316,10 +444,18 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    let officer = match admitted(&app, admin, req.headers()) {
+    let officer = match admitted(&app, admin, req.headers()).await {
         Ok(o) => o,
-        Err((code, message)) => {
-            tracing::info!(code = %code, "admin request refused");
+        Err(Refused {
+            code,
+            message,
+            officer,
+        }) => {
+            tracing::info!(
+                code = %code,
+                officer = officer.as_ref().map_or("-", |o| o.officer.as_str()),
+                "admin request refused"
+            );
             let _ = app.hub.refuse(&request_id, None, None, code).await;
             let mut resp = graphql_refusal(code, &message, &request_id);
             if resp.status() == StatusCode::UNAUTHORIZED {
@@ -403,13 +539,7 @@ pub(crate) async fn session_handler(req: &Request, body: Body, app: Data<&Arc<Ap
         );
     };
     if req.method() == poem::http::Method::DELETE {
-        let mut resp = Response::builder().status(StatusCode::NO_CONTENT).finish();
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
-        )) {
-            resp.headers_mut().insert(header::SET_COOKIE, v);
-        }
-        return resp;
+        return sign_out(admin, &request_id(req), req.headers()).await;
     }
     if req.method() != poem::http::Method::POST {
         return refusal(Code::BadRequest, "POST a credential, or DELETE to sign out");
@@ -447,6 +577,58 @@ pub(crate) async fn session_handler(req: &Request, body: Body, app: Data<&Arc<Ap
         Err(e) => return refusal(e.code(), &e.to_string()),
     };
     sign_in_as(&app, admin, &request_id(req), officer).await
+}
+
+/// Tells the browser to drop the session cookie.
+fn drop_cookie(resp: &mut Response) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    )) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
+/// `DELETE /console/session`: ends the session the cookie names on every
+/// instance (revoked until it would have expired) and records the sign-out.
+/// Without a live session there is nothing to end; the cookie is dropped all the
+/// same.
+async fn sign_out(admin: &Admin, request_id: &str, headers: &HeaderMap) -> Response {
+    let session = cookie_of(headers, SESSION_COOKIE)
+        .and_then(|c| admin.open(c))
+        .filter(|s| !s.sid.is_empty() && s.exp > unix_now());
+    let mut resp = match session {
+        None => Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .header(header::CACHE_CONTROL, "no-store")
+            .finish(),
+        Some(session) => {
+            let shared = admin.revoke(&session.sid, session.exp).await;
+            let recorded = admin
+                .gov
+                .record_action(request_id, &session.officer, "console.sign_out", "session")
+                .await;
+            if let Err(error) = shared {
+                tracing::error!(%error, "console sign-out not shared through Neo4j; only this instance refuses the session");
+                refusal(
+                    Code::Neo4jUnavailable,
+                    "signed out on this instance only: the sign-out could not be shared; sign out again",
+                )
+            } else if recorded.is_err() {
+                tracing::error!("console sign-out done but not recorded in the audit log");
+                refusal(
+                    Code::AuditUnavailable,
+                    "signed out, but the sign-out could not be recorded",
+                )
+            } else {
+                Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .header(header::CACHE_CONTROL, "no-store")
+                    .finish()
+            }
+        }
+    };
+    drop_cookie(&mut resp);
+    resp
 }
 
 async fn sign_in_as(app: &App, admin: &Admin, request_id: &str, officer: Officer) -> Response {
@@ -604,6 +786,10 @@ pub(crate) async fn start(
         ..mandate_governance::Settings::default()
     };
     store.prepare().await.map_err(|e| e.to_string())?;
+    store
+        .execute(REVOCATIONS_DDL, serde_json::Map::new())
+        .await
+        .map_err(|e| e.to_string())?;
     let gov = Arc::new(Governance::new(
         Arc::new(store.clone()),
         audit,
@@ -637,6 +823,7 @@ pub(crate) async fn start(
     let demo = !config.auth.jwt.hs256_secret.is_empty();
     let admin = Admin::new(
         gov,
+        store.clone(),
         &config.admin.session_secret,
         config.admin.session_minutes,
         demo,

