@@ -456,7 +456,17 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
                 officer = officer.as_ref().map_or("-", |o| o.officer.as_str()),
                 "admin request refused"
             );
-            let _ = app.hub.refuse(&request_id, None, None, code).await;
+            match &officer {
+                // A session that opened or a credential that verified: who asked
+                // is known, and recorded (never sampled).
+                Some(officer) => {
+                    record_refusal(&app, &request_id, Some(officer), "admin.request", code).await;
+                }
+                // Nothing verified: sampled like every anonymous refusal.
+                None => {
+                    let _ = app.hub.refuse(&request_id, None, None, code).await;
+                }
+            }
             let mut resp = graphql_refusal(code, &message, &request_id);
             if resp.status() == StatusCode::UNAUTHORIZED {
                 resp.headers_mut().insert(
@@ -538,27 +548,41 @@ pub(crate) async fn session_handler(req: &Request, body: Body, app: Data<&Arc<Ap
             "the console is served with policies.source = \"store\"",
         );
     };
+    let request_id = request_id(req);
     if req.method() == poem::http::Method::DELETE {
-        return sign_out(admin, &request_id(req), req.headers()).await;
+        return sign_out(admin, &request_id, req.headers()).await;
     }
+    match credential_officer(&app, req, body).await {
+        Ok(officer) => sign_in_as(&app, admin, &request_id, officer).await,
+        Err(refused) => refuse_sign_in(&app, &request_id, refused).await,
+    }
+}
+
+/// The officer a `POST /console/session` names with its credential.
+async fn credential_officer(app: &App, req: &Request, body: Body) -> Result<Officer, Refused> {
+    let bad = || {
+        Refused::anonymous(
+            Code::BadRequest,
+            "send {\"credential\": \"<API key or token>\"}",
+        )
+    };
     if req.method() != poem::http::Method::POST {
-        return refusal(Code::BadRequest, "POST a credential, or DELETE to sign out");
+        return Err(Refused::anonymous(
+            Code::BadRequest,
+            "POST a credential, or DELETE to sign out",
+        ));
     }
     let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
-        return refusal(Code::PayloadTooLarge, "the body is too large");
+        return Err(Refused::anonymous(
+            Code::PayloadTooLarge,
+            "the body is too large",
+        ));
     };
-    let Ok(sign_in) = serde_json::from_slice::<SignIn>(&bytes) else {
-        return refusal(
-            Code::BadRequest,
-            "send {\"credential\": \"<API key or token>\"}",
-        );
-    };
-    let Some(credential) = sign_in.credential.filter(|c| !c.trim().is_empty()) else {
-        return refusal(
-            Code::BadRequest,
-            "send {\"credential\": \"<API key or token>\"}",
-        );
-    };
+    let sign_in = serde_json::from_slice::<SignIn>(&bytes).map_err(|_| bad())?;
+    let credential = sign_in
+        .credential
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(bad)?;
     let credential = credential.trim();
     let scheme = if credential.split('.').count() == 3 {
         "Bearer"
@@ -566,17 +590,57 @@ pub(crate) async fn session_handler(req: &Request, body: Body, app: Data<&Arc<Ap
         "ApiKey"
     };
     let mut headers = HeaderMap::new();
-    match HeaderValue::from_str(&format!("{scheme} {credential}")) {
-        Ok(v) => {
-            headers.insert(header::AUTHORIZATION, v);
-        }
-        Err(_) => return refusal(Code::Unauthenticated, "the credential is not readable"),
+    let value = HeaderValue::from_str(&format!("{scheme} {credential}"))
+        .map_err(|_| Refused::anonymous(Code::Unauthenticated, "the credential is not readable"))?;
+    headers.insert(header::AUTHORIZATION, value);
+    app.auth
+        .authenticate(&headers)
+        .map(officer_of)
+        .map_err(|e| Refused::anonymous(e.code(), &e.to_string()))
+}
+
+/// Writes the record of a refusal at the admin edge naming `officer` (or `-`
+/// when nothing verified): `action` refused with `code`. A refusal goes out
+/// whether or not the record could be written; a failed write is logged.
+async fn record_refusal(
+    app: &App,
+    request_id: &str,
+    officer: Option<&Officer>,
+    action: &str,
+    code: Code,
+) {
+    let mut record = AuditRecord::new(request_id, mandate_audit::Decision::Rejected);
+    if let Some(officer) = officer {
+        record.agency = officer.agency.clone();
+        record.officer = officer.officer.clone();
     }
-    let officer = match app.auth.authenticate(&headers) {
-        Ok(p) => officer_of(p),
-        Err(e) => return refusal(e.code(), &e.to_string()),
-    };
-    sign_in_as(&app, admin, &request_id(req), officer).await
+    record.purpose = mandate_governance::service::ADMIN_PURPOSE.to_string();
+    record.action = action.to_string();
+    record.target = "session".to_string();
+    record.code = code.as_str().to_string();
+    if let Err(error) = app.hub.audit().append(record).await {
+        tracing::error!(%error, code = %code, action, "refusal at the admin edge not recorded");
+    }
+}
+
+/// Refuses a console sign-in, and records it: every refused sign-in is a record
+/// (`console.sign_in`, rejected), naming the officer when the credential
+/// verified.
+async fn refuse_sign_in(app: &App, request_id: &str, refused: Refused) -> Response {
+    tracing::info!(
+        code = %refused.code,
+        officer = refused.officer.as_ref().map_or("-", |o| o.officer.as_str()),
+        "console sign-in refused"
+    );
+    record_refusal(
+        app,
+        request_id,
+        refused.officer.as_ref(),
+        "console.sign_in",
+        refused.code,
+    )
+    .await;
+    refusal(refused.code, &refused.message)
 }
 
 /// Tells the browser to drop the session cookie.
@@ -633,7 +697,12 @@ async fn sign_out(admin: &Admin, request_id: &str, headers: &HeaderMap) -> Respo
 
 async fn sign_in_as(app: &App, admin: &Admin, request_id: &str, officer: Officer) -> Response {
     if !officer.is_officer() {
-        return refusal(Code::NotAnOfficer, "the credential carries no officer role");
+        let refused = Refused {
+            code: Code::NotAnOfficer,
+            message: "the credential carries no officer role".into(),
+            officer: Some(officer),
+        };
+        return refuse_sign_in(app, request_id, refused).await;
     }
     if admin
         .gov
@@ -643,7 +712,6 @@ async fn sign_in_as(app: &App, admin: &Admin, request_id: &str, officer: Officer
     {
         return refusal(Code::AuditUnavailable, "the sign-in could not be recorded");
     }
-    let _ = app;
     admin.start_session(officer)
 }
 
@@ -667,24 +735,39 @@ pub(crate) async fn demo_session_handler(
             &serde_json::to_value(DEMO_OFFICERS).unwrap_or_default(),
         );
     }
+    let request_id = request_id(req);
+    match demo_officer(req, body).await {
+        Ok(officer) => sign_in_as(&app, admin, &request_id, officer).await,
+        Err(refused) => refuse_sign_in(&app, &request_id, refused).await,
+    }
+}
+
+/// The demo officer a `POST /console/session/demo` names.
+async fn demo_officer(req: &Request, body: Body) -> Result<Officer, Refused> {
+    if req.method() != poem::http::Method::POST {
+        return Err(Refused::anonymous(
+            Code::BadRequest,
+            "GET the demo officers, or POST {\"officer\": …} to sign in as one",
+        ));
+    }
     let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
-        return refusal(Code::PayloadTooLarge, "the body is too large");
+        return Err(Refused::anonymous(
+            Code::PayloadTooLarge,
+            "the body is too large",
+        ));
     };
     let name = serde_json::from_slice::<SignIn>(&bytes)
         .ok()
         .and_then(|s| s.officer);
-    let Some(demo) = DEMO_OFFICERS
+    let demo = DEMO_OFFICERS
         .iter()
         .find(|d| Some(d.officer) == name.as_deref())
-    else {
-        return refusal(Code::NotFound, "no such demo officer");
-    };
-    let officer = Officer {
+        .ok_or_else(|| Refused::anonymous(Code::NotFound, "no such demo officer"))?;
+    Ok(Officer {
         officer: demo.officer.to_string(),
         agency: demo.agency.to_string(),
         roles: demo.roles.iter().map(|r| (*r).to_string()).collect(),
-    };
-    sign_in_as(&app, admin, &request_id(req), officer).await
+    })
 }
 
 /// The hub's side of the admin API: audit search over the audit store, and

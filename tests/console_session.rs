@@ -167,3 +167,79 @@ async fn signing_out_ends_the_session_on_every_instance_and_is_recorded() {
         )]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_at_the_admin_edge_and_refused_sign_ins_name_the_verified_caller() {
+    let config = config("refusals", false);
+    let chain = config.audit.chain.clone();
+    let hub = TestHub::start_with(config).await;
+
+    // A departmental credential at the admin API: verified, not an officer.
+    let v: Value = hub
+        .client
+        .post(hub.url("/admin/graphql"))
+        .header("x-api-key", CASEWORKER)
+        .json(&json!({"query": "{ me { officer } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&v), "NOT_AN_OFFICER");
+    // A signed-in officer's request without the session's CSRF token.
+    let session = sign_in(&hub, CIVIL_EDITOR).await;
+    let v: Value = hub
+        .client
+        .post(hub.url("/admin/graphql"))
+        .header("cookie", &session.cookie)
+        .json(&json!({"query": "{ me { officer } }"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&v), "CSRF_REJECTED");
+    let row = |agency: &str, officer: &str, code: &str| {
+        (
+            agency.to_string(),
+            officer.to_string(),
+            "rejected".to_string(),
+            code.to_string(),
+        )
+    };
+    assert_eq!(
+        records(&hub, &chain, "admin.request").await,
+        vec![
+            row("D-CIVIL_AFFAIRS", "system:session-0", "NOT_AN_OFFICER"),
+            row("D-CIVIL_AFFAIRS", "system:session-1", "CSRF_REJECTED"),
+        ]
+    );
+
+    // Refused sign-ins: a verified non-officer credential, an unknown key.
+    for (credential, status) in [(CASEWORKER, 403), ("key-nobody-at-all-0000000000000", 401)] {
+        let resp = hub
+            .client
+            .post(hub.url("/console/session"))
+            .json(&json!({ "credential": credential }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{credential}");
+    }
+    let sign_ins = records(&hub, &chain, "console.sign_in").await;
+    assert_eq!(
+        sign_ins,
+        vec![
+            (
+                "D-CIVIL_AFFAIRS".to_string(),
+                "system:session-1".to_string(),
+                "allowed".to_string(),
+                String::new()
+            ),
+            row("D-CIVIL_AFFAIRS", "system:session-0", "NOT_AN_OFFICER"),
+            row("-", "-", "UNAUTHENTICATED"),
+        ]
+    );
+}
