@@ -500,6 +500,18 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
             )
         }
     };
+    let media = crate::graphql::wants_graphql_response(req);
+    let encode = |response: async_graphql::Response| {
+        let mut resp = crate::graphql::encode(response, &request_id, media);
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    };
+    // The document's shape first, as on /graphql: its nesting before it is
+    // parsed, its parse, and its aliases before anything walks it.
+    if let Err(e) = admitted_shape(&request, app.config.limits.max_aliases) {
+        return encode(async_graphql::Response::from_errors(vec![e]));
+    }
     let request = request
         .data(admin.gov.clone())
         .data(officer)
@@ -510,28 +522,56 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
             request_id: request_id.clone(),
         }) as Arc<dyn Extras>);
     let mut response = admin.schema.execute(request).await;
-    for e in &mut response.errors {
-        let coded = e
-            .extensions
-            .as_ref()
-            .is_some_and(|x| x.get("code").is_some());
-        if !coded {
-            let code = if e.message.contains("Unknown field")
-                || e.message.contains("Unknown argument")
-                || e.locations.is_empty() && e.path.is_empty()
-            {
-                Code::GraphqlValidationFailed
-            } else {
-                Code::InternalError
-            };
-            e.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code.as_str());
-        }
-    }
-    let body = serde_json::to_value(&response).unwrap_or(serde_json::Value::Null);
-    json_response(StatusCode::OK, &body)
+    // The admin schema's own depth and complexity limits, coded as the data
+    // API codes its; every other error by the edge's one policy (`encode`).
+    crate::graphql::code_schema_limits(&mut response.errors);
+    encode(response)
 }
+
+/// Refuses an admin document before it runs: nested deeper than the parser may
+/// recurse (`QUERY_TOO_DEEP`), not parsing (`GRAPHQL_PARSE_FAILED`), or with
+/// more aliases than `limits.max_aliases` (`QUERY_TOO_COMPLEX`), or lacking a
+/// required variable (`GRAPHQL_VALIDATION_FAILED`).
+fn admitted_shape(
+    request: &async_graphql::Request,
+    max_aliases: usize,
+) -> Result<(), async_graphql::ServerError> {
+    use mandate_resolvers::with_code;
+    let query = request.query.as_str();
+    if crate::graphql::nests_deeper(query, MAX_NESTING) {
+        return Err(with_code(
+            async_graphql::ServerError::new("Query is nested too deep.", None),
+            Code::QueryTooDeep,
+        ));
+    }
+    let doc = async_graphql::parser::parse_query(query).map_err(crate::graphql::parse_error)?;
+    let aliases = crate::graphql::aliases(&doc);
+    let max = max_aliases as u64;
+    if aliases > max {
+        let mut e = async_graphql::ServerError::new(
+            format!(
+                "Query is too complex: the query has aliases: {aliases}, more than the limit of {max} (limits.max_aliases)."
+            ),
+            None,
+        );
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        ext.set("limit", "max_aliases");
+        ext.set("max", max);
+        ext.set("actual", aliases);
+        return Err(with_code(e, Code::QueryTooComplex));
+    }
+    match crate::graphql::missing_variable(
+        &doc,
+        request.operation_name.as_deref(),
+        &request.variables,
+    ) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// How deep brackets may nest in an admin document's text (as on `/graphql`).
+const MAX_NESTING: usize = 64;
 
 #[derive(Deserialize)]
 struct SignIn {

@@ -243,3 +243,66 @@ async fn refusals_at_the_admin_edge_and_refused_sign_ins_name_the_verified_calle
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_admin_documents_get_the_data_apis_codes_and_limits() {
+    let hub = TestHub::start_with(config("documents", false)).await;
+    let ask = |query: String| {
+        let hub = &hub;
+        async move {
+            let v: Value = hub
+                .client
+                .post(hub.url("/admin/graphql"))
+                .header("x-api-key", CIVIL_EDITOR)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    };
+    let flood = format!(
+        "{{ {} }}",
+        (0..20_000)
+            .map(|i| format!("a{i}: __typename"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for (query, expected) in [
+        ("{ me { officer } ".to_string(), "GRAPHQL_PARSE_FAILED"),
+        (
+            "{ drafts(state: BOGUS) { id } }".into(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ me { officer nope } }".into(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "query($n: Int!) { version(number: $n) { number } }".into(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ me { ...F } } fragment F on OfficerView { ...F }".into(),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ("subscription { x }".into(), "GRAPHQL_VALIDATION_FAILED"),
+        (flood, "QUERY_TOO_COMPLEX"),
+        (
+            format!("{{ me {}officer{} }}", "{".repeat(100), "}".repeat(100)),
+            "QUERY_TOO_DEEP",
+        ),
+    ] {
+        let v = ask(query.clone()).await;
+        assert_eq!(code(&v), expected, "{}: {v}", &query[..query.len().min(60)]);
+        let message = v["errors"][0]["message"].as_str().unwrap();
+        assert!(!message.contains("-->"), "no parser excerpt: {message}");
+        assert!(v["errors"][0]["extensions"]["requestId"].is_string(), "{v}");
+    }
+    // Under the limits, an answer.
+    let v = ask("{ a: me { officer } b: me { agency } }".into()).await;
+    assert_eq!(v["data"]["a"]["officer"], "system:session-1", "{v}");
+}
