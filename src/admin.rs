@@ -590,6 +590,12 @@ pub(crate) async fn session_handler(req: &Request, body: Body, app: Data<&Arc<Ap
     };
     let request_id = request_id(req);
     if req.method() == poem::http::Method::DELETE {
+        if !crate::edge::same_origin(req) {
+            return refusal(
+                Code::CsrfRejected,
+                "a sign-out comes from the console's own origin",
+            );
+        }
         return sign_out(admin, &request_id, req.headers()).await;
     }
     match credential_officer(&app, req, body).await {
@@ -610,6 +616,15 @@ async fn credential_officer(app: &App, req: &Request, body: Body) -> Result<Offi
         return Err(Refused::anonymous(
             Code::BadRequest,
             "POST a credential, or DELETE to sign out",
+        ));
+    }
+    if !crate::edge::is_json(req) {
+        return Err(bad());
+    }
+    if !crate::edge::same_origin(req) {
+        return Err(Refused::anonymous(
+            Code::CsrfRejected,
+            "a sign-in comes from the console's own origin",
         ));
     }
     let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
@@ -700,6 +715,18 @@ async fn sign_out(admin: &Admin, request_id: &str, headers: &HeaderMap) -> Respo
     let session = cookie_of(headers, SESSION_COOKIE)
         .and_then(|c| admin.open(c))
         .filter(|s| !s.sid.is_empty() && s.exp > unix_now());
+    if let Some(session) = &session {
+        let sent = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if sent.is_empty() || sent != session.csrf {
+            return refusal(
+                Code::CsrfRejected,
+                "a sign-out echoes the session's X-CSRF-Token",
+            );
+        }
+    }
     let mut resp = match session {
         None => Response::builder()
             .status(StatusCode::NO_CONTENT)
@@ -776,6 +803,15 @@ pub(crate) async fn demo_session_handler(
         );
     }
     let request_id = request_id(req);
+    if req.method() == poem::http::Method::POST
+        && !crate::edge::local_request(req, &app.config.server.listen)
+    {
+        let refused = Refused::anonymous(
+            Code::CsrfRejected,
+            "demo sign-in answers at a loopback address or the configured listen address, from this hub's own page only",
+        );
+        return refuse_sign_in(&app, &request_id, refused).await;
+    }
     match demo_officer(req, body).await {
         Ok(officer) => sign_in_as(&app, admin, &request_id, officer).await,
         Err(refused) => refuse_sign_in(&app, &request_id, refused).await,
@@ -788,6 +824,12 @@ async fn demo_officer(req: &Request, body: Body) -> Result<Officer, Refused> {
         return Err(Refused::anonymous(
             Code::BadRequest,
             "GET the demo officers, or POST {\"officer\": …} to sign in as one",
+        ));
+    }
+    if !crate::edge::is_json(req) {
+        return Err(Refused::anonymous(
+            Code::BadRequest,
+            "send {\"officer\": …} as application/json",
         ));
     }
     let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {

@@ -306,3 +306,123 @@ async fn bad_admin_documents_get_the_data_apis_codes_and_limits() {
     let v = ask("{ a: me { officer } b: me { agency } }".into()).await;
     assert_eq!(v["data"]["a"]["officer"], "system:session-1", "{v}");
 }
+
+/// A POST of `body` to `path` with `content_type`, and `headers` besides.
+async fn post_raw(
+    hub: &TestHub,
+    path: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> reqwest::Response {
+    let mut r = hub
+        .client
+        .post(hub.url(path))
+        .header("content-type", content_type)
+        .body(body.to_string());
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_endpoints_refuse_rebound_hosts_and_other_origins() {
+    let hub = TestHub::start_with(config("rebinding", true)).await;
+    let own = format!("http://{}", hub.addr);
+    let token = r#"{"agency":"D-CIVIL_AFFAIRS","role":"caseworker"}"#;
+    let officer = r#"{"officer":"bureau-admin"}"#;
+    for path in ["/graphiql/token", "/console/session/demo"] {
+        let body = if path == "/graphiql/token" {
+            token
+        } else {
+            officer
+        };
+        // This hub's own page, and a client without Origin: answered.
+        let resp = post_raw(&hub, path, "application/json", &[("origin", &own)], body).await;
+        assert_eq!(resp.status(), 200, "{path}: {}", resp.text().await.unwrap());
+        let resp = post_raw(&hub, path, "application/json", &[], body).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        // A name re-bound to this hub, with its own origin; the hub's address
+        // over https; another port; a JSON look-alike content type.
+        for (headers, ct) in [
+            (
+                vec![("host", "evil.example"), ("origin", "http://evil.example")],
+                "application/json",
+            ),
+            (vec![("host", "evil.example")], "application/json"),
+            (
+                vec![("origin", own.replace("http://", "https://").leak() as &str)],
+                "application/json",
+            ),
+            (vec![("origin", "http://127.0.0.1:1")], "application/json"),
+            (vec![("origin", &own)], "application/jsonx"),
+            (vec![], "text/plain"),
+        ] {
+            let resp = post_raw(&hub, path, ct, &headers, body).await;
+            assert!(
+                [403, 400, 415].contains(&resp.status().as_u16()),
+                "{path} {headers:?} {ct}: {}",
+                resp.status()
+            );
+            assert!(
+                resp.headers().get("set-cookie").is_none(),
+                "{path} {headers:?}"
+            );
+            let text = resp.text().await.unwrap();
+            assert!(!text.contains("token\""), "{path} {headers:?}: {text}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_sign_in_and_sign_out_are_refused() {
+    let hub = TestHub::start_with(config("csrf", true)).await;
+    let evil = [("origin", "https://evil.example")];
+    // Login CSRF: a cross-site text/plain form, and a cross-site JSON POST.
+    for (path, body) in [
+        (
+            "/console/session/demo",
+            r#"{"officer":"bureau-admin"}"#.to_string(),
+        ),
+        (
+            "/console/session",
+            json!({"credential": CIVIL_EDITOR}).to_string(),
+        ),
+    ] {
+        for ct in ["text/plain", "application/json"] {
+            let resp = post_raw(&hub, path, ct, &evil, &body).await;
+            assert!(
+                resp.status().is_client_error(),
+                "{path} {ct}: {}",
+                resp.status()
+            );
+            assert!(resp.headers().get("set-cookie").is_none(), "{path} {ct}");
+        }
+        let resp = post_raw(&hub, path, "text/plain", &[], &body).await;
+        assert!(resp.status().is_client_error(), "{path} text/plain");
+    }
+    // Logout CSRF: a cross-site DELETE, and one without the session's token.
+    let session = sign_in(&hub, CIVIL_EDITOR).await;
+    let resp = hub
+        .client
+        .delete(hub.url("/console/session"))
+        .header("cookie", &session.cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = hub
+        .client
+        .delete(hub.url("/console/session"))
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        me(&hub, &session).await["data"]["me"]["officer"],
+        "system:session-1"
+    );
+}
