@@ -39,6 +39,11 @@ pub const SESSION_COOKIE: &str = "mandate_console";
 /// The header a console request echoes the session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// How a refused caller of the admin API or the console's sign-in may
+/// authenticate (`WWW-Authenticate` of a 401).
+const CHALLENGE: &str =
+    r#"Bearer realm="mandate-admin", ApiKey realm="mandate-admin", header="x-api-key""#;
+
 /// A demo officer of development mode.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoOfficer {
@@ -471,7 +476,7 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
             if resp.status() == StatusCode::UNAUTHORIZED {
                 resp.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(r#"Bearer realm="mandate-admin", ApiKey realm="mandate-admin", header="x-api-key""#),
+                    HeaderValue::from_static(CHALLENGE),
                 );
             }
             return resp;
@@ -695,7 +700,14 @@ async fn refuse_sign_in(app: &App, request_id: &str, refused: Refused) -> Respon
         refused.code,
     )
     .await;
-    refusal(refused.code, &refused.message)
+    let mut resp = refusal(refused.code, &refused.message);
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(CHALLENGE),
+        );
+    }
+    resp
 }
 
 /// Tells the browser to drop the session cookie.

@@ -173,11 +173,16 @@ pub async fn decode(
         return Decoded::Request(Box::new(request));
     }
     if req.method() != Method::POST {
-        return reject(
+        let mut resp = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             Code::BadRequest,
             "use GET or POST",
+            request_id,
+            media,
         );
+        resp.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
+        return Decoded::Reject(resp, Code::BadRequest);
     }
     let content_type = req
         .headers()

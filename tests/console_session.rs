@@ -227,6 +227,11 @@ async fn refusals_at_the_admin_edge_and_refused_sign_ins_name_the_verified_calle
             .await
             .unwrap();
         assert_eq!(resp.status(), status, "{credential}");
+        // A 401 names how to authenticate.
+        if status == 401 {
+            let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+            assert!(challenge.starts_with("Bearer realm="), "{challenge}");
+        }
     }
     let sign_ins = records(&hub, &chain, "console.sign_in").await;
     assert_eq!(
