@@ -7,7 +7,9 @@
 //! cookie sealed with XChaCha20-Poly1305 (officer, roles, expiry, CSRF token),
 //! so any instance sharing `admin.session_secret` accepts it without a session
 //! table. Every request under a session must echo the session's CSRF token in
-//! `X-CSRF-Token`. In development mode (HS256 demo tokens on) the console may
+//! `X-CSRF-Token`. Signing out revokes the session's id in Neo4j until it would
+//! have expired (`ConsoleRevocation`), so every instance refuses a copy of the
+//! cookie from then on. In development mode (HS256 demo tokens on) the console may
 //! sign in as one of the demo officers.
 
 use std::sync::Arc;
@@ -36,6 +38,11 @@ pub const SESSION_COOKIE: &str = "mandate_console";
 
 /// The header a console request echoes the session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How a refused caller of the admin API or the console's sign-in may
+/// authenticate (`WWW-Authenticate` of a 401).
+const CHALLENGE: &str =
+    r#"Bearer realm="mandate-admin", ApiKey realm="mandate-admin", header="x-api-key""#;
 
 /// A demo officer of development mode.
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +110,23 @@ struct Session {
     /// Unix seconds.
     exp: u64,
     csrf: String,
+    /// The session's own random id: what signing out revokes. Cookies sealed
+    /// before sessions had one open with it empty, and are refused.
+    #[serde(default)]
+    sid: String,
 }
+
+/// The constraint behind the revocation lookup (one per session id).
+const REVOCATIONS_DDL: &str = "CREATE CONSTRAINT console_revocation_sid IF NOT EXISTS \
+     FOR (r:ConsoleRevocation) REQUIRE r.sid IS UNIQUE";
+
+/// Writes one revocation, kept until the session would have expired, and drops
+/// the revocations of sessions that expired by now.
+const REVOKE: &str = "MERGE (r:ConsoleRevocation {sid: $sid}) SET r.exp = $exp \
+     WITH 1 AS one OPTIONAL MATCH (old:ConsoleRevocation) WHERE old.exp <= $now DELETE old";
+
+/// Whether a session id was revoked (by any instance).
+const IS_REVOKED: &str = "MATCH (r:ConsoleRevocation {sid: $sid}) RETURN r.exp AS exp";
 
 /// The admin side of the hub.
 pub struct Admin {
@@ -112,6 +135,10 @@ pub struct Admin {
     cipher: XChaCha20Poly1305,
     session_secs: u64,
     demo: bool,
+    /// Where revocations are shared with the other instances (the policy store).
+    store: mandate_connectors::Neo4jStore,
+    /// Session ids this instance saw revoked, with their expiry (unix seconds).
+    revoked: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 fn unix_now() -> u64 {
@@ -121,8 +148,15 @@ fn unix_now() -> u64 {
 }
 
 impl Admin {
-    /// The admin side over `gov`; `secret` seals sessions (random if empty).
-    pub fn new(gov: Arc<Governance>, secret: &str, session_minutes: u32, demo: bool) -> Self {
+    /// The admin side over `gov`; `secret` seals sessions (random if empty);
+    /// revocations of sessions are shared through `store`.
+    pub fn new(
+        gov: Arc<Governance>,
+        store: mandate_connectors::Neo4jStore,
+        secret: &str,
+        session_minutes: u32,
+        demo: bool,
+    ) -> Self {
         let key: [u8; 32] = if secret.is_empty() {
             rand::random()
         } else {
@@ -134,6 +168,92 @@ impl Admin {
             cipher: XChaCha20Poly1305::new(&key.into()),
             session_secs: u64::from(session_minutes.max(1)) * 60,
             demo,
+            store,
+            revoked: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Remembers `sid` as revoked here, forgetting revocations that expired.
+    fn remember_revoked(&self, sid: &str, exp: u64) {
+        let now = unix_now();
+        let mut revoked = self
+            .revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        revoked.retain(|_, e| *e > now);
+        revoked.insert(sid.to_string(), exp);
+    }
+
+    /// Revokes the session `sid` (expiring at `exp`) on this instance at once
+    /// and, through Neo4j, on every instance sharing the store.
+    ///
+    /// # Errors
+    /// If the revocation could not be written to Neo4j (this instance refuses
+    /// the session all the same).
+    async fn revoke(&self, sid: &str, exp: u64) -> Result<(), mandate_resolvers::StoreError> {
+        self.remember_revoked(sid, exp);
+        let mut params = serde_json::Map::new();
+        params.insert("sid".into(), sid.into());
+        params.insert("exp".into(), exp.into());
+        params.insert("now".into(), unix_now().into());
+        self.store.execute(REVOKE, params).await
+    }
+
+    /// Whether the session `sid` was revoked, here or by another instance.
+    ///
+    /// # Errors
+    /// If Neo4j cannot be asked (the session is then not admitted: fail closed).
+    async fn is_revoked(&self, sid: &str) -> Result<bool, mandate_resolvers::StoreError> {
+        let now = unix_now();
+        let known = self
+            .revoked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(sid)
+            .is_some_and(|exp| *exp > now);
+        if known {
+            return Ok(true);
+        }
+        let mut params = serde_json::Map::new();
+        params.insert("sid".into(), sid.into());
+        let rows = self.store.rows(IS_REVOKED, params).await?;
+        let Some(exp) = rows.first().and_then(|r| r["exp"].as_u64()) else {
+            return Ok(false);
+        };
+        self.remember_revoked(sid, exp);
+        Ok(true)
+    }
+
+    /// The live session `cookie` opens to, or why it does not.
+    async fn session_of(&self, cookie: &str) -> Result<Session, Refused> {
+        let session = self
+            .open(cookie)
+            .filter(|s| !s.sid.is_empty())
+            .ok_or_else(|| {
+                Refused::anonymous(
+                    Code::SessionExpired,
+                    "the console session is not valid; sign in again",
+                )
+            })?;
+        let ended = |message: &str| Refused {
+            code: Code::SessionExpired,
+            message: message.to_string(),
+            officer: Some(session.officer.clone()),
+        };
+        if session.exp <= unix_now() {
+            return Err(ended("the console session has expired; sign in again"));
+        }
+        match self.is_revoked(&session.sid).await {
+            Ok(false) => Ok(session),
+            Ok(true) => Err(ended("the console session was signed out; sign in again")),
+            Err(error) => {
+                tracing::warn!(%error, "console session revocations not read; the session is refused");
+                Err(Refused {
+                    code: Code::Neo4jUnavailable,
+                    message: "the console session cannot be checked now; retry later".into(),
+                    officer: Some(session.officer.clone()),
+                })
+            }
         }
     }
 
@@ -174,6 +294,7 @@ impl Admin {
             officer: officer.clone(),
             exp,
             csrf: csrf.clone(),
+            sid: hex::encode(rand::random::<[u8; 16]>()),
         };
         let cookie = format!(
             "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
@@ -244,31 +365,42 @@ fn officer_of(p: mandate_auth::Principal) -> Officer {
     }
 }
 
-/// Who is asking the admin API: a session (with its CSRF token) or a credential.
-fn admitted(app: &App, admin: &Admin, headers: &HeaderMap) -> Result<Officer, (Code, String)> {
+/// Why a request was not admitted, and who asked when that is known (a session
+/// that opened, a credential that verified).
+struct Refused {
+    code: Code,
+    message: String,
+    officer: Option<Officer>,
+}
+
+impl Refused {
+    fn anonymous(code: Code, message: &str) -> Self {
+        Refused {
+            code,
+            message: message.to_string(),
+            officer: None,
+        }
+    }
+}
+
+/// Who is asking the admin API: a live session (with its CSRF token) or a
+/// credential.
+async fn admitted(app: &App, admin: &Admin, headers: &HeaderMap) -> Result<Officer, Refused> {
     let has_credential =
         headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
     if !has_credential {
         if let Some(cookie) = cookie_of(headers, SESSION_COOKIE) {
-            let session = admin.open(cookie).ok_or((
-                Code::SessionExpired,
-                "the console session is not valid; sign in again".to_string(),
-            ))?;
-            if session.exp <= unix_now() {
-                return Err((
-                    Code::SessionExpired,
-                    "the console session has expired; sign in again".into(),
-                ));
-            }
+            let session = admin.session_of(cookie).await?;
             let sent = headers
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
             if sent.is_empty() || sent != session.csrf {
-                return Err((
-                    Code::CsrfRejected,
-                    "the request lacks the session's X-CSRF-Token".into(),
-                ));
+                return Err(Refused {
+                    code: Code::CsrfRejected,
+                    message: "the request lacks the session's X-CSRF-Token".into(),
+                    officer: Some(session.officer),
+                });
             }
             return Ok(session.officer);
         }
@@ -276,13 +408,14 @@ fn admitted(app: &App, admin: &Admin, headers: &HeaderMap) -> Result<Officer, (C
     let principal = app
         .auth
         .authenticate(headers)
-        .map_err(|e| (e.code(), e.to_string()))?;
+        .map_err(|e| Refused::anonymous(e.code(), &e.to_string()))?;
     let officer = officer_of(principal);
     if !officer.is_officer() {
-        return Err((
-            Code::NotAnOfficer,
-            "the credential carries no officer role".into(),
-        ));
+        return Err(Refused {
+            code: Code::NotAnOfficer,
+            message: "the credential carries no officer role".into(),
+            officer: Some(officer),
+        });
     }
     Ok(officer)
 }
@@ -316,16 +449,34 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    let officer = match admitted(&app, admin, req.headers()) {
+    let officer = match admitted(&app, admin, req.headers()).await {
         Ok(o) => o,
-        Err((code, message)) => {
-            tracing::info!(code = %code, "admin request refused");
-            let _ = app.hub.refuse(&request_id, None, None, code).await;
+        Err(Refused {
+            code,
+            message,
+            officer,
+        }) => {
+            tracing::info!(
+                code = %code,
+                officer = officer.as_ref().map_or("-", |o| o.officer.as_str()),
+                "admin request refused"
+            );
+            match &officer {
+                // A session that opened or a credential that verified: who asked
+                // is known, and recorded (never sampled).
+                Some(officer) => {
+                    record_refusal(&app, &request_id, Some(officer), "admin.request", code).await;
+                }
+                // Nothing verified: sampled like every anonymous refusal.
+                None => {
+                    let _ = app.hub.refuse(&request_id, None, None, code).await;
+                }
+            }
             let mut resp = graphql_refusal(code, &message, &request_id);
             if resp.status() == StatusCode::UNAUTHORIZED {
                 resp.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(r#"Bearer realm="mandate-admin", ApiKey realm="mandate-admin", header="x-api-key""#),
+                    HeaderValue::from_static(CHALLENGE),
                 );
             }
             return resp;
@@ -354,6 +505,18 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
             )
         }
     };
+    let media = crate::graphql::wants_graphql_response(req);
+    let encode = |response: async_graphql::Response| {
+        let mut resp = crate::graphql::encode(response, &request_id, media);
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    };
+    // The document's shape first, as on /graphql: its nesting before it is
+    // parsed, its parse, and its aliases before anything walks it.
+    if let Err(e) = admitted_shape(&request, app.config.limits.max_aliases) {
+        return encode(async_graphql::Response::from_errors(vec![e]));
+    }
     let request = request
         .data(admin.gov.clone())
         .data(officer)
@@ -364,28 +527,56 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
             request_id: request_id.clone(),
         }) as Arc<dyn Extras>);
     let mut response = admin.schema.execute(request).await;
-    for e in &mut response.errors {
-        let coded = e
-            .extensions
-            .as_ref()
-            .is_some_and(|x| x.get("code").is_some());
-        if !coded {
-            let code = if e.message.contains("Unknown field")
-                || e.message.contains("Unknown argument")
-                || e.locations.is_empty() && e.path.is_empty()
-            {
-                Code::GraphqlValidationFailed
-            } else {
-                Code::InternalError
-            };
-            e.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code.as_str());
-        }
-    }
-    let body = serde_json::to_value(&response).unwrap_or(serde_json::Value::Null);
-    json_response(StatusCode::OK, &body)
+    // The admin schema's own depth and complexity limits, coded as the data
+    // API codes its; every other error by the edge's one policy (`encode`).
+    crate::graphql::code_schema_limits(&mut response.errors);
+    encode(response)
 }
+
+/// Refuses an admin document before it runs: nested deeper than the parser may
+/// recurse (`QUERY_TOO_DEEP`), not parsing (`GRAPHQL_PARSE_FAILED`), or with
+/// more aliases than `limits.max_aliases` (`QUERY_TOO_COMPLEX`), or lacking a
+/// required variable (`GRAPHQL_VALIDATION_FAILED`).
+fn admitted_shape(
+    request: &async_graphql::Request,
+    max_aliases: usize,
+) -> Result<(), async_graphql::ServerError> {
+    use mandate_resolvers::with_code;
+    let query = request.query.as_str();
+    if crate::graphql::nests_deeper(query, MAX_NESTING) {
+        return Err(with_code(
+            async_graphql::ServerError::new("Query is nested too deep.", None),
+            Code::QueryTooDeep,
+        ));
+    }
+    let doc = async_graphql::parser::parse_query(query).map_err(crate::graphql::parse_error)?;
+    let aliases = crate::graphql::aliases(&doc);
+    let max = max_aliases as u64;
+    if aliases > max {
+        let mut e = async_graphql::ServerError::new(
+            format!(
+                "Query is too complex: the query has aliases: {aliases}, more than the limit of {max} (limits.max_aliases)."
+            ),
+            None,
+        );
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        ext.set("limit", "max_aliases");
+        ext.set("max", max);
+        ext.set("actual", aliases);
+        return Err(with_code(e, Code::QueryTooComplex));
+    }
+    match crate::graphql::missing_variable(
+        &doc,
+        request.operation_name.as_deref(),
+        &request.variables,
+    ) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// How deep brackets may nest in an admin document's text (as on `/graphql`).
+const MAX_NESTING: usize = 64;
 
 #[derive(Deserialize)]
 struct SignIn {
@@ -402,33 +593,56 @@ pub(crate) async fn session_handler(req: &Request, body: Body, app: Data<&Arc<Ap
             "the console is served with policies.source = \"store\"",
         );
     };
+    let request_id = request_id(req);
     if req.method() == poem::http::Method::DELETE {
-        let mut resp = Response::builder().status(StatusCode::NO_CONTENT).finish();
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
-        )) {
-            resp.headers_mut().insert(header::SET_COOKIE, v);
+        if !crate::edge::same_origin(req) {
+            return refusal(
+                Code::CsrfRejected,
+                "a sign-out comes from the console's own origin",
+            );
         }
-        return resp;
+        return sign_out(admin, &request_id, req.headers()).await;
     }
+    match credential_officer(&app, req, body).await {
+        Ok(officer) => sign_in_as(&app, admin, &request_id, officer).await,
+        Err(refused) => refuse_sign_in(&app, &request_id, refused).await,
+    }
+}
+
+/// The officer a `POST /console/session` names with its credential.
+async fn credential_officer(app: &App, req: &Request, body: Body) -> Result<Officer, Refused> {
+    let bad = || {
+        Refused::anonymous(
+            Code::BadRequest,
+            "send {\"credential\": \"<API key or token>\"}",
+        )
+    };
     if req.method() != poem::http::Method::POST {
-        return refusal(Code::BadRequest, "POST a credential, or DELETE to sign out");
+        return Err(Refused::anonymous(
+            Code::BadRequest,
+            "POST a credential, or DELETE to sign out",
+        ));
+    }
+    if !crate::edge::is_json(req) {
+        return Err(bad());
+    }
+    if !crate::edge::same_origin(req) {
+        return Err(Refused::anonymous(
+            Code::CsrfRejected,
+            "a sign-in comes from the console's own origin",
+        ));
     }
     let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
-        return refusal(Code::PayloadTooLarge, "the body is too large");
+        return Err(Refused::anonymous(
+            Code::PayloadTooLarge,
+            "the body is too large",
+        ));
     };
-    let Ok(sign_in) = serde_json::from_slice::<SignIn>(&bytes) else {
-        return refusal(
-            Code::BadRequest,
-            "send {\"credential\": \"<API key or token>\"}",
-        );
-    };
-    let Some(credential) = sign_in.credential.filter(|c| !c.trim().is_empty()) else {
-        return refusal(
-            Code::BadRequest,
-            "send {\"credential\": \"<API key or token>\"}",
-        );
-    };
+    let sign_in = serde_json::from_slice::<SignIn>(&bytes).map_err(|_| bad())?;
+    let credential = sign_in
+        .credential
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(bad)?;
     let credential = credential.trim();
     let scheme = if credential.split('.').count() == 3 {
         "Bearer"
@@ -436,22 +650,138 @@ pub(crate) async fn session_handler(req: &Request, body: Body, app: Data<&Arc<Ap
         "ApiKey"
     };
     let mut headers = HeaderMap::new();
-    match HeaderValue::from_str(&format!("{scheme} {credential}")) {
-        Ok(v) => {
-            headers.insert(header::AUTHORIZATION, v);
-        }
-        Err(_) => return refusal(Code::Unauthenticated, "the credential is not readable"),
+    let value = HeaderValue::from_str(&format!("{scheme} {credential}"))
+        .map_err(|_| Refused::anonymous(Code::Unauthenticated, "the credential is not readable"))?;
+    headers.insert(header::AUTHORIZATION, value);
+    app.auth
+        .authenticate(&headers)
+        .map(officer_of)
+        .map_err(|e| Refused::anonymous(e.code(), &e.to_string()))
+}
+
+/// Writes the record of a refusal at the admin edge naming `officer` (or `-`
+/// when nothing verified): `action` refused with `code`. A refusal goes out
+/// whether or not the record could be written; a failed write is logged.
+async fn record_refusal(
+    app: &App,
+    request_id: &str,
+    officer: Option<&Officer>,
+    action: &str,
+    code: Code,
+) {
+    let mut record = AuditRecord::new(request_id, mandate_audit::Decision::Rejected);
+    if let Some(officer) = officer {
+        record.agency = officer.agency.clone();
+        record.officer = officer.officer.clone();
     }
-    let officer = match app.auth.authenticate(&headers) {
-        Ok(p) => officer_of(p),
-        Err(e) => return refusal(e.code(), &e.to_string()),
+    record.purpose = mandate_governance::service::ADMIN_PURPOSE.to_string();
+    record.action = action.to_string();
+    record.target = "session".to_string();
+    record.code = code.as_str().to_string();
+    if let Err(error) = app.hub.audit().append(record).await {
+        tracing::error!(%error, code = %code, action, "refusal at the admin edge not recorded");
+    }
+}
+
+/// Refuses a console sign-in, and records it: every refused sign-in is a record
+/// (`console.sign_in`, rejected), naming the officer when the credential
+/// verified.
+async fn refuse_sign_in(app: &App, request_id: &str, refused: Refused) -> Response {
+    tracing::info!(
+        code = %refused.code,
+        officer = refused.officer.as_ref().map_or("-", |o| o.officer.as_str()),
+        "console sign-in refused"
+    );
+    record_refusal(
+        app,
+        request_id,
+        refused.officer.as_ref(),
+        "console.sign_in",
+        refused.code,
+    )
+    .await;
+    let mut resp = refusal(refused.code, &refused.message);
+    if resp.status() == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(CHALLENGE),
+        );
+    }
+    resp
+}
+
+/// Tells the browser to drop the session cookie.
+fn drop_cookie(resp: &mut Response) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    )) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+}
+
+/// `DELETE /console/session`: ends the session the cookie names on every
+/// instance (revoked until it would have expired) and records the sign-out.
+/// Without a live session there is nothing to end; the cookie is dropped all the
+/// same.
+async fn sign_out(admin: &Admin, request_id: &str, headers: &HeaderMap) -> Response {
+    let session = cookie_of(headers, SESSION_COOKIE)
+        .and_then(|c| admin.open(c))
+        .filter(|s| !s.sid.is_empty() && s.exp > unix_now());
+    if let Some(session) = &session {
+        let sent = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if sent.is_empty() || sent != session.csrf {
+            return refusal(
+                Code::CsrfRejected,
+                "a sign-out echoes the session's X-CSRF-Token",
+            );
+        }
+    }
+    let mut resp = match session {
+        None => Response::builder()
+            .status(StatusCode::NO_CONTENT)
+            .header(header::CACHE_CONTROL, "no-store")
+            .finish(),
+        Some(session) => {
+            let shared = admin.revoke(&session.sid, session.exp).await;
+            let recorded = admin
+                .gov
+                .record_action(request_id, &session.officer, "console.sign_out", "session")
+                .await;
+            if let Err(error) = shared {
+                tracing::error!(%error, "console sign-out not shared through Neo4j; only this instance refuses the session");
+                refusal(
+                    Code::Neo4jUnavailable,
+                    "signed out on this instance only: the sign-out could not be shared; sign out again",
+                )
+            } else if recorded.is_err() {
+                tracing::error!("console sign-out done but not recorded in the audit log");
+                refusal(
+                    Code::AuditUnavailable,
+                    "signed out, but the sign-out could not be recorded",
+                )
+            } else {
+                Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .header(header::CACHE_CONTROL, "no-store")
+                    .finish()
+            }
+        }
     };
-    sign_in_as(&app, admin, &request_id(req), officer).await
+    drop_cookie(&mut resp);
+    resp
 }
 
 async fn sign_in_as(app: &App, admin: &Admin, request_id: &str, officer: Officer) -> Response {
     if !officer.is_officer() {
-        return refusal(Code::NotAnOfficer, "the credential carries no officer role");
+        let refused = Refused {
+            code: Code::NotAnOfficer,
+            message: "the credential carries no officer role".into(),
+            officer: Some(officer),
+        };
+        return refuse_sign_in(app, request_id, refused).await;
     }
     if admin
         .gov
@@ -461,7 +791,6 @@ async fn sign_in_as(app: &App, admin: &Admin, request_id: &str, officer: Officer
     {
         return refusal(Code::AuditUnavailable, "the sign-in could not be recorded");
     }
-    let _ = app;
     admin.start_session(officer)
 }
 
@@ -485,24 +814,54 @@ pub(crate) async fn demo_session_handler(
             &serde_json::to_value(DEMO_OFFICERS).unwrap_or_default(),
         );
     }
+    let request_id = request_id(req);
+    if req.method() == poem::http::Method::POST
+        && !crate::edge::local_request(req, &app.config.server.listen)
+    {
+        let refused = Refused::anonymous(
+            Code::CsrfRejected,
+            "demo sign-in answers at a loopback address or the configured listen address, from this hub's own page only",
+        );
+        return refuse_sign_in(&app, &request_id, refused).await;
+    }
+    match demo_officer(req, body).await {
+        Ok(officer) => sign_in_as(&app, admin, &request_id, officer).await,
+        Err(refused) => refuse_sign_in(&app, &request_id, refused).await,
+    }
+}
+
+/// The demo officer a `POST /console/session/demo` names.
+async fn demo_officer(req: &Request, body: Body) -> Result<Officer, Refused> {
+    if req.method() != poem::http::Method::POST {
+        return Err(Refused::anonymous(
+            Code::BadRequest,
+            "GET the demo officers, or POST {\"officer\": …} to sign in as one",
+        ));
+    }
+    if !crate::edge::is_json(req) {
+        return Err(Refused::anonymous(
+            Code::BadRequest,
+            "send {\"officer\": …} as application/json",
+        ));
+    }
     let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
-        return refusal(Code::PayloadTooLarge, "the body is too large");
+        return Err(Refused::anonymous(
+            Code::PayloadTooLarge,
+            "the body is too large",
+        ));
     };
     let name = serde_json::from_slice::<SignIn>(&bytes)
         .ok()
         .and_then(|s| s.officer);
-    let Some(demo) = DEMO_OFFICERS
+    let demo = DEMO_OFFICERS
         .iter()
         .find(|d| Some(d.officer) == name.as_deref())
-    else {
-        return refusal(Code::NotFound, "no such demo officer");
-    };
-    let officer = Officer {
+        .ok_or_else(|| Refused::anonymous(Code::NotFound, "no such demo officer"))?;
+    Ok(Officer {
         officer: demo.officer.to_string(),
         agency: demo.agency.to_string(),
         roles: demo.roles.iter().map(|r| (*r).to_string()).collect(),
-    };
-    sign_in_as(&app, admin, &request_id(req), officer).await
+    })
 }
 
 /// The hub's side of the admin API: audit search over the audit store, and
@@ -604,6 +963,10 @@ pub(crate) async fn start(
         ..mandate_governance::Settings::default()
     };
     store.prepare().await.map_err(|e| e.to_string())?;
+    store
+        .execute(REVOCATIONS_DDL, serde_json::Map::new())
+        .await
+        .map_err(|e| e.to_string())?;
     let gov = Arc::new(Governance::new(
         Arc::new(store.clone()),
         audit,
@@ -637,6 +1000,7 @@ pub(crate) async fn start(
     let demo = !config.auth.jwt.hs256_secret.is_empty();
     let admin = Admin::new(
         gov,
+        store.clone(),
         &config.admin.session_secret,
         config.admin.session_minutes,
         demo,

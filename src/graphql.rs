@@ -176,11 +176,16 @@ pub async fn decode(
         return Decoded::Request(Box::new(request));
     }
     if req.method() != Method::POST {
-        return reject(
+        let mut resp = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             Code::BadRequest,
             "use GET or POST",
+            request_id,
+            media,
         );
+        resp.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
+        return Decoded::Reject(resp, Code::BadRequest);
     }
     let content_type = req
         .headers()
@@ -462,4 +467,161 @@ fn code_of(e: &async_graphql::ServerError) -> Option<Code> {
         async_graphql::Value::String(s) => Code::parse(s),
         _ => None,
     }
+}
+
+/// A parse error as the edge reports it: `GRAPHQL_PARSE_FAILED`, at its
+/// locations, with the parser's expectation in one line rather than its
+/// formatted excerpt of the document.
+pub fn parse_error(error: async_graphql::parser::Error) -> async_graphql::ServerError {
+    let syntax = match &error {
+        async_graphql::parser::Error::Syntax { message, .. } => Some(
+            message
+                .lines()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix("= "))
+                .map_or_else(
+                    || "Syntax error.".to_string(),
+                    |m| format!("Syntax error: {m}."),
+                ),
+        ),
+        _ => None,
+    };
+    let mut e: async_graphql::ServerError = error.into();
+    if let Some(message) = syntax {
+        e.message = message;
+    }
+    with_code(e, Code::GraphqlParseFailed)
+}
+
+/// Whether brackets (`{`, `[`, `(`) nest deeper than `max` in `text`, outside
+/// strings and comments: checked before parsing, whose recursion is unbounded.
+pub fn nests_deeper(text: &str, max: usize) -> bool {
+    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
+    for c in text.chars() {
+        if in_comment {
+            in_comment = c != '\n' && c != '\r';
+        } else if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else {
+            match c {
+                '"' => in_string = true,
+                '#' => in_comment = true,
+                '{' | '[' | '(' => {
+                    depth += 1;
+                    if depth > max {
+                        return true;
+                    }
+                }
+                '}' | ']' | ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+/// The aliased fields of the operation `name` (or every operation) of `doc`,
+/// fragments counted once per spread; a fragment spreading itself counts
+/// nothing more (validation refuses it).
+pub fn aliases(doc: &async_graphql::parser::types::ExecutableDocument) -> u64 {
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    use std::collections::HashMap;
+    fn count<'a>(
+        set: &'a SelectionSet,
+        doc: &'a async_graphql::parser::types::ExecutableDocument,
+        memo: &mut HashMap<&'a str, u64>,
+        visiting: &mut Vec<&'a str>,
+    ) -> u64 {
+        let mut n: u64 = 0;
+        for item in &set.items {
+            let add = match &item.node {
+                Selection::Field(f) => u64::from(f.node.alias.is_some()).saturating_add(count(
+                    &f.node.selection_set.node,
+                    doc,
+                    memo,
+                    visiting,
+                )),
+                Selection::InlineFragment(i) => {
+                    count(&i.node.selection_set.node, doc, memo, visiting)
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    if let Some(m) = memo.get(name) {
+                        *m
+                    } else if visiting.contains(&name) {
+                        0
+                    } else if let Some(frag) = doc.fragments.get(name) {
+                        visiting.push(name);
+                        let m = count(&frag.node.selection_set.node, doc, memo, visiting);
+                        visiting.pop();
+                        memo.insert(name, m);
+                        m
+                    } else {
+                        0
+                    }
+                }
+            };
+            n = n.saturating_add(add);
+        }
+        n
+    }
+    let mut memo = HashMap::new();
+    doc.operations
+        .iter()
+        .map(|(_, op)| count(&op.node.selection_set.node, doc, &mut memo, &mut Vec::new()))
+        .fold(0, u64::saturating_add)
+}
+
+/// Codes async-graphql's own limits on a schema (`limit_depth`,
+/// `limit_complexity`) by their messages, as the data API codes its own.
+pub fn code_schema_limits(errors: &mut [async_graphql::ServerError]) {
+    for e in errors.iter_mut() {
+        let code = match e.message.as_str() {
+            "Query is nested too deep." => Code::QueryTooDeep,
+            "Query is too complex." => Code::QueryTooComplex,
+            _ => continue,
+        };
+        *e = with_code(e.clone(), code);
+    }
+}
+
+/// The first variable the operation to run (`operation_name`, or the only one)
+/// requires — non-null, without a default — that `variables` lack, as a
+/// `GRAPHQL_VALIDATION_FAILED` error at its definition.
+pub fn missing_variable(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+    variables: &Variables,
+) -> Option<async_graphql::ServerError> {
+    use async_graphql::parser::types::DocumentOperations;
+    let op = match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    op.node.variable_definitions.iter().find_map(|def| {
+        let d = &def.node;
+        let given = variables
+            .get(&d.name.node)
+            .is_some_and(|v| *v != async_graphql::Value::Null);
+        (!d.var_type.node.nullable && d.default_value.is_none() && !given).then(|| {
+            with_code(
+                async_graphql::ServerError::new(
+                    format!(
+                        "Variable \"${}\" of required type \"{}\" was not provided.",
+                        d.name.node, d.var_type.node
+                    ),
+                    Some(def.pos),
+                ),
+                Code::GraphqlValidationFailed,
+            )
+        })
+    })
 }

@@ -13,6 +13,7 @@ pub mod cli;
 mod config;
 mod console;
 pub mod documents;
+mod edge;
 mod graphql;
 pub mod mandates;
 pub mod telemetry;

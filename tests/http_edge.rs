@@ -61,6 +61,28 @@ async fn a_401_names_how_to_authenticate() {
 }
 
 #[tokio::test]
+async fn a_405_names_the_methods_allowed() {
+    let hub = start(&[]).await;
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        for path in ["/graphql", "/subgraph"] {
+            let resp = hub
+                .client
+                .request(method.clone(), hub.url(path))
+                .header("x-api-key", "mk_edge_key")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 405, "{method} {path}");
+            assert_eq!(resp.headers()["allow"], "GET, POST", "{method} {path}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn cors_is_off_unless_origins_are_configured() {
     let hub = start(&[]).await;
     let resp = preflight(&hub, ORIGIN).send().await.unwrap();

@@ -18,9 +18,11 @@
 //! [`TOKEN_TTL_SECS`] (or less, under `auth.jwt.max_lifetime_secs`), only for an
 //! (agency, role) the lists in force name, with officer [`DEMO_OFFICER`] so the
 //! audit log shows every read made with one; each mint is logged. The request
-//! must be JSON (a cross-site form cannot send it without a CORS preflight,
-//! which the hub does not grant here) and, when the browser names an `Origin`,
-//! come from the hub's own origin. Every read made with a demo token goes
+//! must be JSON (`application/json`: a cross-site form cannot send it without a
+//! CORS preflight, which the hub does not grant here), be addressed to a
+//! loopback name or address or the configured listen address (`Host`: a name
+//! an attacker re-binds to this hub is refused) and, when the browser names an
+//! `Origin`, come from exactly that origin (`crate::edge`). Every read made with a demo token goes
 //! through the same admission, masks, row scopes and audit as any other.
 
 use std::sync::Arc;
@@ -174,41 +176,19 @@ pub(crate) struct TokenRequest {
     role: String,
 }
 
-/// Whether a browser's `Origin`, when it names one, is the hub's own (`Host`).
-fn same_origin(req: &Request) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN) else {
-        return true;
-    };
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, rest)| rest);
-    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
-}
-
 /// `POST /graphiql/token`: a demo token for an (agency, role) the lists name.
 #[handler]
 pub(crate) async fn token(req: &Request, body: poem::Body, app: Data<&Arc<App>>) -> Response {
-    let is_json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
+    if !crate::edge::is_json(req) {
         return refused(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send {\"agency\": …, \"role\": …} as application/json",
         );
     }
-    if !same_origin(req) {
+    if !crate::edge::local_request(req, &app.config.server.listen) {
         return refused(
             StatusCode::FORBIDDEN,
-            "demo tokens are minted for this hub's own GraphiQL only",
+            "demo tokens are minted for this hub's own GraphiQL only, at a loopback address or the configured listen address",
         );
     }
     let Ok(bytes) = body.into_bytes_limit(4096).await else {
