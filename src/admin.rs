@@ -542,14 +542,7 @@ fn admitted_shape(
     max_aliases: usize,
 ) -> Result<(), async_graphql::ServerError> {
     use mandate_resolvers::with_code;
-    let query = request.query.as_str();
-    if crate::graphql::nests_deeper(query, MAX_NESTING) {
-        return Err(with_code(
-            async_graphql::ServerError::new("Query is nested too deep.", None),
-            Code::QueryTooDeep,
-        ));
-    }
-    let doc = async_graphql::parser::parse_query(query).map_err(crate::graphql::parse_error)?;
+    let doc = mandate_resolvers::parse_document(&request.query)?;
     let aliases = crate::graphql::aliases(&doc);
     let max = max_aliases as u64;
     if aliases > max {
@@ -574,9 +567,6 @@ fn admitted_shape(
         None => Ok(()),
     }
 }
-
-/// How deep brackets may nest in an admin document's text (as on `/graphql`).
-const MAX_NESTING: usize = 64;
 
 #[derive(Deserialize)]
 struct SignIn {

@@ -469,63 +469,6 @@ fn code_of(e: &async_graphql::ServerError) -> Option<Code> {
     }
 }
 
-/// A parse error as the edge reports it: `GRAPHQL_PARSE_FAILED`, at its
-/// locations, with the parser's expectation in one line rather than its
-/// formatted excerpt of the document.
-pub fn parse_error(error: async_graphql::parser::Error) -> async_graphql::ServerError {
-    let syntax = match &error {
-        async_graphql::parser::Error::Syntax { message, .. } => Some(
-            message
-                .lines()
-                .rev()
-                .find_map(|l| l.trim().strip_prefix("= "))
-                .map_or_else(
-                    || "Syntax error.".to_string(),
-                    |m| format!("Syntax error: {m}."),
-                ),
-        ),
-        _ => None,
-    };
-    let mut e: async_graphql::ServerError = error.into();
-    if let Some(message) = syntax {
-        e.message = message;
-    }
-    with_code(e, Code::GraphqlParseFailed)
-}
-
-/// Whether brackets (`{`, `[`, `(`) nest deeper than `max` in `text`, outside
-/// strings and comments: checked before parsing, whose recursion is unbounded.
-pub fn nests_deeper(text: &str, max: usize) -> bool {
-    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
-    for c in text.chars() {
-        if in_comment {
-            in_comment = c != '\n' && c != '\r';
-        } else if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else {
-            match c {
-                '"' => in_string = true,
-                '#' => in_comment = true,
-                '{' | '[' | '(' => {
-                    depth += 1;
-                    if depth > max {
-                        return true;
-                    }
-                }
-                '}' | ']' | ')' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-    }
-    false
-}
-
 /// The aliased fields of the operation `name` (or every operation) of `doc`,
 /// fragments counted once per spread; a fragment spreading itself counts
 /// nothing more (validation refuses it).

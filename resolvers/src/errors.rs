@@ -107,8 +107,31 @@ pub fn check_nesting(text: &str) -> ServerResult<()> {
 pub fn parse_document(text: &str) -> ServerResult<ExecutableDocument> {
     check_nesting(text)?;
     #[allow(clippy::disallowed_methods)] // the guarded entry point itself
-    async_graphql::parser::parse_query(text)
-        .map_err(|e| with_code(e.into(), Code::GraphqlParseFailed))
+    async_graphql::parser::parse_query(text).map_err(parse_error)
+}
+
+/// A parse error as the hub reports it: `GRAPHQL_PARSE_FAILED`, at its
+/// locations, with the parser's expectation in one line rather than its
+/// formatted excerpt of the document.
+fn parse_error(error: async_graphql::parser::Error) -> ServerError {
+    let syntax = match &error {
+        async_graphql::parser::Error::Syntax { message, .. } => Some(
+            message
+                .lines()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix("= "))
+                .map_or_else(
+                    || "Syntax error.".to_string(),
+                    |m| format!("Syntax error: {m}."),
+                ),
+        ),
+        _ => None,
+    };
+    let mut e: ServerError = error.into();
+    if let Some(message) = syntax {
+        e.message = message;
+    }
+    with_code(e, Code::GraphqlParseFailed)
 }
 
 /// An extension for schemas that take documents from clients but not the
