@@ -646,23 +646,27 @@ fn caller_of(principal: Principal) -> Caller {
 }
 
 /// What the request states in its headers: the agency it claims to act for, its
-/// purpose (事由) and case number.
+/// purpose (事由) and case number. A header sent twice, or with a value that is
+/// not text, states a value no identifier matches, so the request is refused
+/// (never read from one of the copies, nor skipped for `extensions.mandate`).
 fn statement_of(headers: &HeaderMap) -> Statement {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+    let single = |name: &str| {
+        let mut values = headers.get_all(name).iter();
+        let first = values.next()?;
+        if values.next().is_some() {
+            return Some(UNREADABLE.to_string());
+        }
+        Some(first.to_str().map_or(UNREADABLE, str::trim).to_string())
     };
     Statement {
-        // An unreadable value still claims an agency, and matches none.
-        claimed_agency: headers
-            .get("x-mandate-agency")
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        purpose: text("x-mandate-purpose"),
-        case: text("x-mandate-case"),
+        claimed_agency: single("x-mandate-agency"),
+        purpose: single("x-mandate-purpose"),
+        case: single("x-mandate-case"),
     }
 }
+
+/// A statement header's value when it cannot be read as one value.
+const UNREADABLE: &str = "\u{FFFD}";
 
 /// `/graphql`: every answer may hold personal data, so none may be stored by a
 /// browser or an intermediary cache, whatever the method or the outcome.

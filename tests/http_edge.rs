@@ -480,3 +480,86 @@ async fn a_client_cannot_state_the_hub_s_own_case_numbers() {
         assert!(body["data"].is_null(), "{body}");
     }
 }
+
+/// A statement header sent twice, or not readable as text, is refused: it used
+/// to be read from its first copy, or skipped for `extensions.mandate`, so the
+/// record could say something else than what the client sent.
+#[tokio::test]
+async fn a_statement_header_sent_twice_or_unreadable_is_refused() {
+    let hub = start(&[]).await;
+    let query = json!({
+        "query": "{ buildings(first: 1) { edges { node { id } } } }",
+        "extensions": {"mandate": {"purpose": "subsidy_review", "case": "CASE-EXT-1"}}
+    });
+    let send = |headers: Vec<(&'static str, reqwest::header::HeaderValue)>| {
+        let mut req = hub
+            .client
+            .post(hub.url("/graphql"))
+            .header("x-api-key", "mk_edge_key")
+            .json(&query);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        async move {
+            let body: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+            body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("none")
+                .to_string()
+        }
+    };
+    let v = reqwest::header::HeaderValue::from_static;
+    // The control: the statement in the extensions alone is accepted.
+    assert_eq!(send(vec![]).await, "none");
+    for (headers, code) in [
+        (
+            vec![
+                ("x-mandate-agency", v("D-CIVIL_AFFAIRS")),
+                ("x-mandate-agency", v("D-HEALTH")),
+            ],
+            "AGENCY_MISMATCH",
+        ),
+        (
+            vec![
+                ("x-mandate-case", v("CASE-1")),
+                ("x-mandate-case", v("CASE-2")),
+            ],
+            "PURPOSE_REQUIRED",
+        ),
+        (
+            vec![(
+                "x-mandate-case",
+                reqwest::header::HeaderValue::from_bytes("案件-1".as_bytes()).unwrap(),
+            )],
+            "PURPOSE_REQUIRED",
+        ),
+        (
+            vec![
+                ("x-mandate-case", v("C").clone()),
+                ("x-mandate-purpose", v("subsidy_review")),
+            ],
+            "none",
+        ),
+    ] {
+        assert_eq!(send(headers.clone()).await, code, "{headers:?}");
+    }
+    // A too long case says so.
+    let long = reqwest::header::HeaderValue::from_str(&"c".repeat(200)).unwrap();
+    let resp = hub
+        .client
+        .post(hub.url("/graphql"))
+        .header("x-api-key", "mk_edge_key")
+        .header("x-mandate-case", long)
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 128"),
+        "{body}"
+    );
+}

@@ -125,10 +125,16 @@ pub(crate) fn stated_purpose(
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/' | '.' | ':'))
     };
+    if purpose.len() > 64 || case.len() > 128 {
+        return Err(HubError::new(
+            Code::PurposeRequired,
+            "a purpose is at most 64 characters and a case number at most 128",
+        ));
+    }
     if !plain(&purpose, 64) || !plain(&case, 128) {
         return Err(HubError::new(
             Code::PurposeRequired,
-            "purpose and case number are plain identifiers (letters, digits, _ - / . :)",
+            "purpose and case number are plain identifiers (letters, digits, _ - / . :), each stated once",
         ));
     }
     Ok(Stated { purpose, case })
