@@ -28,6 +28,13 @@ const CIVIL_APPROVER: &str = "key-civil-approver-000000000000";
 const HEALTH_EDITOR: &str = "key-health-editor-0000000000000";
 const PS_STEWARD: &str = "key-ps-steward-0000000000000000";
 const ADMIN: &str = "key-bureau-admin-00000000000000";
+/// Index 7: a second civil-affairs officer who edits and approves.
+const CIVIL_CHIEF: &str = "key-civil-chief-000000000000000";
+/// Index 8, 9: an editor and an approver of a lookalike agency id.
+const LOOKALIKE_EDITOR: &str = "key-lookalike-editor-0000000000";
+const LOOKALIKE_APPROVER: &str = "key-lookalike-approver-00000000";
+/// Index 10: resident service.
+const RESIDENT_SERVICE: &str = "key-resident-service-0000000000";
 
 struct Hubs {
     config: mandate::Config,
@@ -67,6 +74,26 @@ async fn setup() -> Hubs {
                 "D-DATA_BUREAU",
                 vec!["platform_admin", "auditor"],
                 ADMIN.into(),
+            ),
+            (
+                "D-CIVIL_AFFAIRS",
+                vec!["policy_editor", "policy_approver"],
+                CIVIL_CHIEF.into(),
+            ),
+            (
+                "D-CIVIL-AFFAIRS",
+                vec!["policy_editor"],
+                LOOKALIKE_EDITOR.into(),
+            ),
+            (
+                "D-CIVIL-AFFAIRS",
+                vec!["policy_approver"],
+                LOOKALIKE_APPROVER.into(),
+            ),
+            (
+                "D-DATA_BUREAU",
+                vec!["resident_service"],
+                RESIDENT_SERVICE.into(),
             ),
         ],
     );
@@ -599,6 +626,178 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     let v = admin(&hub, HEALTH_EDITOR, "{ auditLog { agency } }", json!({})).await;
     assert_eq!(code(&v), "ROLE_REQUIRED");
     set_clock(&hub, 0).await;
+}
+
+/// A hub on a policy store emptied first (the folder imported as version 1).
+async fn fresh_hub(setup: &Hubs) -> TestHub {
+    {
+        let probe = TestHub::start_with(test_config()).await;
+        clean_store(&probe).await;
+    }
+    TestHub::start_with(setup.config.clone()).await
+}
+
+/// A new draft of `department` by `key`; its id and text.
+async fn new_draft(hub: &TestHub, key: &str, department: &str) -> (String, String) {
+    let d = ok(&admin(
+        hub,
+        key,
+        "mutation($d: String!) { createDraft(department: $d, reason: \"r\", basis: \"b\") { id text } }",
+        json!({"d": department}),
+    )
+    .await)
+    .clone();
+    (
+        d["createDraft"]["id"].as_str().unwrap().to_string(),
+        d["createDraft"]["text"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Audit records of this hub's chain by `officer` for `action`: `decision code target`.
+async fn records_of(hub: &TestHub, officer: &str, action: &str) -> Vec<String> {
+    hub.reference(
+        "MATCH (a:AuditRecord {chain: $chain, officer: $officer, action: $action}) RETURN a.decision + ' ' + a.code + ' ' + a.target AS id ORDER BY a.seq",
+        json!({"chain": hub.hub.config.audit.chain, "officer": officer, "action": action}),
+    )
+    .await
+    .into_iter()
+    .map(|r| r["id"].as_str().unwrap().to_string())
+    .collect()
+}
+
+const PREVIEW: &str = "query($id: ID!, $a: String!, $r: String!, $p: String!, $q: String!) { preview(draftId: $id, agency: $a, role: $r, purpose: $p, query: $q) }";
+
+/// F1: a preview runs as the draft's own department only, of a draft still
+/// open, reads only, asks about no resident in particular, and shows the
+/// shape of the answer with every value withheld.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_shows_the_drafts_department_the_shape_and_no_resident_data() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let hub = fresh_hub(&setup).await;
+    let (id, _) = new_draft(&hub, CIVIL_EDITOR, "D-CIVIL_AFFAIRS").await;
+    let preview = |key: &'static str,
+                   agency: &'static str,
+                   role: &'static str,
+                   purpose: &'static str,
+                   q: &'static str| {
+        let (hub, id) = (&hub, id.clone());
+        async move {
+            admin(
+                hub,
+                key,
+                PREVIEW,
+                json!({"id": id, "a": agency, "r": role, "p": purpose, "q": q}),
+            )
+            .await
+        }
+    };
+    let whole = "{ resident(id: \"R00000042\") { name idNumber phone birthDate } }";
+    // Another agency, by the editor or the approver of the draft's department: refused.
+    for key in [CIVIL_EDITOR, CIVIL_APPROVER, ADMIN] {
+        let v = preview(
+            key,
+            "D-PUBLIC_SECURITY",
+            "officer",
+            "household_registration",
+            "{ residents(first: 2) { totalCount } }",
+        )
+        .await;
+        assert_eq!(
+            v["errors"][0]["extensions"]["code"], "OTHER_DEPARTMENT",
+            "{key}: {v}"
+        );
+    }
+    // A mutation never runs, nor a subscription; a lookup by id or a filter is refused.
+    let write = "mutation { updateResident(id: \"R00000001\", expect: {phone: \"1\"}, set: {phone: \"1\"}) { id updated } }";
+    for q in [
+        write,
+        "subscription { residents { totalCount } }",
+        whole,
+        "{ residents(where: { idNumber: \"340104199603102314\" }) { totalCount } }",
+        "{ residents(first: 1) { edges { node { totalCount: name } } } }",
+    ] {
+        let v = preview(
+            CIVIL_EDITOR,
+            "D-CIVIL_AFFAIRS",
+            "caseworker",
+            "subsidy_review",
+            q,
+        )
+        .await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{q}: {v}");
+    }
+    // As the department itself: the shape, every value withheld.
+    let v = ok(&preview(
+        CIVIL_APPROVER,
+        "D-CIVIL_AFFAIRS",
+        "caseworker",
+        "subsidy_review",
+        "{ residents(first: 2) { totalCount __typename edges { node { id name } } } }",
+    )
+    .await)
+    .clone();
+    let residents = &v["preview"]["data"]["residents"];
+    assert!(residents["totalCount"].as_i64().unwrap() > 0, "{v}");
+    let edges = residents["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 2, "{v}");
+    for e in edges {
+        assert_eq!(e["node"]["id"], "‹withheld›", "{v}");
+        assert_eq!(e["node"]["name"], "‹withheld›", "{v}");
+    }
+    assert!(v["preview"].get("errors").is_none(), "{v}");
+    // Refused fields still say so.
+    let v = ok(&preview(
+        CIVIL_EDITOR,
+        "D-CIVIL_AFFAIRS",
+        "caseworker",
+        "subsidy_review",
+        "{ residents(first: 1) { edges { node { phone } } } }",
+    )
+    .await)
+    .clone();
+    assert!(
+        v["preview"]["errors"][0]["extensions"]["code"].is_string(),
+        "{v}"
+    );
+    // A withdrawn draft is not previewed.
+    ok(&admin(
+        &hub,
+        CIVIL_EDITOR,
+        "mutation($id: ID!) { withdrawDraft(id: $id) { state } }",
+        json!({"id": id}),
+    )
+    .await);
+    let v = preview(
+        CIVIL_APPROVER,
+        "D-CIVIL_AFFAIRS",
+        "caseworker",
+        "subsidy_review",
+        "{ residents(first: 2) { totalCount } }",
+    )
+    .await;
+    assert_eq!(code(&v), "STATE_CONFLICT", "{v}");
+    // Nothing was written, and the refusals are recorded.
+    let v = hub
+        .reference(
+            "MATCH (a:AuditRecord {chain: $chain, action: 'data.update'}) RETURN a.seq AS id",
+            json!({"chain": hub.hub.config.audit.chain}),
+        )
+        .await;
+    assert!(v.is_empty(), "{v:?}");
+    let refused = records_of(&hub, "system:admin-2", "policy.preview").await;
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("rejected OTHER_DEPARTMENT")),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("rejected BAD_USER_INPUT")),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

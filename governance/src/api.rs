@@ -709,10 +709,18 @@ impl Query {
         })
     }
 
-    /// Runs a GraphQL query as an agency under a draft's lists, without
-    /// publishing them: the agency's jurisdiction, row scopes and masks apply,
-    /// and the read is audited as the agency's, naming the previewing officer
-    /// and the draft.
+    /// Previews a draft: runs a GraphQL query as the draft's own department
+    /// (`agency` must be it; `role` and `purpose` as a request of it would
+    /// state) under the draft's lists, before anything is published — for an
+    /// editor or approver of that department or the platform admin, of a draft
+    /// being written or proposed. Reads only: a mutation or subscription, a
+    /// filter (`where`) or lookup by `id`, and aliasing a field as
+    /// `totalCount` or `__typename` are refused (`BAD_USER_INPUT`) before
+    /// anything runs. An officer role is not a data mandate, so the answer is
+    /// the shape of what the department would see: every non-null leaf value
+    /// is replaced by `‹withheld›`; keys, nulls, list lengths, `totalCount`,
+    /// `__typename` and errors are kept. The read is audited as the
+    /// department's, naming the previewing officer and the draft.
     #[allow(clippy::too_many_arguments)]
     async fn preview(
         &self,
@@ -725,34 +733,29 @@ impl Query {
         variables: Option<async_graphql::Json<serde_json::Value>>,
     ) -> async_graphql::Result<async_graphql::Json<serde_json::Value>> {
         let e = env(ctx)?;
-        need(
-            e.officer,
-            "previewing a draft",
-            &["policy_editor", "policy_approver", "platform_admin"],
-        )?;
-        let (_, draft) = e.gov.draft(&draft_id).await.map_err(err)?;
-        if !e.officer.has("platform_admin") && draft.department != e.officer.agency {
-            return Err(err(AdminError::OtherDepartment(format!(
-                "draft {} changes {}'s list",
-                draft.id, draft.department
-            ))));
-        }
-        let policies = Arc::new(e.gov.draft_policies(&draft).await.map_err(err)?);
+        let policies = act(
+            &e,
+            "policy.preview",
+            &format!("draft:{}", draft_id.as_str()),
+            e.gov
+                .preview_policies(e.officer, &draft_id, &agency, &query),
+        )
+        .await?;
         let extras = ctx.data::<Arc<dyn Extras>>()?;
         let answer = extras
             .run_under(
-                policies,
+                Arc::new(policies),
                 agency,
                 role,
                 purpose,
                 format!("preview:{}", e.officer.officer),
-                format!("PREVIEW:{}", draft.id),
+                format!("PREVIEW:{}", draft_id.as_str()),
                 query,
                 variables.map_or(serde_json::Value::Null, |v| v.0),
             )
             .await
             .map_err(err)?;
-        Ok(async_graphql::Json(answer))
+        Ok(async_graphql::Json(crate::preview::withhold(answer)))
     }
 
     /// Sharing applications: those of the officer's agency and those its

@@ -990,6 +990,50 @@ impl Governance {
         self.policies_of(&files).await
     }
 
+    /// The lists a draft would put in force, for a preview by `officer` as
+    /// `agency` of `query`: an editor or approver of the draft's department
+    /// (or the platform admin), as that department only, of a draft still
+    /// being written or proposed, and a query that only reads and asks about
+    /// no resident in particular ([`crate::preview::read_only`]).
+    ///
+    /// # Errors
+    /// Role, department (`OTHER_DEPARTMENT`), state (`STATE_CONFLICT`), a
+    /// query that writes or singles residents out (`BAD_USER_INPUT`).
+    pub async fn preview_policies(
+        &self,
+        officer: &Officer,
+        id: &str,
+        agency: &str,
+        query: &str,
+    ) -> Result<Policies, AdminError> {
+        need(
+            officer,
+            "previewing a draft",
+            &["policy_editor", "policy_approver", "platform_admin"],
+        )?;
+        let (_, draft) = self.draft(id).await?;
+        if !officer.has("platform_admin") && draft.department != officer.agency {
+            return Err(AdminError::OtherDepartment(format!(
+                "draft {id} changes {}'s list",
+                draft.department
+            )));
+        }
+        if agency != draft.department {
+            return Err(AdminError::OtherDepartment(format!(
+                "draft {id} changes {}'s list; it is previewed as {} only, not as {agency}",
+                draft.department, draft.department
+            )));
+        }
+        if !matches!(draft.state, DraftState::Editing | DraftState::Proposed) {
+            return Err(AdminError::StateConflict(format!(
+                "draft {id} is {:?}; only a draft being written or proposed is previewed",
+                draft.state
+            )));
+        }
+        crate::preview::read_only(query)?;
+        self.draft_policies(&draft).await
+    }
+
     /// The lines a draft adds and removes against the version in force.
     pub async fn draft_lines(
         &self,
