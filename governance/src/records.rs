@@ -5,15 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-/// The roles that make a credential an officer's, and what each may do.
-pub const OFFICER_ROLES: [&str; 6] = [
-    "policy_editor",
-    "policy_approver",
-    "data_steward",
-    "auditor",
-    "platform_admin",
-    "resident_service",
-];
+/// The roles that make a credential an officer's (never a data role: the
+/// policy loader refuses lists naming them).
+pub use mandate_policies::OFFICER_ROLES;
 
 /// An authenticated officer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
