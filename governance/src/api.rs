@@ -201,6 +201,12 @@ impl VersionView {
     async fn rollback_of(&self) -> Option<i64> {
         self.v.rollback_of.and_then(|n| i64::try_from(n).ok())
     }
+    /// Whether a second officer approved it: false for a rollback (one
+    /// approver's emergency republication of an earlier version) and for the
+    /// system's first import.
+    async fn two_person(&self) -> bool {
+        self.v.rollback_of.is_none() && self.v.author != self.v.approver
+    }
     /// Whether it is the version in force.
     async fn current(&self) -> bool {
         self.current
@@ -241,6 +247,16 @@ impl DraftView {
     }
     async fn author(&self) -> &str {
         &self.0.author
+    }
+    /// Everyone who changed its text, the author first; none may approve it.
+    async fn editors(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = vec![self.0.author.as_str()];
+        for e in &self.0.editors {
+            if !out.contains(&e.as_str()) {
+                out.push(e);
+            }
+        }
+        out
     }
     async fn reason(&self) -> &str {
         &self.0.reason
@@ -1042,7 +1058,8 @@ impl Mutation {
         .map(DraftView)
     }
 
-    /// Publishes a new version restoring an earlier one.
+    /// Emergency rollback: one approver republishes an earlier version at once,
+    /// without a second officer (recorded as such: `twoPerson` false).
     async fn rollback(
         &self,
         ctx: &Context<'_>,

@@ -30,6 +30,12 @@ impl Officer {
     pub fn is_officer(&self) -> bool {
         OFFICER_ROLES.iter().any(|r| self.has(r))
     }
+
+    /// Whether `id` names this officer (compared trimmed and case-insensitively:
+    /// the two-person rule errs on the side of "the same person").
+    pub fn is(&self, id: &str) -> bool {
+        self.officer.trim().to_lowercase() == id.trim().to_lowercase()
+    }
 }
 
 /// Where a draft is in its life.
@@ -62,8 +68,12 @@ pub struct Draft {
     pub base_version: u64,
     /// Its state.
     pub state: DraftState,
-    /// Who wrote it.
+    /// Who created it (and alone proposes or withdraws it).
     pub author: String,
+    /// Everyone who changed its text, the author first: none of them may
+    /// approve it (two-person rule).
+    #[serde(default)]
+    pub editors: Vec<String>,
     /// Why.
     pub reason: String,
     /// On which legal basis.
