@@ -141,12 +141,32 @@ async fn act<T>(
     }
 }
 
-fn need(o: &Officer, action: &str, roles: &[&'static str]) -> async_graphql::Result<()> {
-    if roles.iter().any(|r| o.has(r)) {
-        Ok(())
-    } else {
-        Err(err(AdminError::role(action, roles)))
-    }
+/// Checks that the officer has one of `roles` for a query; a refusal is
+/// recorded as one of `action` on `target`, as a refused mutation is.
+async fn need(
+    e: &Env<'_>,
+    action: &str,
+    target: &str,
+    what: &str,
+    roles: &[&'static str],
+) -> async_graphql::Result<()> {
+    let roles = roles.to_vec();
+    act(e, action, target, async move {
+        if roles.iter().any(|r| e.officer.has(r)) {
+            Ok(())
+        } else {
+            Err(AdminError::role(what, &roles))
+        }
+    })
+    .await
+}
+
+/// Records a read of the audit log (fail closed: no record, no answer).
+async fn record_read(e: &Env<'_>, action: &str, target: &str) -> async_graphql::Result<()> {
+    e.gov
+        .record_action(&e.request_id, e.officer, action, target)
+        .await
+        .map_err(err)
 }
 
 /// The signed-in officer.
@@ -821,7 +841,8 @@ impl Query {
             .collect())
     }
 
-    /// Searches the audit log (auditors and the platform admin).
+    /// Searches the audit log (auditors and the platform admin). Every search
+    /// is recorded (`audit.search`, naming the criteria) before it answers.
     #[allow(clippy::too_many_arguments)]
     async fn audit_log(
         &self,
@@ -835,11 +856,30 @@ impl Query {
         #[graphql(default = 100)] first: i32,
     ) -> async_graphql::Result<Vec<AuditEntry>> {
         let e = env(ctx)?;
+        let mut target: Vec<String> = [
+            ("agency", &agency),
+            ("purpose", &purpose),
+            ("case", &case_number),
+            ("resident", &resident),
+            ("from", &from),
+            ("to", &to),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}:{v}")))
+        .collect();
+        if target.is_empty() {
+            target.push("all".into());
+        }
+        let target = target.join(" ");
         need(
-            e.officer,
+            &e,
+            "audit.search",
+            &target,
             "reading the audit log",
             &["auditor", "platform_admin"],
-        )?;
+        )
+        .await?;
+        record_read(&e, "audit.search", &target).await?;
         let first = usize::try_from(first.clamp(1, 1000)).unwrap_or(100);
         let extras = ctx.data::<Arc<dyn Extras>>()?;
         let found = extras
@@ -857,18 +897,24 @@ impl Query {
         Ok(found.into_iter().map(AuditEntry::from).collect())
     }
 
-    /// Data reads per agency per day over the last `days` days.
+    /// Data reads per agency per day over the last `days` days (recorded as
+    /// an `audit.search`).
     async fn reads_per_day(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 14)] days: i32,
     ) -> async_graphql::Result<Vec<AgencyDayCount>> {
         let e = env(ctx)?;
+        let target = format!("reads_per_day:{days}");
         need(
-            e.officer,
+            &e,
+            "audit.search",
+            &target,
             "reading the audit log",
             &["auditor", "platform_admin"],
-        )?;
+        )
+        .await?;
+        record_read(&e, "audit.search", &target).await?;
         let days = i64::from(days.clamp(1, 366));
         let since = (e.gov.now() - chrono::Duration::days(days - 1))
             .format("%Y-%m-%d")
@@ -884,18 +930,24 @@ impl Query {
     }
 
     /// Who read a resident's data (resident service): reads for a confidential
-    /// purpose show neither purpose, case number nor officer.
+    /// purpose show neither purpose, case number nor officer. Every look-up is
+    /// recorded (`receipts.read`, naming the resident) before it answers.
     async fn receipts(
         &self,
         ctx: &Context<'_>,
         resident_id: ID,
     ) -> async_graphql::Result<Vec<Receipt>> {
         let e = env(ctx)?;
+        let target = format!("resident:{}", resident_id.as_str());
         need(
-            e.officer,
+            &e,
+            "receipts.read",
+            &target,
             "reading access receipts",
             &["resident_service", "auditor", "platform_admin"],
-        )?;
+        )
+        .await?;
+        record_read(&e, "receipts.read", &target).await?;
         let p = &ctx.data::<InForce>()?.0;
         let extras = ctx.data::<Arc<dyn Extras>>()?;
         let found = extras
