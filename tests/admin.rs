@@ -28,6 +28,13 @@ const CIVIL_APPROVER: &str = "key-civil-approver-000000000000";
 const HEALTH_EDITOR: &str = "key-health-editor-0000000000000";
 const PS_STEWARD: &str = "key-ps-steward-0000000000000000";
 const ADMIN: &str = "key-bureau-admin-00000000000000";
+/// Index 7: a second civil-affairs officer who edits and approves.
+const CIVIL_CHIEF: &str = "key-civil-chief-000000000000000";
+/// Index 8, 9: an editor and an approver of a lookalike agency id.
+const LOOKALIKE_EDITOR: &str = "key-lookalike-editor-0000000000";
+const LOOKALIKE_APPROVER: &str = "key-lookalike-approver-00000000";
+/// Index 10: resident service.
+const RESIDENT_SERVICE: &str = "key-resident-service-0000000000";
 
 struct Hubs {
     config: mandate::Config,
@@ -67,6 +74,26 @@ async fn setup() -> Hubs {
                 "D-DATA_BUREAU",
                 vec!["platform_admin", "auditor"],
                 ADMIN.into(),
+            ),
+            (
+                "D-CIVIL_AFFAIRS",
+                vec!["policy_editor", "policy_approver"],
+                CIVIL_CHIEF.into(),
+            ),
+            (
+                "D-CIVIL-AFFAIRS",
+                vec!["policy_editor"],
+                LOOKALIKE_EDITOR.into(),
+            ),
+            (
+                "D-CIVIL-AFFAIRS",
+                vec!["policy_approver"],
+                LOOKALIKE_APPROVER.into(),
+            ),
+            (
+                "D-DATA_BUREAU",
+                vec!["resident_service"],
+                RESIDENT_SERVICE.into(),
             ),
         ],
     );
@@ -599,6 +626,413 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     let v = admin(&hub, HEALTH_EDITOR, "{ auditLog { agency } }", json!({})).await;
     assert_eq!(code(&v), "ROLE_REQUIRED");
     set_clock(&hub, 0).await;
+}
+
+/// A hub on a policy store emptied first (the folder imported as version 1).
+async fn fresh_hub(setup: &Hubs) -> TestHub {
+    {
+        let probe = TestHub::start_with(test_config()).await;
+        clean_store(&probe).await;
+    }
+    TestHub::start_with(setup.config.clone()).await
+}
+
+/// A new draft of `department` by `key`; its id and text.
+async fn new_draft(hub: &TestHub, key: &str, department: &str) -> (String, String) {
+    let d = ok(&admin(
+        hub,
+        key,
+        "mutation($d: String!) { createDraft(department: $d, reason: \"r\", basis: \"b\") { id text } }",
+        json!({"d": department}),
+    )
+    .await)
+    .clone();
+    (
+        d["createDraft"]["id"].as_str().unwrap().to_string(),
+        d["createDraft"]["text"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Audit records of this hub's chain by `officer` for `action`: `decision code target`.
+async fn records_of(hub: &TestHub, officer: &str, action: &str) -> Vec<String> {
+    hub.reference(
+        "MATCH (a:AuditRecord {chain: $chain, officer: $officer, action: $action}) RETURN a.decision + ' ' + a.code + ' ' + a.target AS id ORDER BY a.seq",
+        json!({"chain": hub.hub.config.audit.chain, "officer": officer, "action": action}),
+    )
+    .await
+    .into_iter()
+    .map(|r| r["id"].as_str().unwrap().to_string())
+    .collect()
+}
+
+const PREVIEW: &str = "query($id: ID!, $a: String!, $r: String!, $p: String!, $q: String!) { preview(draftId: $id, agency: $a, role: $r, purpose: $p, query: $q) }";
+
+/// F1: a preview runs as the draft's own department only, of a draft still
+/// open, reads only, asks about no resident in particular, and shows the
+/// shape of the answer with every value withheld.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_shows_the_drafts_department_the_shape_and_no_resident_data() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let hub = fresh_hub(&setup).await;
+    let (id, _) = new_draft(&hub, CIVIL_EDITOR, "D-CIVIL_AFFAIRS").await;
+    let preview = |key: &'static str,
+                   agency: &'static str,
+                   role: &'static str,
+                   purpose: &'static str,
+                   q: &'static str| {
+        let (hub, id) = (&hub, id.clone());
+        async move {
+            admin(
+                hub,
+                key,
+                PREVIEW,
+                json!({"id": id, "a": agency, "r": role, "p": purpose, "q": q}),
+            )
+            .await
+        }
+    };
+    let whole = "{ resident(id: \"R00000042\") { name idNumber phone birthDate } }";
+    // Another agency, by the editor or the approver of the draft's department: refused.
+    for key in [CIVIL_EDITOR, CIVIL_APPROVER, ADMIN] {
+        let v = preview(
+            key,
+            "D-PUBLIC_SECURITY",
+            "officer",
+            "household_registration",
+            "{ residents(first: 2) { totalCount } }",
+        )
+        .await;
+        assert_eq!(
+            v["errors"][0]["extensions"]["code"], "OTHER_DEPARTMENT",
+            "{key}: {v}"
+        );
+    }
+    // A mutation never runs, nor a subscription; a lookup by id or a filter is refused.
+    let write = "mutation { updateResident(id: \"R00000001\", expect: {phone: \"1\"}, set: {phone: \"1\"}) { id updated } }";
+    for q in [
+        write,
+        "subscription { residents { totalCount } }",
+        whole,
+        "{ residents(where: { idNumber: \"340104199603102314\" }) { totalCount } }",
+        "{ residents(first: 1) { edges { node { totalCount: name } } } }",
+    ] {
+        let v = preview(
+            CIVIL_EDITOR,
+            "D-CIVIL_AFFAIRS",
+            "caseworker",
+            "subsidy_review",
+            q,
+        )
+        .await;
+        assert_eq!(code(&v), "BAD_USER_INPUT", "{q}: {v}");
+    }
+    // As the department itself: the shape, every value withheld.
+    let v = ok(&preview(
+        CIVIL_APPROVER,
+        "D-CIVIL_AFFAIRS",
+        "caseworker",
+        "subsidy_review",
+        "{ residents(first: 2) { totalCount __typename edges { node { id name } } } }",
+    )
+    .await)
+    .clone();
+    let residents = &v["preview"]["data"]["residents"];
+    assert!(residents["totalCount"].as_i64().unwrap() > 0, "{v}");
+    let edges = residents["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 2, "{v}");
+    for e in edges {
+        assert_eq!(e["node"]["id"], "‹withheld›", "{v}");
+        assert_eq!(e["node"]["name"], "‹withheld›", "{v}");
+    }
+    assert!(v["preview"].get("errors").is_none(), "{v}");
+    // Refused fields still say so.
+    let v = ok(&preview(
+        CIVIL_EDITOR,
+        "D-CIVIL_AFFAIRS",
+        "caseworker",
+        "subsidy_review",
+        "{ residents(first: 1) { edges { node { nope } } } }",
+    )
+    .await)
+    .clone();
+    assert_eq!(
+        v["preview"]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{v}"
+    );
+    // A withdrawn draft is not previewed.
+    ok(&admin(
+        &hub,
+        CIVIL_EDITOR,
+        "mutation($id: ID!) { withdrawDraft(id: $id) { state } }",
+        json!({"id": id}),
+    )
+    .await);
+    let v = preview(
+        CIVIL_APPROVER,
+        "D-CIVIL_AFFAIRS",
+        "caseworker",
+        "subsidy_review",
+        "{ residents(first: 2) { totalCount } }",
+    )
+    .await;
+    assert_eq!(code(&v), "STATE_CONFLICT", "{v}");
+    // Nothing was written, and the refusals are recorded.
+    let v = hub
+        .reference(
+            "MATCH (a:AuditRecord {chain: $chain, action: 'data.update'}) RETURN a.seq AS id",
+            json!({"chain": hub.hub.config.audit.chain}),
+        )
+        .await;
+    assert!(v.is_empty(), "{v:?}");
+    let refused = records_of(&hub, "system:admin-2", "policy.preview").await;
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("rejected OTHER_DEPARTMENT")),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.starts_with("rejected BAD_USER_INPUT")),
+        "{refused:?}"
+    );
+}
+
+/// F2: an agency whose id maps to another agency's file name gets a file of
+/// its own, and a draft never replaces a file holding another agency's lines
+/// (a draft saved before the fix with such a name is refused at every step).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_never_replaces_another_agencys_list() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let hub = fresh_hub(&setup).await;
+    let (id, text) = new_draft(&hub, LOOKALIKE_EDITOR, "D-CIVIL-AFFAIRS").await;
+    assert_eq!(text, "");
+    let d = ok(&admin(
+        &hub,
+        LOOKALIKE_EDITOR,
+        "query($id: ID!) { draft(id: $id) { file } }",
+        json!({"id": id}),
+    )
+    .await)
+    .clone();
+    let file = d["draft"]["file"].as_str().unwrap().to_string();
+    assert_ne!(file, "civil-affairs.csv", "{d}");
+    let update = "mutation($id: ID!, $t: String!) { updateDraft(id: $id, text: $t) { id } }";
+    ok(&admin(
+        &hub,
+        LOOKALIKE_EDITOR,
+        update,
+        json!({"id": id, "t": "# lookalike\n"}),
+    )
+    .await);
+    let d = ok(&admin(
+        &hub,
+        LOOKALIKE_EDITOR,
+        "query($id: ID!) { draft(id: $id) { lines { removed } changes { agency } } }",
+        json!({"id": id}),
+    )
+    .await)
+    .clone();
+    assert_eq!(d["draft"]["lines"]["removed"], json!([]), "{d}");
+    assert_eq!(d["draft"]["changes"], json!([]), "{d}");
+
+    // A draft whose file is civil affairs' list (as the old naming made it).
+    hub.write(
+        "MATCH (d:PolicyDraft {id: $id}) SET d.body = replace(replace(d.body, $from, 'civil-affairs.csv'), '\"EDITING\"', '\"PROPOSED\"')",
+        json!({"id": id, "from": file}),
+    )
+    .await;
+    let d = ok(&admin(
+        &hub,
+        LOOKALIKE_EDITOR,
+        "query($id: ID!) { draft(id: $id) { file state } }",
+        json!({"id": id}),
+    )
+    .await)
+    .clone();
+    assert_eq!(d["draft"]["file"], "civil-affairs.csv", "{d}");
+    for (key, query) in [
+        (
+            LOOKALIKE_APPROVER,
+            "mutation($id: ID!) { approveDraft(id: $id) { number } }",
+        ),
+        (
+            LOOKALIKE_EDITOR,
+            "query($id: ID!) { draft(id: $id) { changes { agency } } }",
+        ),
+        (
+            LOOKALIKE_EDITOR,
+            "query($id: ID!) { draft(id: $id) { lines { removed } } }",
+        ),
+        (
+            ADMIN,
+            "query($id: ID!) { matrix(agency: \"D-CIVIL_AFFAIRS\", draftId: $id) { object } }",
+        ),
+    ] {
+        let v = admin(&hub, key, query, json!({"id": id})).await;
+        assert_eq!(code(&v), "OTHER_DEPARTMENT", "{query}: {v}");
+    }
+    let v = ok(&admin(&hub, ADMIN, "{ version { number } }", json!({})).await).clone();
+    assert_eq!(v["version"]["number"], 1, "nothing published: {v}");
+}
+
+/// F7: whoever changed a draft's text may not approve it; a rollback is
+/// recorded as one approver's emergency republication.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_editor_of_a_draft_may_not_approve_it_and_a_rollback_says_it_is_one_persons() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let hub = fresh_hub(&setup).await;
+    let (id, _) = new_draft(&hub, CIVIL_EDITOR, "D-CIVIL_AFFAIRS").await;
+    // The chief rewrites the editor's draft; the editor proposes it.
+    ok(&admin(
+        &hub,
+        CIVIL_CHIEF,
+        "mutation($id: ID!) { revokeLine(id: $id, object: \"Resident.hukouType\", role: \"caseworker\", purpose: \"subsidy_review\") { id } }",
+        json!({"id": id}),
+    )
+    .await);
+    ok(&admin(
+        &hub,
+        CIVIL_EDITOR,
+        "mutation($id: ID!) { proposeDraft(id: $id) { state } }",
+        json!({"id": id}),
+    )
+    .await);
+    let d = ok(&admin(
+        &hub,
+        CIVIL_APPROVER,
+        "query($id: ID!) { draft(id: $id) { author editors } }",
+        json!({"id": id}),
+    )
+    .await)
+    .clone();
+    assert_eq!(
+        d["draft"]["editors"],
+        json!(["system:admin-2", "system:admin-7"]),
+        "{d}"
+    );
+    let approve =
+        "mutation($id: ID!) { approveDraft(id: $id) { number author approver twoPerson } }";
+    let v = admin(&hub, CIVIL_CHIEF, approve, json!({"id": id})).await;
+    assert_eq!(code(&v), "TWO_PERSON_RULE", "{v}");
+    let v = ok(&admin(&hub, CIVIL_APPROVER, approve, json!({"id": id})).await).clone();
+    assert_eq!(v["approveDraft"]["twoPerson"], true, "{v}");
+    // A rollback: one approver, and the version says so.
+    let v = ok(&admin(
+        &hub,
+        CIVIL_APPROVER,
+        "mutation { rollback(toVersion: 1, reason: \"restore\") { number author approver basis rollbackOf twoPerson } }",
+        json!({}),
+    )
+    .await)
+    .clone();
+    assert_eq!(v["rollback"]["twoPerson"], false, "{v}");
+    assert_eq!(v["rollback"]["rollbackOf"], 1, "{v}");
+    assert!(
+        v["rollback"]["basis"]
+            .as_str()
+            .unwrap()
+            .starts_with("emergency rollback by one approver"),
+        "{v}"
+    );
+}
+
+/// F13: a list may not grant data to an officer role (nor let a role inherit one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_may_not_name_an_officer_role() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let hub = fresh_hub(&setup).await;
+    let (id, text) = new_draft(&hub, CIVIL_EDITOR, "D-CIVIL_AFFAIRS").await;
+    let lines = text.lines().count();
+    let update = "mutation($id: ID!, $t: String!) { updateDraft(id: $id, text: $t) { id } }";
+    for (line, role) in [
+        (
+            "p, platform_admin, D-CIVIL_AFFAIRS, subsidy_review, Building, rows, all, x",
+            "platform_admin",
+        ),
+        (
+            "g, caseworker, policy_approver, D-CIVIL_AFFAIRS",
+            "policy_approver",
+        ),
+    ] {
+        let v = admin(
+            &hub,
+            CIVIL_EDITOR,
+            update,
+            json!({"id": id, "t": format!("{text}{line}\n")}),
+        )
+        .await;
+        assert_eq!(code(&v), "INVALID_POLICY", "{line}: {v}");
+        let message = v["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("civil-affairs.csv:{}", lines + 1))
+                && message.contains(&format!("`{role}` is an officer role")),
+            "names file, line and role: {v}"
+        );
+    }
+}
+
+/// F5: a query refused for a missing role leaves a record as a refused
+/// mutation does, and every read of the audit log or of receipts is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_query_refusals_and_audit_reads_are_recorded() {
+    let _one = STORE.lock().await;
+    let setup = setup().await;
+    let hub = fresh_hub(&setup).await;
+    let (id, _) = new_draft(&hub, CIVIL_EDITOR, "D-CIVIL_AFFAIRS").await;
+    // Refused for a missing role: the audit log, receipts, a preview.
+    let v = admin(&hub, HEALTH_EDITOR, "{ auditLog { agency } }", json!({})).await;
+    assert_eq!(code(&v), "ROLE_REQUIRED");
+    let v = admin(&hub, HEALTH_EDITOR, "{ readsPerDay { reads } }", json!({})).await;
+    assert_eq!(code(&v), "ROLE_REQUIRED");
+    let receipts = "{ receipts(residentId: \"R00000042\") { agency } }";
+    let v = admin(&hub, HEALTH_EDITOR, receipts, json!({})).await;
+    assert_eq!(code(&v), "ROLE_REQUIRED");
+    let v = admin(
+        &hub,
+        PS_STEWARD,
+        PREVIEW,
+        json!({"id": id, "a": "D-CIVIL_AFFAIRS", "r": "caseworker", "p": "subsidy_review", "q": "{ residents { totalCount } }"}),
+    )
+    .await;
+    assert_eq!(code(&v), "ROLE_REQUIRED");
+    assert_eq!(
+        records_of(&hub, "system:admin-4", "audit.search").await,
+        vec![
+            "rejected ROLE_REQUIRED all",
+            "rejected ROLE_REQUIRED reads_per_day:14"
+        ]
+    );
+    assert_eq!(
+        records_of(&hub, "system:admin-4", "receipts.read").await,
+        vec!["rejected ROLE_REQUIRED resident:R00000042"]
+    );
+    assert_eq!(
+        records_of(&hub, "system:admin-5", "policy.preview").await,
+        vec![format!("rejected ROLE_REQUIRED draft:{id}")]
+    );
+    // Answered reads of the audit log and of receipts are recorded too.
+    ok(&admin(&hub, RESIDENT_SERVICE, receipts, json!({})).await);
+    ok(&admin(
+        &hub,
+        ADMIN,
+        "{ auditLog(resident: \"R00000042\", first: 5) { agency } }",
+        json!({}),
+    )
+    .await);
+    assert_eq!(
+        records_of(&hub, "system:admin-10", "receipts.read").await,
+        vec!["allowed  resident:R00000042"]
+    );
+    assert_eq!(
+        records_of(&hub, "system:admin-6", "audit.search").await,
+        vec!["allowed  resident:R00000042"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -141,12 +141,32 @@ async fn act<T>(
     }
 }
 
-fn need(o: &Officer, action: &str, roles: &[&'static str]) -> async_graphql::Result<()> {
-    if roles.iter().any(|r| o.has(r)) {
-        Ok(())
-    } else {
-        Err(err(AdminError::role(action, roles)))
-    }
+/// Checks that the officer has one of `roles` for a query; a refusal is
+/// recorded as one of `action` on `target`, as a refused mutation is.
+async fn need(
+    e: &Env<'_>,
+    action: &str,
+    target: &str,
+    what: &str,
+    roles: &[&'static str],
+) -> async_graphql::Result<()> {
+    let roles = roles.to_vec();
+    act(e, action, target, async move {
+        if roles.iter().any(|r| e.officer.has(r)) {
+            Ok(())
+        } else {
+            Err(AdminError::role(what, &roles))
+        }
+    })
+    .await
+}
+
+/// Records a read of the audit log (fail closed: no record, no answer).
+async fn record_read(e: &Env<'_>, action: &str, target: &str) -> async_graphql::Result<()> {
+    e.gov
+        .record_action(&e.request_id, e.officer, action, target)
+        .await
+        .map_err(err)
 }
 
 /// The signed-in officer.
@@ -201,6 +221,12 @@ impl VersionView {
     async fn rollback_of(&self) -> Option<i64> {
         self.v.rollback_of.and_then(|n| i64::try_from(n).ok())
     }
+    /// Whether a second officer approved it: false for a rollback (one
+    /// approver's emergency republication of an earlier version) and for the
+    /// system's first import.
+    async fn two_person(&self) -> bool {
+        self.v.rollback_of.is_none() && self.v.author != self.v.approver
+    }
     /// Whether it is the version in force.
     async fn current(&self) -> bool {
         self.current
@@ -241,6 +267,16 @@ impl DraftView {
     }
     async fn author(&self) -> &str {
         &self.0.author
+    }
+    /// Everyone who changed its text, the author first; none may approve it.
+    async fn editors(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = vec![self.0.author.as_str()];
+        for e in &self.0.editors {
+            if !out.contains(&e.as_str()) {
+                out.push(e);
+            }
+        }
+        out
     }
     async fn reason(&self) -> &str {
         &self.0.reason
@@ -709,10 +745,18 @@ impl Query {
         })
     }
 
-    /// Runs a GraphQL query as an agency under a draft's lists, without
-    /// publishing them: the agency's jurisdiction, row scopes and masks apply,
-    /// and the read is audited as the agency's, naming the previewing officer
-    /// and the draft.
+    /// Previews a draft: runs a GraphQL query as the draft's own department
+    /// (`agency` must be it; `role` and `purpose` as a request of it would
+    /// state) under the draft's lists, before anything is published — for an
+    /// editor or approver of that department or the platform admin, of a draft
+    /// being written or proposed. Reads only: a mutation or subscription, a
+    /// filter (`where`) or lookup by `id`, and aliasing a field as
+    /// `totalCount` or `__typename` are refused (`BAD_USER_INPUT`) before
+    /// anything runs. An officer role is not a data mandate, so the answer is
+    /// the shape of what the department would see: every non-null leaf value
+    /// is replaced by `‹withheld›`; keys, nulls, list lengths, `totalCount`,
+    /// `__typename` and errors are kept. The read is audited as the
+    /// department's, naming the previewing officer and the draft.
     #[allow(clippy::too_many_arguments)]
     async fn preview(
         &self,
@@ -725,34 +769,29 @@ impl Query {
         variables: Option<async_graphql::Json<serde_json::Value>>,
     ) -> async_graphql::Result<async_graphql::Json<serde_json::Value>> {
         let e = env(ctx)?;
-        need(
-            e.officer,
-            "previewing a draft",
-            &["policy_editor", "policy_approver", "platform_admin"],
-        )?;
-        let (_, draft) = e.gov.draft(&draft_id).await.map_err(err)?;
-        if !e.officer.has("platform_admin") && draft.department != e.officer.agency {
-            return Err(err(AdminError::OtherDepartment(format!(
-                "draft {} changes {}'s list",
-                draft.id, draft.department
-            ))));
-        }
-        let policies = Arc::new(e.gov.draft_policies(&draft).await.map_err(err)?);
+        let policies = act(
+            &e,
+            "policy.preview",
+            &format!("draft:{}", draft_id.as_str()),
+            e.gov
+                .preview_policies(e.officer, &draft_id, &agency, &query),
+        )
+        .await?;
         let extras = ctx.data::<Arc<dyn Extras>>()?;
         let answer = extras
             .run_under(
-                policies,
+                Arc::new(policies),
                 agency,
                 role,
                 purpose,
                 format!("preview:{}", e.officer.officer),
-                format!("PREVIEW:{}", draft.id),
+                format!("PREVIEW:{}", draft_id.as_str()),
                 query,
                 variables.map_or(serde_json::Value::Null, |v| v.0),
             )
             .await
             .map_err(err)?;
-        Ok(async_graphql::Json(answer))
+        Ok(async_graphql::Json(crate::preview::withhold(answer)))
     }
 
     /// Sharing applications: those of the officer's agency and those its
@@ -802,7 +841,8 @@ impl Query {
             .collect())
     }
 
-    /// Searches the audit log (auditors and the platform admin).
+    /// Searches the audit log (auditors and the platform admin). Every search
+    /// is recorded (`audit.search`, naming the criteria) before it answers.
     #[allow(clippy::too_many_arguments)]
     async fn audit_log(
         &self,
@@ -816,11 +856,30 @@ impl Query {
         #[graphql(default = 100)] first: i32,
     ) -> async_graphql::Result<Vec<AuditEntry>> {
         let e = env(ctx)?;
+        let mut target: Vec<String> = [
+            ("agency", &agency),
+            ("purpose", &purpose),
+            ("case", &case_number),
+            ("resident", &resident),
+            ("from", &from),
+            ("to", &to),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}:{v}")))
+        .collect();
+        if target.is_empty() {
+            target.push("all".into());
+        }
+        let target = target.join(" ");
         need(
-            e.officer,
+            &e,
+            "audit.search",
+            &target,
             "reading the audit log",
             &["auditor", "platform_admin"],
-        )?;
+        )
+        .await?;
+        record_read(&e, "audit.search", &target).await?;
         let first = usize::try_from(first.clamp(1, 1000)).unwrap_or(100);
         let extras = ctx.data::<Arc<dyn Extras>>()?;
         let found = extras
@@ -838,18 +897,24 @@ impl Query {
         Ok(found.into_iter().map(AuditEntry::from).collect())
     }
 
-    /// Data reads per agency per day over the last `days` days.
+    /// Data reads per agency per day over the last `days` days (recorded as
+    /// an `audit.search`).
     async fn reads_per_day(
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 14)] days: i32,
     ) -> async_graphql::Result<Vec<AgencyDayCount>> {
         let e = env(ctx)?;
+        let target = format!("reads_per_day:{days}");
         need(
-            e.officer,
+            &e,
+            "audit.search",
+            &target,
             "reading the audit log",
             &["auditor", "platform_admin"],
-        )?;
+        )
+        .await?;
+        record_read(&e, "audit.search", &target).await?;
         let days = i64::from(days.clamp(1, 366));
         let since = (e.gov.now() - chrono::Duration::days(days - 1))
             .format("%Y-%m-%d")
@@ -865,18 +930,24 @@ impl Query {
     }
 
     /// Who read a resident's data (resident service): reads for a confidential
-    /// purpose show neither purpose, case number nor officer.
+    /// purpose show neither purpose, case number nor officer. Every look-up is
+    /// recorded (`receipts.read`, naming the resident) before it answers.
     async fn receipts(
         &self,
         ctx: &Context<'_>,
         resident_id: ID,
     ) -> async_graphql::Result<Vec<Receipt>> {
         let e = env(ctx)?;
+        let target = format!("resident:{}", resident_id.as_str());
         need(
-            e.officer,
+            &e,
+            "receipts.read",
+            &target,
             "reading access receipts",
             &["resident_service", "auditor", "platform_admin"],
-        )?;
+        )
+        .await?;
+        record_read(&e, "receipts.read", &target).await?;
         let p = &ctx.data::<InForce>()?.0;
         let extras = ctx.data::<Arc<dyn Extras>>()?;
         let found = extras
@@ -1039,7 +1110,8 @@ impl Mutation {
         .map(DraftView)
     }
 
-    /// Publishes a new version restoring an earlier one.
+    /// Emergency rollback: one approver republishes an earlier version at once,
+    /// without a second officer (recorded as such: `twoPerson` false).
     async fn rollback(
         &self,
         ctx: &Context<'_>,

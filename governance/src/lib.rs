@@ -8,13 +8,15 @@
 //! ([`lists`]), loaded by the same casbin loader and compiler as files are —
 //! casbin stays the source of truth of every decision. [`views`] answers the
 //! officers' questions (catalog, matrix, explain, what a change does) from the
-//! compiled plans; [`calendar`] counts working days for deadlines; [`api`] is
+//! compiled plans; [`preview`] bounds what a draft's preview runs and shows;
+//! [`calendar`] counts working days for deadlines; [`api`] is
 //! the admin GraphQL schema, transport-free.
 
 pub mod api;
 pub mod calendar;
 pub mod error;
 pub mod lists;
+pub mod preview;
 pub mod records;
 pub mod service;
 pub mod store;

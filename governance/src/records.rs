@@ -5,15 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-/// The roles that make a credential an officer's, and what each may do.
-pub const OFFICER_ROLES: [&str; 6] = [
-    "policy_editor",
-    "policy_approver",
-    "data_steward",
-    "auditor",
-    "platform_admin",
-    "resident_service",
-];
+/// The roles that make a credential an officer's (never a data role: the
+/// policy loader refuses lists naming them).
+pub use mandate_policies::OFFICER_ROLES;
 
 /// An authenticated officer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +29,12 @@ impl Officer {
     /// Whether any role is an officer role.
     pub fn is_officer(&self) -> bool {
         OFFICER_ROLES.iter().any(|r| self.has(r))
+    }
+
+    /// Whether `id` names this officer (compared trimmed and case-insensitively:
+    /// the two-person rule errs on the side of "the same person").
+    pub fn is(&self, id: &str) -> bool {
+        self.officer.trim().to_lowercase() == id.trim().to_lowercase()
     }
 }
 
@@ -68,8 +68,12 @@ pub struct Draft {
     pub base_version: u64,
     /// Its state.
     pub state: DraftState,
-    /// Who wrote it.
+    /// Who created it (and alone proposes or withdraws it).
     pub author: String,
+    /// Everyone who changed its text, the author first: none of them may
+    /// approve it (two-person rule).
+    #[serde(default)]
+    pub editors: Vec<String>,
     /// Why.
     pub reason: String,
     /// On which legal basis.

@@ -411,7 +411,10 @@ impl Governance {
         }
     }
 
-    /// Rolls back to version `to`: publishes a new version with its lists.
+    /// Rolls back to version `to`: one approver's emergency republication of
+    /// an earlier approved version, published at once with no second officer
+    /// (author = approver = the caller, `rollback_of` set, the basis saying
+    /// so; `twoPerson` is false in the API).
     ///
     /// # Errors
     /// Role, department (a policy approver may roll back only changes of its
@@ -464,7 +467,10 @@ impl Governance {
             author: officer.officer.clone(),
             approver: officer.officer.clone(),
             reason: reason.to_string(),
-            basis: format!("restores version {to}: {}", target.basis),
+            basis: format!(
+                "emergency rollback by one approver, without a second officer: restores version {to}: {}",
+                target.basis
+            ),
             draft_id: None,
             rollback_of: Some(to),
             files: target.files,
@@ -535,18 +541,41 @@ impl Governance {
         not_empty("reason", reason)?;
         not_empty("basis", basis)?;
         let current = self.current().await?;
-        let (base, file, text) = match &current {
-            Some(v) => {
-                let found = v
-                    .files
+        let found = current.as_ref().and_then(|v| {
+            v.files
+                .iter()
+                .find(|f| agency_of(&f.text).as_deref() == Some(department))
+        });
+        let (base, file, text) = match found {
+            Some(f) => (
+                current.as_ref().map_or(0, |v| v.number),
+                f.name.clone(),
+                f.text.clone(),
+            ),
+            None => {
+                // A name no list in force and no open draft of another
+                // agency holds: `D-X-Y` and `D-X_Y` both map to `x-y.csv`.
+                let mut taken: Vec<String> = current
                     .iter()
-                    .find(|f| agency_of(&f.text).as_deref() == Some(department));
-                match found {
-                    Some(f) => (v.number, f.name.clone(), f.text.clone()),
-                    None => (v.number, new_file_name(department), String::new()),
-                }
+                    .flat_map(|v| v.files.iter().map(|f| f.name.clone()))
+                    .collect();
+                taken.extend(
+                    self.drafts()
+                        .await?
+                        .into_iter()
+                        .map(|(_, d)| d)
+                        .filter(|d| {
+                            d.department != department
+                                && matches!(d.state, DraftState::Editing | DraftState::Proposed)
+                        })
+                        .map(|d| d.file),
+                );
+                (
+                    current.as_ref().map_or(0, |v| v.number),
+                    free_file_name(department, &taken),
+                    String::new(),
+                )
             }
-            None => (0, new_file_name(department), String::new()),
         };
         let draft = Draft {
             id: new_id("draft"),
@@ -555,6 +584,7 @@ impl Governance {
             base_version: base,
             state: DraftState::Editing,
             author: officer.officer.clone(),
+            editors: vec![officer.officer.clone()],
             reason: reason.to_string(),
             basis: basis.to_string(),
             created_at: rfc3339(self.now()),
@@ -594,17 +624,9 @@ impl Governance {
                 draft.file, draft.department
             )));
         }
-        let mut files = self.current().await?.map(|v| v.files).unwrap_or_default();
-        match files.iter_mut().find(|f| f.name == draft.file) {
-            Some(f) => f.text = text.to_string(),
-            None => {
-                files.push(ListFile {
-                    name: draft.file.clone(),
-                    text: text.to_string(),
-                });
-                files.sort_by(|a, b| a.name.cmp(&b.name));
-            }
-        }
+        let current = self.current().await?.map(|v| v.files).unwrap_or_default();
+        let mut files = with_draft(current, draft, text)?;
+        files.sort_by(|a, b| a.name.cmp(&b.name));
         // The catalog's share class first, with its own code; then everything
         // the loader checks.
         for (i, line) in text.lines().enumerate() {
@@ -668,6 +690,9 @@ impl Governance {
         }
         self.check_draft_text(&draft, text).await?;
         draft.text = text.to_string();
+        if !draft.editors.iter().any(|e| officer.is(e)) {
+            draft.editors.push(officer.officer.clone());
+        }
         self.save_draft(request_id, officer, "policy.edit", id, rev, draft)
             .await
     }
@@ -844,9 +869,9 @@ impl Governance {
     ) -> Result<Version, AdminError> {
         let (rev, mut draft) = self.draft(id).await?;
         self.check_approver(officer, &draft, "approving a change")?;
-        if draft.author == officer.officer {
+        if officer.is(&draft.author) || draft.editors.iter().any(|e| officer.is(e)) {
             return Err(AdminError::TwoPersonRule(format!(
-                "{} proposed draft {id} and may not approve it; another approver must",
+                "{} wrote or edited draft {id} and may not approve it; another approver must",
                 officer.officer
             )));
         }
@@ -948,14 +973,7 @@ impl Governance {
     pub async fn draft_changes(&self, draft: &Draft) -> Result<Vec<views::Change>, AdminError> {
         let current = self.current().await?.map(|v| v.files).unwrap_or_default();
         let before = self.policies_of(&current).await?;
-        let mut files = current;
-        match files.iter_mut().find(|f| f.name == draft.file) {
-            Some(f) => f.text = draft.text.clone(),
-            None => files.push(ListFile {
-                name: draft.file.clone(),
-                text: draft.text.clone(),
-            }),
-        }
+        let files = with_draft(current, draft, &draft.text)?;
         let after = self.policies_of(&files).await?;
         Ok(views::changes(&before, &after, &self.today()))
     }
@@ -979,15 +997,53 @@ impl Governance {
     /// # Errors
     /// If they do not load.
     pub async fn draft_policies(&self, draft: &Draft) -> Result<Policies, AdminError> {
-        let mut files = self.current().await?.map(|v| v.files).unwrap_or_default();
-        match files.iter_mut().find(|f| f.name == draft.file) {
-            Some(f) => f.text = draft.text.clone(),
-            None => files.push(ListFile {
-                name: draft.file.clone(),
-                text: draft.text.clone(),
-            }),
+        let current = self.current().await?.map(|v| v.files).unwrap_or_default();
+        self.policies_of(&with_draft(current, draft, &draft.text)?)
+            .await
+    }
+
+    /// The lists a draft would put in force, for a preview by `officer` as
+    /// `agency` of `query`: an editor or approver of the draft's department
+    /// (or the platform admin), as that department only, of a draft still
+    /// being written or proposed, and a query that only reads and asks about
+    /// no resident in particular ([`crate::preview::read_only`]).
+    ///
+    /// # Errors
+    /// Role, department (`OTHER_DEPARTMENT`), state (`STATE_CONFLICT`), a
+    /// query that writes or singles residents out (`BAD_USER_INPUT`).
+    pub async fn preview_policies(
+        &self,
+        officer: &Officer,
+        id: &str,
+        agency: &str,
+        query: &str,
+    ) -> Result<Policies, AdminError> {
+        need(
+            officer,
+            "previewing a draft",
+            &["policy_editor", "policy_approver", "platform_admin"],
+        )?;
+        let (_, draft) = self.draft(id).await?;
+        if !officer.has("platform_admin") && draft.department != officer.agency {
+            return Err(AdminError::OtherDepartment(format!(
+                "draft {id} changes {}'s list",
+                draft.department
+            )));
         }
-        self.policies_of(&files).await
+        if agency != draft.department {
+            return Err(AdminError::OtherDepartment(format!(
+                "draft {id} changes {}'s list; it is previewed as {} only, not as {agency}",
+                draft.department, draft.department
+            )));
+        }
+        if !matches!(draft.state, DraftState::Editing | DraftState::Proposed) {
+            return Err(AdminError::StateConflict(format!(
+                "draft {id} is {:?}; only a draft being written or proposed is previewed",
+                draft.state
+            )));
+        }
+        crate::preview::read_only(query)?;
+        self.draft_policies(&draft).await
     }
 
     /// The lines a draft adds and removes against the version in force.
@@ -995,12 +1051,13 @@ impl Governance {
         &self,
         draft: &Draft,
     ) -> Result<(Vec<String>, Vec<String>), AdminError> {
-        let before = self
-            .current()
-            .await?
-            .and_then(|v| v.files.into_iter().find(|f| f.name == draft.file))
-            .map(|f| f.text)
+        let current = self.current().await?.map(|v| v.files).unwrap_or_default();
+        let before = current
+            .iter()
+            .find(|f| f.name == draft.file)
+            .map(|f| f.text.clone())
             .unwrap_or_default();
+        with_draft(current, draft, &draft.text)?;
         let set = |t: &str| -> Vec<String> {
             t.lines()
                 .map(str::trim)
@@ -1458,7 +1515,7 @@ impl Governance {
                 "grant {id} has no open review"
             )));
         }
-        if grant.issued_by == officer.officer {
+        if officer.is(&grant.issued_by) {
             return Err(AdminError::TwoPersonRule(format!(
                 "{} issued grant {id} and may not review it",
                 officer.officer
@@ -1573,6 +1630,48 @@ fn docs_of<T: serde::de::DeserializeOwned>(docs: Vec<Doc>) -> Vec<(u64, T)> {
 fn new_file_name(agency: &str) -> String {
     let base = agency.strip_prefix("D-").unwrap_or(agency);
     format!("{}.csv", base.to_lowercase().replace('_', "-"))
+}
+
+/// A name for a new list of `agency` that none of `taken` holds:
+/// [`new_file_name`], or with `-2`, `-3`, ... before `.csv`.
+fn free_file_name(agency: &str, taken: &[String]) -> String {
+    let first = new_file_name(agency);
+    if !taken.contains(&first) {
+        return first;
+    }
+    let stem = first.trim_end_matches(".csv");
+    (2_u32..)
+        .map(|n| format!("{stem}-{n}.csv"))
+        .find(|n| !taken.contains(n))
+        .unwrap_or(first)
+}
+
+/// `files` with `draft`'s file holding `text`. A draft replaces only a file
+/// whose lines are all its own department's: one naming another agency is
+/// that agency's list, whatever the draft's file name says.
+fn with_draft(
+    mut files: Vec<ListFile>,
+    draft: &Draft,
+    text: &str,
+) -> Result<Vec<ListFile>, AdminError> {
+    match files.iter_mut().find(|f| f.name == draft.file) {
+        Some(f) => {
+            if let Some((line, agency)) =
+                foreign_lines(&f.text, &draft.department).into_iter().next()
+            {
+                return Err(AdminError::OtherDepartment(format!(
+                    "{}:{line} grants to {agency}: the file is {agency}'s list, and draft {} of {} may not replace it",
+                    draft.file, draft.id, draft.department
+                )));
+            }
+            f.text = text.to_string();
+        }
+        None => files.push(ListFile {
+            name: draft.file.clone(),
+            text: text.to_string(),
+        }),
+    }
+    Ok(files)
 }
 
 /// Names of files that differ between two versions.
@@ -1701,6 +1800,7 @@ impl Governance {
                 base_version: head.version,
                 state: DraftState::Proposed,
                 author: author.to_string(),
+                editors: vec![author.to_string()],
                 reason: reason.to_string(),
                 basis: basis.to_string(),
                 created_at: now.clone(),
@@ -1739,5 +1839,74 @@ impl Governance {
         )
         .await?;
         Ok(made)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(department: &str, file: &str) -> Draft {
+        Draft {
+            id: "draft-1".into(),
+            department: department.into(),
+            file: file.into(),
+            base_version: 1,
+            state: DraftState::Editing,
+            author: "a".into(),
+            editors: vec!["a".into()],
+            reason: "r".into(),
+            basis: "b".into(),
+            created_at: String::new(),
+            proposed_at: None,
+            decided_by: None,
+            decided_at: None,
+            note: None,
+            published_version: None,
+            text: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_new_list_never_takes_a_name_in_use() {
+        assert_eq!(free_file_name("D-CIVIL-AFFAIRS", &[]), "civil-affairs.csv");
+        let taken = vec!["civil-affairs.csv".to_string()];
+        assert_eq!(
+            free_file_name("D-CIVIL-AFFAIRS", &taken),
+            "civil-affairs-2.csv"
+        );
+        let taken = vec![
+            "civil-affairs.csv".to_string(),
+            "civil-affairs-2.csv".to_string(),
+        ];
+        assert_eq!(
+            free_file_name("D-Civil_Affairs", &taken),
+            "civil-affairs-3.csv"
+        );
+    }
+
+    #[test]
+    fn a_draft_replaces_only_its_own_departments_file() {
+        let files = vec![ListFile {
+            name: "civil-affairs.csv".into(),
+            text: "# civil\np, caseworker, D-CIVIL_AFFAIRS, s, Resident.name, read, -, b\n".into(),
+        }];
+        let e = with_draft(
+            files.clone(),
+            &draft("D-CIVIL-AFFAIRS", "civil-affairs.csv"),
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(e.code().as_str(), "OTHER_DEPARTMENT", "{e}");
+        let ok = with_draft(
+            files.clone(),
+            &draft("D-CIVIL_AFFAIRS", "civil-affairs.csv"),
+            "x",
+        )
+        .unwrap();
+        assert_eq!(ok[0].text, "x");
+        let added =
+            with_draft(files, &draft("D-CIVIL-AFFAIRS", "civil-affairs-2.csv"), "y").unwrap();
+        assert_eq!(added.len(), 2);
     }
 }

@@ -75,7 +75,8 @@ pub struct Version {
     pub published_at: String,
     /// Who wrote the change.
     pub author: String,
-    /// Who approved it (never the author, except `system:` bootstrap imports).
+    /// Who approved it (never the author, except `system:` bootstrap imports
+    /// and rollbacks, one approver's emergency republication).
     pub approver: String,
     /// Why.
     pub reason: String,

@@ -357,6 +357,9 @@ impl Policies {
                         for c in &cols[1..] {
                             check_name(c).map_err(&err)?;
                         }
+                        for c in &cols[1..3] {
+                            not_an_officer_role(c).map_err(&err)?;
+                        }
                         inherits.push(Inherit {
                             role: cols[1].clone(),
                             parent: cols[2].clone(),
@@ -799,6 +802,27 @@ fn read_dir(dir: &Path) -> Result<(String, Vec<(PathBuf, String)>), PolicyError>
     Ok((model_text, texts))
 }
 
+/// The admin API's officer roles. They are not data roles: a list that grants
+/// to one (`p`) or lets a role inherit one (`g`) is refused, so that no data
+/// credential is ever an officer's because of a line of a list.
+pub const OFFICER_ROLES: [&str; 6] = [
+    "policy_editor",
+    "policy_approver",
+    "data_steward",
+    "auditor",
+    "platform_admin",
+    "resident_service",
+];
+
+fn not_an_officer_role(role: &str) -> Result<(), String> {
+    if OFFICER_ROLES.contains(&role) {
+        return Err(format!(
+            "`{role}` is an officer role of the admin API, not a data role; a list may not name it"
+        ));
+    }
+    Ok(())
+}
+
 /// The department code an agency id names: `D-<CODE>` or `D-<CODE>-<unit>`
 /// (`D-GRID_MANAGEMENT-T1` → `GRID_MANAGEMENT`). Compared whole, never as a
 /// prefix: `D-PUBLIC_SECURITY_X` is not the public security bureau.
@@ -822,6 +846,7 @@ fn check_name(s: &str) -> Result<(), String> {
 /// Checks one item against the catalog and the vocabulary.
 fn check_item(i: &Item, catalog: &Catalog) -> Result<(), String> {
     check_name(&i.role)?;
+    not_an_officer_role(&i.role)?;
     check_name(&i.agency)?;
     check_name(&i.purpose)?;
     if i.basis.is_empty() {

@@ -259,6 +259,23 @@ async fn bad_lists_are_refused_with_file_and_line() {
             "p, r, D-HOUSING, x, Grid, rows, unsafe, basis",
             "`unsafe` is not a scope of Grid",
         ),
+        // Officer roles are the admin API's, never data roles.
+        (
+            "p, platform_admin, D-HOUSING, x, Resident.name, read, -, basis",
+            "`platform_admin` is an officer role",
+        ),
+        (
+            "p, resident_service, D-HOUSING, x, Resident, rows, all, basis",
+            "`resident_service` is an officer role",
+        ),
+        (
+            "g, auditor, clerk, D-HOUSING",
+            "`auditor` is an officer role",
+        ),
+        (
+            "g, clerk, policy_editor, D-HOUSING",
+            "`policy_editor` is an officer role",
+        ),
     ];
     for (line, want) in cases {
         let err = load_texts(&format!("# comment\n\n{line}\n")).await;
