@@ -56,6 +56,9 @@ pub struct Metrics {
     /// Milliseconds from a version's publication to its being in force here
     /// (the last one seen; store mode).
     pub publish_to_effect_ms: AtomicU64,
+    /// Connections closed as they were accepted, past `server.max_connections`
+    /// or `server.max_connections_per_ip` (shared with the acceptor).
+    pub connections_refused: Arc<AtomicU64>,
 }
 
 /// Everything the handlers share: the hub and what serving it over HTTP needs.
@@ -756,6 +759,7 @@ async fn answer(req: &Request, body: poem::Body, app: &App, federated: bool) -> 
         &request_id,
         &app.documents,
         document_owner.as_deref(),
+        Duration::from_secs(app.config.server.body_read_secs.max(1)),
     )
     .await
     {
@@ -916,6 +920,9 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
          # HELP mandate_policy_publish_to_effect_ms Milliseconds from the last version's publication to its being in force here.\n\
          # TYPE mandate_policy_publish_to_effect_ms gauge\n\
          mandate_policy_publish_to_effect_ms {}\n\
+         # HELP mandate_connections_refused_total Connections closed as accepted: past server.max_connections or server.max_connections_per_ip.\n\
+         # TYPE mandate_connections_refused_total counter\n\
+         mandate_connections_refused_total {}\n\
          # HELP mandate_policy_version_info The responsibility lists in force.\n\
          # TYPE mandate_policy_version_info gauge\n\
          mandate_policy_version_info{{version=\"{}\"}} 1\n",
@@ -932,6 +939,7 @@ fn metrics(req: &Request, app: Data<&Arc<App>>) -> Response {
         m.applications_overdue.load(Ordering::Relaxed),
         m.reviews_overdue.load(Ordering::Relaxed),
         m.publish_to_effect_ms.load(Ordering::Relaxed),
+        m.connections_refused.load(Ordering::Relaxed),
         app.hub.policies().version(),
     );
     let mut body = body;

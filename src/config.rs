@@ -378,6 +378,15 @@ pub struct ServerConfig {
     pub cors_allow_headers: Vec<String>,
     /// Seconds a browser may cache a preflight answer.
     pub cors_max_age_secs: u32,
+    /// Connections open at once; past it a new one is closed as accepted.
+    /// Keep it below the process's file limit (`ulimit -n`).
+    pub max_connections: usize,
+    /// Connections one remote address may hold at once.
+    pub max_connections_per_ip: usize,
+    /// Seconds a connection may send and receive nothing before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds a request body has to arrive whole (else `408`).
+    pub body_read_secs: u64,
 }
 
 /// Neo4j connection settings.
@@ -502,6 +511,10 @@ impl Default for ServerConfig {
             .map(str::to_string)
             .to_vec(),
             cors_max_age_secs: 600,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            idle_timeout_secs: 60,
+            body_read_secs: 30,
         }
     }
 }

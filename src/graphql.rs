@@ -3,6 +3,8 @@
 //! registry and the request id; errors without a code are internal and are
 //! replaced by a generic message (the original goes to the log).
 
+use std::time::Duration;
+
 use async_graphql::Variables;
 use mandate_resolvers::{with_code, Code};
 use poem::http::{header, Method, StatusCode};
@@ -71,6 +73,7 @@ pub async fn decode(
     request_id: &str,
     documents: &Documents,
     caller: Option<&str>,
+    body_deadline: Duration,
 ) -> Decoded {
     let media = wants_graphql_response(req);
     let reject = |status, code, msg: &str| {
@@ -193,8 +196,15 @@ pub async fn decode(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let bytes = match read_limited(body, max_body).await {
+    let bytes = match read_limited(body, max_body, body_deadline).await {
         Ok(b) => b,
+        Err(Limited::Late) => {
+            return reject(
+                StatusCode::REQUEST_TIMEOUT,
+                Code::RequestTimeout,
+                "the request body did not arrive in time",
+            )
+        }
         Err(Limited::TooLarge) => {
             return reject(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -309,15 +319,18 @@ pub async fn decode(
 enum Limited {
     TooLarge,
     Io,
+    Late,
 }
 
-async fn read_limited(body: Body, max: usize) -> Result<Vec<u8>, Limited> {
+/// The body, at most `max` bytes, arrived whole within `deadline`: a client
+/// trickling its body cannot hold a request (and its buffer) open longer.
+async fn read_limited(body: Body, max: usize, deadline: Duration) -> Result<Vec<u8>, Limited> {
     use tokio::io::AsyncReadExt as _;
     let mut reader = body.into_async_read().take(max as u64 + 1);
     let mut buf = Vec::new();
-    reader
-        .read_to_end(&mut buf)
+    tokio::time::timeout(deadline, reader.read_to_end(&mut buf))
         .await
+        .map_err(|_| Limited::Late)?
         .map_err(|_| Limited::Io)?;
     if buf.len() > max {
         return Err(Limited::TooLarge);

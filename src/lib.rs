@@ -11,6 +11,7 @@ mod assets;
 pub use mandate_auth as auth;
 pub mod cli;
 mod config;
+mod connections;
 mod console;
 pub mod documents;
 mod edge;
@@ -37,7 +38,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use poem::listener::{Acceptor, Listener, TcpListener};
-    let acceptor = TcpListener::bind(listen).into_acceptor().await?;
+    let server = &app.config.server;
+    let acceptor = connections::Bounded::new(
+        TcpListener::bind(listen).into_acceptor().await?,
+        server.max_connections,
+        server.max_connections_per_ip,
+        std::sync::Arc::clone(&app.metrics.connections_refused),
+    );
     let addr = acceptor
         .local_addr()
         .first()
@@ -48,6 +55,9 @@ pub async fn serve(
     tokio::spawn(app::watch_policies(std::sync::Arc::downgrade(&app)));
     tokio::spawn(admin::watch_store(std::sync::Arc::downgrade(&app)));
     poem::Server::new_with_acceptor(acceptor)
+        .idle_timeout(std::time::Duration::from_secs(
+            app.config.server.idle_timeout_secs.max(1),
+        ))
         .run_with_graceful_shutdown(app.endpoint(), shutdown, Some(grace))
         .await
 }

@@ -563,3 +563,67 @@ async fn a_statement_header_sent_twice_or_unreadable_is_refused() {
         "{body}"
     );
 }
+
+/// Connections are bounded: one address may hold `server.max_connections_per_ip`
+/// (more are closed as they are accepted), a connection idle for
+/// `server.idle_timeout_secs` is closed, and a body that has not arrived whole
+/// within `server.body_read_secs` is answered `408`. Idle and trickling
+/// connections used to be held forever, so one host could exhaust the hub's
+/// file descriptors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_bounded_per_address_in_idleness_and_in_body_time() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::net::TcpStream;
+    let mut config = common::test_config();
+    config.server.max_connections_per_ip = 3;
+    config.server.idle_timeout_secs = 1;
+    config.server.body_read_secs = 1;
+    let hub = TestHub::start_with(config).await;
+    // Whether the hub closes `conn` within `within` (a read sees the end).
+    let closed = |mut conn: TcpStream, within: std::time::Duration| async move {
+        let mut buf = [0u8; 1024];
+        let mut seen = Vec::new();
+        loop {
+            match tokio::time::timeout(within, conn.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    return (true, String::from_utf8_lossy(&seen).to_string())
+                }
+                Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+                Err(_) => return (false, String::from_utf8_lossy(&seen).to_string()),
+            }
+        }
+    };
+    let refused = hub.metric("mandate_connections_refused_total").await;
+    // The client's pooled connection is idle too: gone after the timeout.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Three idle connections are held; a fourth from the same address is closed.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(hub.addr).await.unwrap());
+    }
+    let fourth = TcpStream::connect(hub.addr).await.unwrap();
+    let (gone, _) = closed(fourth, std::time::Duration::from_millis(500)).await;
+    assert!(gone, "a fourth connection from one address is closed");
+    // The held connections are idle: closed after the idle timeout.
+    for conn in held {
+        let (gone, _) = closed(conn, std::time::Duration::from_secs(5)).await;
+        assert!(gone, "an idle connection is closed");
+    }
+    // A trickled body is answered 408 once its time is up.
+    let mut slow = TcpStream::connect(hub.addr).await.unwrap();
+    slow.write_all(
+        b"POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"query\":",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (_, answer) = closed(slow, std::time::Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("REQUEST_TIMEOUT"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    // Once the connections are gone the address is served again, and the
+    // refusal was counted.
+    let resp = hub.client.get(hub.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(hub.metric("mandate_connections_refused_total").await > refused);
+}

@@ -44,6 +44,8 @@ pub enum Code {
     Neo4jTimeout,
     /// The request body exceeds the configured size.
     PayloadTooLarge,
+    /// The request body did not arrive whole in time.
+    RequestTimeout,
     /// No credential, or one that does not verify (bad key, bad signature, `alg: none`).
     Unauthenticated,
     /// The token's `exp` has passed.
@@ -103,7 +105,7 @@ pub enum Code {
 
 impl Code {
     /// All codes, for documentation and tests.
-    pub const ALL: [Code; 38] = [
+    pub const ALL: [Code; 39] = [
         Code::BadRequest,
         Code::PersistedQueryNotFound,
         Code::DocumentNotTrusted,
@@ -117,6 +119,7 @@ impl Code {
         Code::Neo4jUnavailable,
         Code::Neo4jTimeout,
         Code::PayloadTooLarge,
+        Code::RequestTimeout,
         Code::Unauthenticated,
         Code::TokenExpired,
         Code::PurposeRequired,
@@ -160,6 +163,7 @@ impl Code {
             Code::Neo4jUnavailable => "NEO4J_UNAVAILABLE",
             Code::Neo4jTimeout => "NEO4J_TIMEOUT",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Code::RequestTimeout => "REQUEST_TIMEOUT",
             Code::Unauthenticated => "UNAUTHENTICATED",
             Code::TokenExpired => "TOKEN_EXPIRED",
             Code::PurposeRequired => "PURPOSE_REQUIRED",
@@ -213,6 +217,7 @@ impl Code {
             | Code::ShareClassForbids
             | Code::CsrfRejected => 403,
             Code::PayloadTooLarge => 413,
+            Code::RequestTimeout => 408,
             Code::RateLimited | Code::QuotaExceeded => 429,
             Code::Neo4jUnavailable
             | Code::Neo4jTimeout
@@ -259,6 +264,9 @@ impl Code {
             Code::Neo4jUnavailable => "Neo4j cannot be reached; the hub retries by itself",
             Code::Neo4jTimeout => "Neo4j did not answer within `neo4j.query_timeout_ms`",
             Code::PayloadTooLarge => "the request body is larger than `limits.max_body_bytes`",
+            Code::RequestTimeout => {
+                "the request body did not arrive whole within `server.body_read_secs`"
+            }
             Code::Unauthenticated => "no credential, or one that does not verify",
             Code::TokenExpired => "the token has expired",
             Code::PurposeRequired => {
