@@ -904,6 +904,7 @@ impl Extras for HubExtras {
                     agency,
                     officer,
                     roles: vec![role],
+                    purposes: vec![purpose.clone()],
                 }),
                 statement: mandate_hub::Statement {
                     claimed_agency: None,

@@ -645,6 +645,7 @@ fn caller_of(principal: Principal) -> Caller {
         agency: principal.agency,
         officer: principal.officer,
         roles: principal.roles,
+        purposes: principal.purposes,
     }
 }
 

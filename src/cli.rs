@@ -296,9 +296,15 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 &roles,
                 purpose.as_deref(),
             )?;
-            let (token, exp) =
-                crate::auth::mint_hs256(&config.auth.jwt, &officer, &agency, &roles, ttl)
-                    .map_err(|e| format!("cannot sign with the HS256 secret: {e}"))?;
+            let (token, exp) = crate::auth::mint_hs256(
+                &config.auth.jwt,
+                &officer,
+                &agency,
+                &roles,
+                purpose.as_slice(),
+                ttl,
+            )
+            .map_err(|e| format!("cannot sign with the HS256 secret: {e}"))?;
             println!("{token}");
             eprintln!(
                 "mandate: token for {agency} ({}) valid {ttl} s, until {} UTC; send it as `Authorization: Bearer <token>` with x-mandate-purpose and x-mandate-case",

@@ -627,3 +627,48 @@ async fn connections_are_bounded_per_address_in_idleness_and_in_body_time() {
     assert_eq!(resp.status().as_u16(), 200);
     assert!(hub.metric("mandate_connections_refused_total").await > refused);
 }
+
+/// A credential may be bound to purposes (an API key's `purposes`, a token's
+/// `purposes` claim, which `mandate token --purpose` writes): a request stating
+/// another purpose is refused, even one its role is granted. Unbound, a
+/// credential states any purpose its agency's lists name, as before.
+#[tokio::test]
+async fn a_credential_bound_to_a_purpose_states_no_other() {
+    let root = std::env::temp_dir().join(format!("mandate-http-bound-{}", std::process::id()));
+    std::fs::create_dir_all(&root).unwrap();
+    let keys = root.join("keys.toml");
+    std::fs::write(
+        &keys,
+        format!(
+            "[[key]]\nid = \"bound\"\nagency = \"D-CIVIL_AFFAIRS\"\nofficer = \"system:bound\"\nroles = [\"caseworker\"]\npurposes = [\"subsidy_review\"]\nsha256 = \"{}\"\n\n[[key]]\nid = \"free\"\nagency = \"D-CIVIL_AFFAIRS\"\nofficer = \"system:free\"\nroles = [\"caseworker\"]\nsha256 = \"{}\"\n",
+            mandate::auth::hash_api_key("mk_bound_key"),
+            mandate::auth::hash_api_key("mk_free_key"),
+        ),
+    )
+    .unwrap();
+    let mut config = common::test_config();
+    config.auth.api_keys_file = keys.display().to_string();
+    let hub = TestHub::start_with(config).await;
+    let q = "{ buildings(first: 1) { edges { node { id } } } }";
+    let code = |key: &'static str, purpose: &'static str| {
+        let hub = &hub;
+        async move {
+            let body: serde_json::Value = hub
+                .post_as(key, purpose, "CASE-BOUND-1", q, json!({}))
+                .await
+                .json()
+                .await
+                .unwrap();
+            body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("none")
+                .to_string()
+        }
+    };
+    assert_eq!(code("mk_bound_key", "subsidy_review").await, "none");
+    assert_eq!(
+        code("mk_bound_key", "elderly_care").await,
+        "PURPOSE_NOT_ALLOWED"
+    );
+    assert_eq!(code("mk_free_key", "elderly_care").await, "none");
+}

@@ -75,6 +75,9 @@ struct KeyFileEntry {
     officer: String,
     #[serde(default)]
     roles: Vec<String>,
+    /// Purposes the key is bound to; none: any its agency's lists name.
+    #[serde(default)]
+    purposes: Vec<String>,
     sha256: String,
 }
 
@@ -124,6 +127,9 @@ pub(crate) fn load_api_keys(path: &str) -> Result<HashMap<[u8; 32], ApiKeyEntry>
         if entry.roles.iter().any(|r| r.trim().is_empty()) {
             return Err(fail("`roles` has an empty role".to_owned()));
         }
+        if entry.purposes.iter().any(|p| p.trim().is_empty()) {
+            return Err(fail("`purposes` has an empty purpose".to_owned()));
+        }
         let Some(hash) = parse_sha256_hex(&entry.sha256) else {
             return Err(fail("`sha256` must be 64 lowercase hex digits".to_owned()));
         };
@@ -138,6 +144,7 @@ pub(crate) fn load_api_keys(path: &str) -> Result<HashMap<[u8; 32], ApiKeyEntry>
             agency: entry.agency,
             officer: entry.officer,
             roles: entry.roles,
+            purposes: entry.purposes,
             method: AuthMethod::ApiKey,
         };
         by_hash.insert(
@@ -228,6 +235,7 @@ mod tests {
             agency: "D-CIVIL_AFFAIRS".to_owned(),
             officer: "system:subsidy-review".to_owned(),
             roles: vec!["subsidy_reviewer".to_owned()],
+            purposes: vec![],
             method: AuthMethod::ApiKey,
         };
         assert_eq!(

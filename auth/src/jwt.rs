@@ -389,10 +389,28 @@ fn principal_from_claims(claims: &Map<String, Value>) -> Result<Principal, AuthE
             ))
         }
     };
+    let purposes = match claims.get("purposes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| match item {
+                Value::String(p) if !p.trim().is_empty() => Ok(p.trim().to_string()),
+                _ => Err(AuthError::bad_token(
+                    "its `purposes` claim must be a non-empty array of non-empty strings",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => {
+            return Err(AuthError::bad_token(
+                "its `purposes` claim must be a non-empty array of non-empty strings",
+            ))
+        }
+    };
     Ok(Principal {
         agency,
         officer,
         roles,
+        purposes,
         method: AuthMethod::Jwt,
     })
 }
@@ -415,8 +433,8 @@ fn required_string_claim(
 }
 
 /// Signs a development HS256 token with `config.hs256_secret`: `sub` = `officer`,
-/// `agency`, `roles`, `iat`, `exp` = now + `ttl_secs`, and `iss` / `aud` when the
-/// configuration checks them. Returns the token and its `exp` (Unix seconds).
+/// `agency`, `roles`, `purposes` (when any: the token is bound to them), `iat`,
+/// `exp` = now + `ttl_secs`, and `iss` / `aud` when the configuration checks them. Returns the token and its `exp` (Unix seconds).
 /// Used by `mandate token` and GraphiQL's development mode; never for production.
 ///
 /// # Errors
@@ -426,6 +444,7 @@ pub fn mint_hs256(
     officer: &str,
     agency: &str,
     roles: &[String],
+    purposes: &[String],
     ttl_secs: u64,
 ) -> Result<(String, u64), jsonwebtoken::errors::Error> {
     let now = std::time::SystemTime::now()
@@ -440,6 +459,9 @@ pub fn mint_hs256(
         "iat": now,
         "exp": exp,
     });
+    if !purposes.is_empty() {
+        claims["purposes"] = purposes.into();
+    }
     if !config.issuer.is_empty() {
         claims["iss"] = config.issuer.clone().into();
     }
@@ -517,6 +539,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_token_may_be_bound_to_purposes() {
+        let scratch = Scratch::new();
+        let auth = jwt_auth(&scratch).await;
+        let bound = with(claims(), "purposes", json!(["subsidy_review"]));
+        assert_eq!(
+            bearer(&auth, &hs256(&bound)).unwrap().purposes,
+            vec!["subsidy_review".to_string()]
+        );
+        for bad in [json!([]), json!("subsidy_review"), json!([""]), json!([1])] {
+            let e = bearer(&auth, &hs256(&with(claims(), "purposes", bad.clone()))).unwrap_err();
+            assert!(
+                matches!(&e, AuthError::BadToken(r) if r.contains("purposes")),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn the_hub_s_own_officer_names_are_refused() {
         let scratch = Scratch::new();
         let auth = jwt_auth(&scratch).await;
@@ -587,6 +627,7 @@ mod tests {
                 agency: "D-CIVIL_AFFAIRS".to_owned(),
                 officer: "officer-17".to_owned(),
                 roles: vec!["subsidy_reviewer".to_owned()],
+                purposes: vec![],
                 method: AuthMethod::Jwt,
             }
         );

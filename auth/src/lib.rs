@@ -74,6 +74,10 @@ pub struct Principal {
     pub officer: String,
     /// Roles granted by the key entry or the token's `roles` claim; possibly empty.
     pub roles: Vec<String>,
+    /// Purposes the credential is bound to (the key entry's `purposes`, the
+    /// token's `purposes` claim): a request may state only these. Empty: any
+    /// purpose its agency's lists name.
+    pub purposes: Vec<String>,
     /// How the credential was verified.
     pub method: AuthMethod,
 }
@@ -244,6 +248,7 @@ mod tests {
             agency: "D-POLICE".to_owned(),
             officer: "o-1".to_owned(),
             roles: vec![],
+            purposes: vec![],
             method: AuthMethod::ApiKey,
         };
         let value = serde_json::to_value(&principal).expect("serialize");

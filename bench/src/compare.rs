@@ -617,6 +617,7 @@ pub async fn statements(
         agency: agency.to_string(),
         officer: "bench".to_string(),
         roles: roles.to_vec(),
+        purposes: vec![],
     };
     let api = app.hub.api(&caller, purpose).await.map_err(|e| e.message)?;
     let engine = app.hub.engine();

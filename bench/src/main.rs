@@ -835,6 +835,7 @@ async fn policy_bench(neo4j: String, password: String, iterations: u32) {
         agency: "D-CIVIL_AFFAIRS".to_string(),
         officer: "bench".to_string(),
         roles: vec!["caseworker".to_string()],
+        purposes: vec![],
     };
     let started = Instant::now();
     if let Err(e) = app.hub.api(&caller, "subsidy_review").await {
@@ -856,6 +857,7 @@ async fn policy_bench(neo4j: String, password: String, iterations: u32) {
                     agency: p.agency,
                     officer: p.officer,
                     roles: p.roles,
+                    purposes: p.purposes,
                 };
                 app.policies()
                     .names_purpose(&caller.agency, "subsidy_review")

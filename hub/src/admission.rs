@@ -15,6 +15,8 @@ pub struct Caller {
     pub officer: String,
     /// Roles the credential grants; possibly empty.
     pub roles: Vec<String>,
+    /// Purposes the credential is bound to; empty: any its agency's lists name.
+    pub purposes: Vec<String>,
 }
 
 /// What the request states about itself outside the GraphQL document (the
@@ -73,6 +75,15 @@ pub(crate) fn admit(
         return Err(HubError::new(
             Code::PurposeRequired,
             "case numbers starting PREVIEW: or IMPACT: name the hub's own runs; state your own case number",
+        ));
+    }
+    if !caller.purposes.is_empty() && !caller.purposes.contains(&stated.purpose) {
+        return Err(HubError::new(
+            Code::PurposeNotAllowed,
+            format!(
+                "your credential is bound to the purposes {}: state one of them, or use a credential for this purpose",
+                caller.purposes.join(", ")
+            ),
         ));
     }
     if !policies.names_purpose(&caller.agency, &stated.purpose) {

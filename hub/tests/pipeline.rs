@@ -128,6 +128,7 @@ fn caseworker() -> Caller {
         agency: "D-CIVIL_AFFAIRS".into(),
         officer: "officer-7".into(),
         roles: vec!["caseworker".into()],
+        purposes: vec![],
     }
 }
 

@@ -249,6 +249,7 @@ fn mint(config: &Config, agency: &str, role: &str) -> Result<String, jsonwebtoke
         DEMO_OFFICER,
         agency,
         &[role.to_string()],
+        &[],
         ttl(config),
     )
     .map(|(signed, _)| signed)
