@@ -177,6 +177,9 @@ pub(crate) const MAX_INTROSPECTION_LISTS: usize = 3;
 
 /// The [`OverLimit::limit`] of an introspection nesting its type lists too deep.
 const INTROSPECTION_LISTS: &str = "introspection_lists";
+/// The parent the fields below `__schema` / `__type` are measured on.
+const INTROSPECTION: &str = "__introspection";
+
 /// The [`OverLimit::limit`] of an introspection selecting one field twice in
 /// one object.
 const INTROSPECTION_REPEATS: &str = "introspection_repeats";
@@ -276,7 +279,7 @@ impl<'a> Measure<'a> {
             self.shape.max_fields_per_object,
             groups.len() as u64,
         )?;
-        if parent.is_empty() {
+        if parent == INTROSPECTION {
             // Inside introspection (answered from the schema, its lists not
             // weighed): a field at most once per object, so copies cannot
             // multiply the schema's size (`types { fields {…} }` sixty-four
@@ -353,6 +356,12 @@ impl<'a> Measure<'a> {
                     (named(&meta.ty).to_string(), meta.ty.contains('['), own_page)
                 }
                 // Unknown here (introspection, or invalid): children count once.
+                None if first.name.node.starts_with("__")
+                    || on.starts_with("__")
+                    || parent == INTROSPECTION =>
+                {
+                    (INTROSPECTION.to_string(), false, None)
+                }
                 None => (String::new(), false, None),
             };
             let (times, page) = if list {
