@@ -749,14 +749,15 @@ impl Query {
     /// (`agency` must be it; `role` and `purpose` as a request of it would
     /// state) under the draft's lists, before anything is published — for an
     /// editor or approver of that department or the platform admin, of a draft
-    /// being written or proposed. Reads only: a mutation or subscription, a
-    /// filter (`where`) or lookup by `id`, and aliasing a field as
-    /// `totalCount` or `__typename` are refused (`BAD_USER_INPUT`) before
-    /// anything runs. An officer role is not a data mandate, so the answer is
-    /// the shape of what the department would see: every non-null leaf value
-    /// is replaced by `‹withheld›`; keys, nulls, list lengths, `totalCount`,
-    /// `__typename` and errors are kept. The read is audited as the
-    /// department's, naming the previewing officer and the draft.
+    /// being written or proposed. Reads only: a mutation or subscription, any
+    /// argument but `first`, and aliasing a field as `totalCount` or
+    /// `__typename` are refused (`BAD_USER_INPUT`) before anything runs. An
+    /// officer role is not a data mandate and the draft is not approved, so
+    /// the answer is what the department could ask and how much it would
+    /// reach: each root field's `totalCount` and `__typename`, every other key
+    /// `‹withheld›` (no rows, nulls, list lengths or order), errors without
+    /// their paths. The read is audited as the department's, naming the
+    /// previewing officer and the draft.
     #[allow(clippy::too_many_arguments)]
     async fn preview(
         &self,

@@ -1,13 +1,14 @@
 //! What a draft's preview may run and what it shows the officer.
 //!
 //! A preview runs a query as the draft's own department under the draft's
-//! lists. An officer role is not a data mandate, so the officer gets the
-//! *shape* of the answer only: which fields answer, how many rows, what is
-//! refused — never a resident's value. [`read_only`] refuses, before anything
-//! runs, what would write or single residents out (mutations, subscriptions,
-//! filters and lookups by id, aliases that would pass a value off as a kept
-//! key); [`withhold`] replaces every non-null leaf value of the answer's
-//! `data` with [`WITHHELD`].
+//! lists. An officer role is not a data mandate, and a draft's grants are not
+//! yet approved, so the officer learns what the agency could ask and how much
+//! it would reach — never anything that tells one resident from another.
+//! [`read_only`] refuses, before anything runs, what would write or single
+//! residents out (mutations, subscriptions, any argument but a page size,
+//! aliases that would pass a value off as a kept key); [`withhold`] keeps of
+//! the answer only each root field's `totalCount` and `__typename`, every other
+//! selected key standing as [`WITHHELD`], and errors without their paths.
 
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::parser::Positioned;
@@ -22,10 +23,11 @@ pub const WITHHELD: &str = "‹withheld›";
 /// about a resident.
 const KEPT: [&str; 2] = ["totalCount", "__typename"];
 
-/// Arguments a preview may pass: paging and order only. A filter or an id
-/// would ask about one resident (is R… in the rows? does anyone have this
-/// ID number?), which the counts and list lengths would answer.
-const PAGING: [&str; 3] = ["first", "after", "orderBy"];
+/// Arguments a preview may pass: a page size only. A filter or an id would ask
+/// about one resident (is R… in the rows? does anyone have this ID number?),
+/// which the counts would answer; an order or a cursor would only matter to
+/// rows, which a preview never shows.
+const PAGING: [&str; 1] = ["first"];
 
 /// Checks that `query` only reads and asks about no resident in particular.
 ///
@@ -91,43 +93,59 @@ fn selections(set: &Positioned<SelectionSet>) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// The answer with every non-null leaf value of its `data` replaced by
-/// [`WITHHELD`]: keys, nulls, list lengths, `totalCount` and `__typename`
-/// kept; `errors` passed through; nothing else.
+/// The answer as the officer sees it: per root field, its `totalCount` (the
+/// rows the mandate reaches: an aggregate) and `__typename`, every other key it
+/// selected standing as [`WITHHELD`] — no rows, no nulls, no list lengths, no
+/// order, so nothing tells one resident from another; `errors` reduced to
+/// their message and code (without paths, which index rows), each once.
 pub fn withhold(answer: Value) -> Value {
     let Value::Object(mut map) = answer else {
         return Value::Null;
     };
     let mut out = serde_json::Map::new();
-    if let Some(mut data) = map.remove("data") {
-        leaves(&mut data, None);
-        out.insert("data".into(), data);
+    if let Some(Value::Object(data)) = map.remove("data") {
+        let roots = data
+            .into_iter()
+            .map(|(key, value)| (key, root(value)))
+            .collect::<serde_json::Map<_, _>>();
+        out.insert("data".into(), Value::Object(roots));
     }
-    if let Some(errors) = map.remove("errors") {
-        out.insert("errors".into(), errors);
+    if let Some(Value::Array(errors)) = map.remove("errors") {
+        let mut seen = Vec::new();
+        for e in errors {
+            let kept = serde_json::json!({
+                "message": e["message"],
+                "extensions": {"code": e["extensions"]["code"]},
+            });
+            if !seen.contains(&kept) {
+                seen.push(kept);
+            }
+        }
+        out.insert("errors".into(), Value::Array(seen));
     }
     Value::Object(out)
 }
 
-fn leaves(v: &mut Value, key: Option<&str>) {
-    match v {
-        Value::Null => {}
-        Value::Object(map) => {
-            for (k, x) in map.iter_mut() {
-                leaves(x, Some(k));
-            }
-        }
-        Value::Array(xs) => {
-            for x in xs {
-                leaves(x, None);
-            }
-        }
-        Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-            if !key.is_some_and(|k| KEPT.contains(&k)) {
-                *v = Value::String(WITHHELD.into());
-            }
-        }
-    }
+/// One root field's answer: its counts and type name, the rest withheld.
+fn root(value: Value) -> Value {
+    let Value::Object(fields) = value else {
+        return Value::String(WITHHELD.into());
+    };
+    fields
+        .into_iter()
+        .map(|(key, v)| {
+            let kept = KEPT.contains(&key.as_str()) && !v.is_object() && !v.is_array();
+            (
+                key,
+                if kept {
+                    v
+                } else {
+                    Value::String(WITHHELD.into())
+                },
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 #[cfg(test)]
@@ -142,7 +160,7 @@ mod tests {
     #[test]
     fn only_plain_reads_pass() {
         assert_eq!(
-            code("{ residents(first: 2, after: \"x\") { totalCount edges { node { id name } } } }"),
+            code("{ residents(first: 2) { totalCount edges { node { id name } } } }"),
             None
         );
         assert_eq!(
@@ -160,6 +178,8 @@ mod tests {
             "{ residents { edges { node { totalCount: name } } } }",
             "{ residents { edges { node { __typename: idNumber } } } }",
             "{ residents(",
+            "{ residents(first: 2, after: \"x\") { totalCount } }",
+            "{ residents(orderBy: [{ id: ASC }]) { totalCount } }",
         ];
         for q in bad {
             assert_eq!(code(q).as_deref(), Some("BAD_USER_INPUT"), "{q}");
@@ -167,21 +187,25 @@ mod tests {
     }
 
     #[test]
-    fn every_value_is_withheld_but_the_shape() {
+    fn only_root_counts_and_type_names_are_kept() {
         let answer = json!({
             "data": {"residents": {"totalCount": 3, "__typename": "ResidentConnection",
-                "edges": [{"node": {"id": "R1", "name": "张三", "age": 7, "alive": true, "phone": null,
-                    "tags": ["a", "b"]}}]}},
-            "errors": [{"message": "m", "extensions": {"code": "FORBIDDEN_FIELD"}}],
+                "edges": [{"node": {"id": "R1", "name": "张三", "phone": null}}],
+                "pageInfo": {"hasNextPage": true}},
+                "buildings": null},
+            "errors": [
+                {"message": "m", "path": ["residents", "edges", 0, "node", "x"], "extensions": {"code": "SUBGRAPH_UNAVAILABLE"}},
+                {"message": "m", "path": ["residents", "edges", 3, "node", "x"], "extensions": {"code": "SUBGRAPH_UNAVAILABLE"}}
+            ],
             "extensions": {"anything": "x"}
         });
         assert_eq!(
             withhold(answer),
             json!({
                 "data": {"residents": {"totalCount": 3, "__typename": "ResidentConnection",
-                    "edges": [{"node": {"id": WITHHELD, "name": WITHHELD, "age": WITHHELD,
-                        "alive": WITHHELD, "phone": null, "tags": [WITHHELD, WITHHELD]}}]}},
-                "errors": [{"message": "m", "extensions": {"code": "FORBIDDEN_FIELD"}}]
+                    "edges": WITHHELD, "pageInfo": WITHHELD},
+                    "buildings": WITHHELD},
+                "errors": [{"message": "m", "extensions": {"code": "SUBGRAPH_UNAVAILABLE"}}]
             })
         );
         assert_eq!(withhold(json!("x")), Value::Null);
