@@ -514,7 +514,11 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
     };
     // The document's shape first, as on /graphql: its nesting before it is
     // parsed, its parse, and its aliases before anything walks it.
-    if let Err(e) = admitted_shape(&request, app.config.limits.max_aliases) {
+    if let Err(e) = admitted_shape(
+        &request,
+        app.config.limits.max_aliases,
+        app.config.limits.max_root_fields,
+    ) {
         return encode(async_graphql::Response::from_errors(vec![e]));
     }
     let request = request
@@ -540,9 +544,17 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
 fn admitted_shape(
     request: &async_graphql::Request,
     max_aliases: usize,
+    max_root_fields: usize,
 ) -> Result<(), async_graphql::ServerError> {
     use mandate_resolvers::with_code;
-    let doc = mandate_resolvers::parse_document(&request.query)?;
+    // Fragments expanded (memoised) within the admin schema's own complexity,
+    // and root fields counted copy by copy: each is a resolver that may query
+    // Neo4j and write an audit record.
+    let doc = mandate_resolvers::bounded_document(
+        &request.query,
+        mandate_governance::api::MAX_COMPLEXITY,
+        max_root_fields,
+    )?;
     let aliases = crate::graphql::aliases(&doc);
     let max = max_aliases as u64;
     if aliases > max {

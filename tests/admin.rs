@@ -355,7 +355,10 @@ async fn officers_change_the_lists_under_two_person_rule_and_it_is_in_force_at_o
     )
     .await)
     .clone();
-    assert_eq!(v["preview"]["data"]["residents"]["edges"], "‹withheld›", "{v}");
+    assert_eq!(
+        v["preview"]["data"]["residents"]["edges"], "‹withheld›",
+        "{v}"
+    );
     assert!(v["preview"].get("errors").is_none(), "{v}");
     let recorded = hub.reference("MATCH (a:AuditRecord {officer: 'preview:system:admin-2', caseNumber: $case}) WHERE size(a.residents) = 2 RETURN a.agency AS id", json!({"case": format!("PREVIEW:{id}")})).await;
     assert_eq!(recorded.len(), 1, "the preview's read is recorded");

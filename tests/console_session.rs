@@ -276,7 +276,20 @@ async fn bad_admin_documents_get_the_data_apis_codes_and_limits() {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    // Fragments that double at each level (about 1 KB, 2^24 selections once
+    // expanded): async-graphql's validation walked every spread for seconds.
+    let doubling = (0..24)
+        .map(|i| format!("fragment F{i} on Query {{ ...F{} ...F{} }}", i + 1, i + 1))
+        .chain(std::iter::once(
+            "fragment F24 on Query { me { officer } }".to_string(),
+        ))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Copies of one root field, no aliases: each runs (and reads Neo4j).
+    let copies = format!("{{ {} }}", ["me { officer }"; 11].join(" "));
     for (query, expected) in [
+        (format!("{{ ...F0 }} {doubling}"), "QUERY_TOO_COMPLEX"),
+        (copies, "QUERY_TOO_COMPLEX"),
         ("{ me { officer } ".to_string(), "GRAPHQL_PARSE_FAILED"),
         (
             "{ drafts(state: BOGUS) { id } }".into(),

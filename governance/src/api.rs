@@ -22,11 +22,15 @@ use crate::views::{self, CatalogField, Change, Explanation, MatrixCell};
 /// The schema type.
 pub type AdminSchema = Schema<Query, Mutation, EmptySubscription>;
 
+/// The admin schema's complexity limit (also the most selections an admin
+/// document's fragments may expand to).
+pub const MAX_COMPLEXITY: usize = 5000;
+
 /// Builds the schema (limits as the data API's: depth and complexity bounded).
 pub fn schema() -> AdminSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(12)
-        .limit_complexity(5000)
+        .limit_complexity(MAX_COMPLEXITY)
         .finish()
 }
 

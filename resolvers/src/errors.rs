@@ -134,6 +134,54 @@ fn parse_error(error: async_graphql::parser::Error) -> ServerError {
     with_code(e, Code::GraphqlParseFailed)
 }
 
+/// A shape refusal as the client sees it.
+fn shape_error(e: crate::shape::ShapeError) -> ServerError {
+    let (message, code) = match e {
+        crate::shape::ShapeError::TooLarge => {
+            ("Query is too complex.".to_string(), Code::QueryTooComplex)
+        }
+        crate::shape::ShapeError::BadFragments(m) | crate::shape::ShapeError::KeyConflict(m) => {
+            (m, Code::GraphqlValidationFailed)
+        }
+    };
+    with_code(ServerError::new(message, None), code)
+}
+
+/// Parses a document for a schema without the data API's cost model (the
+/// policy officers' admin API) and bounds it as the data API bounds its own
+/// before anything walks it: nesting ([`parse_document`]), the selections its
+/// fragments expand to (`max_selections`, memoised, so doubling spreads are
+/// refused in linear time), and its root fields counted occurrence by
+/// occurrence through fragments (`max_root_fields`: the executor runs every
+/// copy, each a resolver that may query the store).
+///
+/// # Errors
+/// `QUERY_TOO_DEEP`, `GRAPHQL_PARSE_FAILED`, `QUERY_TOO_COMPLEX`,
+/// `GRAPHQL_VALIDATION_FAILED` (fragment cycles, conflicting fields).
+pub fn bounded_document(
+    text: &str,
+    max_selections: usize,
+    max_root_fields: usize,
+) -> ServerResult<ExecutableDocument> {
+    let doc = parse_document(text)?;
+    crate::shape::check(&doc, max_selections).map_err(shape_error)?;
+    let roots = crate::shape::root_fields(&doc);
+    if roots > max_root_fields {
+        let mut e = ServerError::new(
+            format!(
+                "Query is too complex: the query has root fields: {roots}, more than the limit of {max_root_fields}."
+            ),
+            None,
+        );
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        ext.set("limit", "max_root_fields");
+        ext.set("max", max_root_fields);
+        ext.set("actual", roots);
+        return Err(with_code(e, Code::QueryTooComplex));
+    }
+    Ok(doc)
+}
+
 /// An extension for schemas that take documents from clients but not the
 /// data API's [`ErrorCodes`] (the policy officers' admin API): the document is
 /// parsed through [`parse_document`], so its nesting is bounded before the
@@ -226,14 +274,7 @@ impl Extension for ErrorCodesExtension {
             if matches!(e, crate::shape::ShapeError::TooLarge) {
                 charge_refusal();
             }
-            let (message, code) = match e {
-                crate::shape::ShapeError::TooLarge => {
-                    ("Query is too complex.".to_string(), Code::QueryTooComplex)
-                }
-                crate::shape::ShapeError::BadFragments(m)
-                | crate::shape::ShapeError::KeyConflict(m) => (m, Code::GraphqlValidationFailed),
-            };
-            with_code(ServerError::new(message, None), code)
+            shape_error(e)
         })?;
         let op = match (&doc.operations, &request.operation_name) {
             (DocumentOperations::Single(op), _) => Some(op),

@@ -40,7 +40,9 @@ mod writes;
 pub use access::{AccessPlan, FieldAccess, Mask, TypeAccess};
 pub use api::{build_federation_schema, build_schema, parse_date, Engine};
 pub use cursor::CursorKey;
-pub use errors::{check_nesting, parse_document, with_code, Code, DocumentGuard, HubError};
+pub use errors::{
+    bounded_document, check_nesting, parse_document, with_code, Code, DocumentGuard, HubError,
+};
 pub use federation::CallerPlan;
 pub use ir::{CompareOp, Filter};
 pub use limits::{Limits, ShapeLimits};

@@ -63,6 +63,40 @@ pub(crate) fn check(doc: &ExecutableDocument, max_fields: usize) -> Result<(), S
     merged(&doc.fragments, &roots)
 }
 
+/// The root field occurrences of `doc`'s operations, through fragment spreads
+/// and inline fragments (`__typename` aside). Call once [`check`] has bounded
+/// the expansion: each spread is walked where it stands.
+pub(crate) fn root_fields(doc: &ExecutableDocument) -> usize {
+    fn count(
+        set: &SelectionSet,
+        fragments: &HashMap<Name, Positioned<FragmentDefinition>>,
+        depth: usize,
+    ) -> usize {
+        if depth > crate::limits::MAX_NESTING {
+            return 0;
+        }
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(f) => usize::from(f.node.name.node != "__typename"),
+                Selection::InlineFragment(i) => {
+                    count(&i.node.selection_set.node, fragments, depth + 1)
+                }
+                Selection::FragmentSpread(s) => {
+                    fragments.get(&s.node.fragment_name.node).map_or(0, |d| {
+                        count(&d.node.selection_set.node, fragments, depth + 1)
+                    })
+                }
+            })
+            .sum()
+    }
+    doc.operations
+        .iter()
+        .map(|(_, op)| count(&op.node.selection_set.node, &doc.fragments, 0))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Whether brackets (`{`, `[`, `(`) nest deeper than `max` anywhere in `text`,
 /// outside strings and comments: one pass over the bytes, stopping early. Text
 /// that does not lex (an unterminated string) is left to the parser to refuse.
