@@ -373,6 +373,15 @@ struct Refused {
     officer: Option<Officer>,
 }
 
+/// The code and message for a body that was not read.
+fn body_refusal(e: crate::edge::BodyError) -> (Code, &'static str) {
+    match e {
+        crate::edge::BodyError::TooLarge => (Code::PayloadTooLarge, "the body is too large"),
+        crate::edge::BodyError::Late => (Code::RequestTimeout, "the body did not arrive in time"),
+        crate::edge::BodyError::Unreadable => (Code::BadRequest, "the body could not be read"),
+    }
+}
+
 impl Refused {
     fn anonymous(code: Code, message: &str) -> Self {
         Refused {
@@ -482,17 +491,11 @@ pub(crate) async fn admin_graphql(req: &Request, body: Body, app: Data<&Arc<App>
             return resp;
         }
     };
-    let bytes = match body
-        .into_bytes_limit(app.config.limits.max_body_bytes)
-        .await
-    {
+    let bytes = match crate::edge::read_body(body, app.config.limits.max_body_bytes).await {
         Ok(b) => b,
-        Err(_) => {
-            return graphql_refusal(
-                Code::PayloadTooLarge,
-                "the request body is too large",
-                &request_id,
-            )
+        Err(e) => {
+            let (code, message) = body_refusal(e);
+            return graphql_refusal(code, message, &request_id);
         }
     };
     let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
@@ -634,12 +637,10 @@ async fn credential_officer(app: &App, req: &Request, body: Body) -> Result<Offi
             "a sign-in comes from the console's own origin",
         ));
     }
-    let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
-        return Err(Refused::anonymous(
-            Code::PayloadTooLarge,
-            "the body is too large",
-        ));
-    };
+    let bytes = crate::edge::read_body(body, 16 * 1024).await.map_err(|e| {
+        let (code, message) = body_refusal(e);
+        Refused::anonymous(code, message)
+    })?;
     let sign_in = serde_json::from_slice::<SignIn>(&bytes).map_err(|_| bad())?;
     let credential = sign_in
         .credential
@@ -846,12 +847,10 @@ async fn demo_officer(req: &Request, body: Body) -> Result<Officer, Refused> {
             "send {\"officer\": …} as application/json",
         ));
     }
-    let Ok(bytes) = body.into_bytes_limit(16 * 1024).await else {
-        return Err(Refused::anonymous(
-            Code::PayloadTooLarge,
-            "the body is too large",
-        ));
-    };
+    let bytes = crate::edge::read_body(body, 16 * 1024).await.map_err(|e| {
+        let (code, message) = body_refusal(e);
+        Refused::anonymous(code, message)
+    })?;
     let name = serde_json::from_slice::<SignIn>(&bytes)
         .ok()
         .and_then(|s| s.officer);

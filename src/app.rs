@@ -293,7 +293,12 @@ impl App {
             route = assets::routes(route, self);
         }
         route = crate::console::routes(route);
-        route.data(self.clone()).with(RequestIds)
+        route
+            .data(self.clone())
+            .with(crate::connections::BodyDeadline(Duration::from_secs(
+                server.body_read_secs.max(1),
+            )))
+            .with(RequestIds)
     }
 }
 
@@ -760,7 +765,6 @@ async fn answer(req: &Request, body: poem::Body, app: &App, federated: bool) -> 
         &request_id,
         &app.documents,
         document_owner.as_deref(),
-        Duration::from_secs(app.config.server.body_read_secs.max(1)),
     )
     .await
     {

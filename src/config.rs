@@ -385,6 +385,8 @@ pub struct ServerConfig {
     pub max_connections_per_ip: usize,
     /// Seconds a connection may send and receive nothing before it is closed.
     pub idle_timeout_secs: u64,
+    /// Seconds a request's head may take from its first byte to its blank line.
+    pub header_read_secs: u64,
     /// Seconds a request body has to arrive whole (else `408`).
     pub body_read_secs: u64,
 }
@@ -514,6 +516,7 @@ impl Default for ServerConfig {
             max_connections: 4096,
             max_connections_per_ip: 256,
             idle_timeout_secs: 60,
+            header_read_secs: 10,
             body_read_secs: 30,
         }
     }

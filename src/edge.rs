@@ -5,7 +5,37 @@
 //! (DNS rebinding): a loopback name or address, or the configured listen address.
 
 use poem::http::header;
-use poem::Request;
+use poem::{Body, Request};
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// Longer than allowed (`413`).
+    TooLarge,
+    /// Not whole within `server.body_read_secs` ([`crate::connections::BodyDeadline`]; `408`).
+    Late,
+    /// The connection failed (`400`).
+    Unreadable,
+}
+
+/// Reads a request body of at most `max` bytes. Every endpoint reads its body
+/// through this, so each answers a late body `408` and an oversized one `413`.
+pub(crate) async fn read_body(body: Body, max: usize) -> Result<Vec<u8>, BodyError> {
+    use tokio::io::AsyncReadExt as _;
+    let mut reader = body.into_async_read().take(max as u64 + 1);
+    let mut buf = Vec::new();
+    reader.read_to_end(&mut buf).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            BodyError::Late
+        } else {
+            BodyError::Unreadable
+        }
+    })?;
+    if buf.len() > max {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(buf)
+}
 
 /// Whether the body is declared `application/json` (parameters such as
 /// `charset` allowed; `application/jsonx` and the like are not).

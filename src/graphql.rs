@@ -3,8 +3,6 @@
 //! registry and the request id; errors without a code are internal and are
 //! replaced by a generic message (the original goes to the log).
 
-use std::time::Duration;
-
 use async_graphql::Variables;
 use mandate_resolvers::{with_code, Code};
 use poem::http::{header, Method, StatusCode};
@@ -73,7 +71,6 @@ pub async fn decode(
     request_id: &str,
     documents: &Documents,
     caller: Option<&str>,
-    body_deadline: Duration,
 ) -> Decoded {
     let media = wants_graphql_response(req);
     let reject = |status, code, msg: &str| {
@@ -196,23 +193,23 @@ pub async fn decode(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let bytes = match read_limited(body, max_body, body_deadline).await {
+    let bytes = match crate::edge::read_body(body, max_body).await {
         Ok(b) => b,
-        Err(Limited::Late) => {
+        Err(crate::edge::BodyError::Late) => {
             return reject(
                 StatusCode::REQUEST_TIMEOUT,
                 Code::RequestTimeout,
                 "the request body did not arrive in time",
             )
         }
-        Err(Limited::TooLarge) => {
+        Err(crate::edge::BodyError::TooLarge) => {
             return reject(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 Code::PayloadTooLarge,
                 "the request body is too large",
             )
         }
-        Err(Limited::Io) => {
+        Err(crate::edge::BodyError::Unreadable) => {
             return reject(
                 StatusCode::BAD_REQUEST,
                 Code::BadRequest,
@@ -314,28 +311,6 @@ pub async fn decode(
             "`operationName`, `variables` or `extensions` has the wrong type",
         ),
     }
-}
-
-enum Limited {
-    TooLarge,
-    Io,
-    Late,
-}
-
-/// The body, at most `max` bytes, arrived whole within `deadline`: a client
-/// trickling its body cannot hold a request (and its buffer) open longer.
-async fn read_limited(body: Body, max: usize, deadline: Duration) -> Result<Vec<u8>, Limited> {
-    use tokio::io::AsyncReadExt as _;
-    let mut reader = body.into_async_read().take(max as u64 + 1);
-    let mut buf = Vec::new();
-    tokio::time::timeout(deadline, reader.read_to_end(&mut buf))
-        .await
-        .map_err(|_| Limited::Late)?
-        .map_err(|_| Limited::Io)?;
-    if buf.len() > max {
-        return Err(Limited::TooLarge);
-    }
-    Ok(buf)
 }
 
 /// Applies the edge error policy to an executed response and encodes it.

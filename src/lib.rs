@@ -43,6 +43,7 @@ pub async fn serve(
         TcpListener::bind(listen).into_acceptor().await?,
         server.max_connections,
         server.max_connections_per_ip,
+        std::time::Duration::from_secs(server.header_read_secs.max(1)),
         std::sync::Arc::clone(&app.metrics.connections_refused),
     );
     let addr = acceptor

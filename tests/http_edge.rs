@@ -577,6 +577,7 @@ async fn connections_are_bounded_per_address_in_idleness_and_in_body_time() {
     let mut config = common::test_config();
     config.server.max_connections_per_ip = 3;
     config.server.idle_timeout_secs = 1;
+    config.server.header_read_secs = 1;
     config.server.body_read_secs = 1;
     let hub = TestHub::start_with(config).await;
     // Whether the hub closes `conn` within `within` (a read sees the end).
@@ -609,6 +610,34 @@ async fn connections_are_bounded_per_address_in_idleness_and_in_body_time() {
         let (gone, _) = closed(conn, std::time::Duration::from_secs(5)).await;
         assert!(gone, "an idle connection is closed");
     }
+    // A head trickled a byte at a time (each byte restarting the idle
+    // timeout) is cut off once its time is up.
+    let mut trickle = TcpStream::connect(hub.addr).await.unwrap();
+    trickle
+        .write_all(b"POST /graphql HTTP/1.1\r\nhost: localhost\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let cut = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if trickle.write_all(b"x").await.is_err() || started.elapsed().as_secs() > 6 {
+            break started.elapsed();
+        }
+        let mut probe = [0u8; 64];
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(1),
+            trickle.read(&mut probe),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => break started.elapsed(),
+            _ => {}
+        }
+    };
+    assert!(
+        cut < std::time::Duration::from_secs(4),
+        "a trickled head is cut off: {cut:?}"
+    );
     // A trickled body is answered 408 once its time is up.
     let mut slow = TcpStream::connect(hub.addr).await.unwrap();
     slow.write_all(

@@ -191,8 +191,15 @@ pub(crate) async fn token(req: &Request, body: poem::Body, app: Data<&Arc<App>>)
             "demo tokens are minted for this hub's own GraphiQL only, at a loopback address or the configured listen address",
         );
     }
-    let Ok(bytes) = body.into_bytes_limit(4096).await else {
-        return refused(StatusCode::BAD_REQUEST, "the request body is unreadable");
+    let bytes = match crate::edge::read_body(body, 4096).await {
+        Ok(bytes) => bytes,
+        Err(crate::edge::BodyError::Late) => {
+            return refused(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            )
+        }
+        Err(_) => return refused(StatusCode::BAD_REQUEST, "the request body is unreadable"),
     };
     let Ok(wanted) = serde_json::from_slice::<TokenRequest>(&bytes) else {
         return refused(
