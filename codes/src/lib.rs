@@ -338,21 +338,51 @@ pub mod reserved {
     /// (officer prefix, case prefix) of each kind of the hub's own runs.
     pub const RUNS: [(&str, &str); 2] = [("preview:", "PREVIEW:"), ("impact:", "IMPACT:")];
 
-    fn starts(s: &str, prefix: &str) -> bool {
-        s.get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    /// `text` as it reads to a person: invisible and format characters and
+    /// whitespace dropped, full-width forms folded to ASCII, ASCII lowercase.
+    fn skeleton(text: &str) -> String {
+        text.chars()
+            .filter(|c| !c.is_whitespace() && !c.is_control() && !is_invisible(*c))
+            .map(|c| match u32::from(c) {
+                // Full-width ASCII (U+FF01–U+FF5E) and the ideographic space.
+                n @ 0xFF01..=0xFF5E => char::from_u32(n - 0xFEE0).unwrap_or(c),
+                _ => c,
+            })
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
     }
 
-    /// Whether `officer` is a name only the hub's own runs carry.
+    /// Zero-width and other format characters that render as nothing.
+    fn is_invisible(c: char) -> bool {
+        matches!(
+            c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}'
+        )
+    }
+
+    /// Whether `text` reads as one of the hub's run names: the word (`preview`,
+    /// `impact`) followed by anything but a letter or digit, or by nothing.
+    fn reads_as(text: &str, word: &str) -> bool {
+        let s = skeleton(text);
+        s.strip_prefix(word)
+            .is_some_and(|rest| !rest.starts_with(|c: char| c.is_alphanumeric()))
+    }
+
+    /// Whether `officer` is a name only the hub's own runs carry, or reads as
+    /// one (case, spacing, invisible or full-width characters aside).
     pub fn is_hub_officer(officer: &str) -> bool {
-        RUNS.iter().any(|(o, _)| starts(officer.trim_start(), o))
+        RUNS.iter()
+            .any(|(o, _)| reads_as(officer, o.trim_end_matches(':')))
     }
 
-    /// Whether `officer` may state case number `case`: a reserved case only
-    /// by the run it belongs to.
+    /// Whether `officer` may state case number `case`: a case that reads as a
+    /// reserved one (`PREVIEW`, `IMPACT`, then a separator or nothing) only by
+    /// the run it belongs to.
     pub fn may_state_case(officer: &str, case: &str) -> bool {
-        RUNS.iter()
-            .all(|(o, c)| !starts(case.trim_start(), c) || officer.starts_with(o))
+        RUNS.iter().all(|(o, c)| {
+            !reads_as(case, &c.trim_end_matches(':').to_ascii_lowercase()) || officer.starts_with(o)
+        })
     }
 
     #[cfg(test)]
@@ -373,6 +403,28 @@ pub mod reserved {
             assert!(!may_state_case("impact:a", "PREVIEW:draft-1"));
             assert!(may_state_case("officer-17", "CASE-2026-0042"));
             assert!(may_state_case("officer-17", "REVIEW:1"));
+            // Lookalikes of the reserved names read as them.
+            for officer in [
+                "\u{200b}preview:x",
+                "\u{feff}preview:x",
+                "preview：x",
+                "preview :x",
+                "ＰＲＥＶＩＥＷ:x",
+            ] {
+                assert!(is_hub_officer(officer), "{officer:?}");
+            }
+            assert!(!is_hub_officer("previewer-7"));
+            for case in [
+                "PREVIEW.x",
+                "PREVIEW/x",
+                "PREVIEW-x",
+                "PREVIEW",
+                "IMPACT",
+                "impact_1",
+            ] {
+                assert!(!may_state_case("officer-17", case), "{case}");
+            }
+            assert!(may_state_case("officer-17", "PREVIEWS-2026"));
         }
     }
 }
