@@ -68,6 +68,42 @@ struct Remembered {
     by_hash: HashMap<String, Arc<str>>,
     order: VecDeque<String>,
     bytes: usize,
+    /// Bytes held per caller.
+    held: HashMap<String, usize>,
+}
+
+/// The part of `documents.remember_bytes` one caller may hold: a caller
+/// sending many large documents forgets its own, not everyone's.
+const CALLER_SHARE: usize = 8;
+
+impl Remembered {
+    /// Forgets the oldest document, of `caller` only when named.
+    fn forget_oldest(&mut self, caller: Option<&str>) -> bool {
+        let at = match caller {
+            None => (!self.order.is_empty()).then_some(0),
+            Some(c) => self.order.iter().position(|k| caller_of(k) == c),
+        };
+        let Some(key) = at.and_then(|i| self.order.remove(i)) else {
+            return false;
+        };
+        if let Some(gone) = self.by_hash.remove(&key) {
+            let size = key.len() + gone.len();
+            self.bytes -= size;
+            let owner = caller_of(&key).to_string();
+            if let Some(n) = self.held.get_mut(&owner) {
+                *n = n.saturating_sub(size);
+                if *n == 0 {
+                    self.held.remove(&owner);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The caller a remembered key belongs to.
+fn caller_of(key: &str) -> &str {
+    key.rsplit_once('\u{0}').map_or("", |(caller, _)| caller)
 }
 
 /// The approved and remembered documents.
@@ -261,7 +297,8 @@ impl Documents {
     /// Remembers `doc` under `key` (its caller and hash); the bound counts both.
     fn remember(&self, key: String, doc: Arc<str>) {
         let size = key.len() + doc.len();
-        if size > self.remember_bytes {
+        let share = (self.remember_bytes / CALLER_SHARE).max(1);
+        if size > share {
             return;
         }
         let Ok(mut r) = self.remembered.lock() else {
@@ -270,15 +307,21 @@ impl Documents {
         if r.by_hash.contains_key(&key) {
             return;
         }
-        while r.bytes + size > self.remember_bytes {
-            let Some(oldest) = r.order.pop_front() else {
+        let caller = caller_of(&key).to_string();
+        // The caller's own oldest first, within its share; then everyone's
+        // oldest, within the whole bound.
+        while r.held.get(&caller).copied().unwrap_or(0) + size > share {
+            if !r.forget_oldest(Some(&caller)) {
                 break;
-            };
-            if let Some(gone) = r.by_hash.remove(&oldest) {
-                r.bytes -= oldest.len() + gone.len();
+            }
+        }
+        while r.bytes + size > self.remember_bytes {
+            if !r.forget_oldest(None) {
+                break;
             }
         }
         r.bytes += size;
+        *r.held.entry(caller).or_insert(0) += size;
         r.order.push_back(key.clone());
         r.by_hash.insert(key, doc);
     }
@@ -368,7 +411,8 @@ mod tests {
 
     #[test]
     fn automatic_persisted_queries_remember_within_bounds() {
-        let d = docs(None, false, 2 * (Q.len() + CALLER.len() + 65));
+        // The caller's share (an eighth) holds two documents.
+        let d = docs(None, false, 8 * 2 * (Q.len() + CALLER.len() + 65));
         let h = hash_of(Q);
         assert_eq!(
             d.resolve(None, None, Some(&h), Some(CALLER))
@@ -444,5 +488,20 @@ mod tests {
                 .code,
             Code::PersistedQueryNotFound
         );
+    }
+
+    #[test]
+    fn one_caller_forgets_its_own_documents_not_everyones() {
+        let each = Q.len() + CALLER.len() + 65;
+        let d = docs(None, false, 8 * 2 * each);
+        let h = hash_of(Q);
+        d.resolve(Some(Q), None, Some(&h), Some(CALLER)).unwrap();
+        let other = "D-OTHER\u{0}system:other";
+        for i in 0..50 {
+            let q = format!("{{ residents(first: {i}) {{ totalCount }} }}");
+            d.resolve(Some(&q), None, Some(&hash_of(&q)), Some(other))
+                .unwrap();
+        }
+        assert_eq!(&*d.resolve(None, None, Some(&h), Some(CALLER)).unwrap(), Q);
     }
 }
