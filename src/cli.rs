@@ -138,8 +138,9 @@ pub enum Command {
         /// Role within the agency (repeat for several).
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
-        /// The purpose the token is meant for: checked against the lists (the token
-        /// itself does not carry it; each request states it in `x-mandate-purpose`).
+        /// The purpose the token is for: checked against the lists and bound into
+        /// the token (its `purposes` claim), so requests stating another purpose in
+        /// `x-mandate-purpose` are refused. Without it the token is unbound.
         #[arg(long)]
         purpose: Option<String>,
         /// Lifetime in seconds (at most a day).

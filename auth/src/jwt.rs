@@ -240,7 +240,9 @@ fn map_jwt_error(error: &jsonwebtoken::errors::Error) -> AuthError {
         ErrorKind::InvalidIssuer => AuthError::bad_token("its `iss` is not the expected issuer"),
         ErrorKind::InvalidAudience => AuthError::bad_token("its `aud` does not name this hub"),
         ErrorKind::MissingRequiredClaim(claim) => match spec_claim(claim) {
-            Some(claim) => AuthError::BadToken(format!("the token has no `{claim}` claim")),
+            Some(claim) => AuthError::BadToken(format!(
+                "the token has no usable `{claim}` claim (absent, or not a time)"
+            )),
             None => AuthError::bad_token("a required claim is missing"),
         },
         ErrorKind::InvalidClaimFormat(claim) => match spec_claim(claim) {
@@ -332,6 +334,10 @@ fn check_lifetime(claims: &Map<String, Value>, max: u64) -> Result<(), AuthError
     let exp = time_claim(claims, "exp", f64::ceil)?
         .ok_or_else(|| AuthError::bad_token("it has no `exp` claim"))?;
     let from = time_claim(claims, "iat", f64::floor)?.unwrap_or(now);
+    // A minute's leeway for clocks apart; a token issued later is not yet.
+    if from > now.saturating_add(60) {
+        return Err(AuthError::bad_token("its `iat` is in the future"));
+    }
     if exp.saturating_sub(from.min(now)) > max {
         return Err(AuthError::BadToken(format!(
             "it lives longer than the {max} s this hub accepts"
@@ -532,6 +538,11 @@ mod tests {
             bearer(&auth, &hs256(&hour)).is_ok(),
             "a fractional hour is fine"
         );
+        let future = with(claims(), "iat", json!(now + 3600));
+        assert!(matches!(
+            bearer(&auth, &hs256(&future)).unwrap_err(),
+            AuthError::BadToken(r) if r.contains("future")
+        ));
         // A working day is fine, with or without `iat`.
         assert!(bearer(&auth, &hs256(&with(claims(), "exp", json!(now + 8 * 3600)))).is_ok());
         let with_iat = with(with(claims(), "iat", json!(now)), "exp", json!(now + 3600));
