@@ -243,9 +243,9 @@ impl<Io: AsyncRead + Unpin> AsyncRead for Held<Io> {
         }
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let read = buf.filled()[before..].to_vec();
-            self.saw(&read);
+        let timing = self.first || matches!(self.head, Head::Between | Head::Reading { .. });
+        if let (Poll::Ready(Ok(())), true) = (&polled, timing) {
+            self.saw(&buf.filled()[before..]);
             if matches!(self.head, Head::Reading { .. }) {
                 // Woken at the deadline if the rest never comes.
                 let _ = self.deadline.as_mut().poll(cx);
