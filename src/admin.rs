@@ -549,7 +549,6 @@ fn admitted_shape(
     max_aliases: usize,
     max_root_fields: usize,
 ) -> Result<(), async_graphql::ServerError> {
-    use mandate_resolvers::with_code;
     // Fragments expanded (memoised) within the admin schema's own complexity,
     // and root fields counted copy by copy: each is a resolver that may query
     // Neo4j and write an audit record.
@@ -559,19 +558,12 @@ fn admitted_shape(
         max_root_fields,
     )?;
     let aliases = crate::graphql::aliases(&doc);
-    let max = max_aliases as u64;
-    if aliases > max {
-        let mut e = async_graphql::ServerError::new(
-            format!(
-                "Query is too complex: the query has aliases: {aliases}, more than the limit of {max} (limits.max_aliases)."
-            ),
-            None,
-        );
-        let ext = e.extensions.get_or_insert_with(Default::default);
-        ext.set("limit", "max_aliases");
-        ext.set("max", max);
-        ext.set("actual", aliases);
-        return Err(with_code(e, Code::QueryTooComplex));
+    if aliases > max_aliases as u64 {
+        return Err(mandate_resolvers::over_limit(
+            "max_aliases",
+            max_aliases,
+            aliases,
+        ));
     }
     match crate::graphql::missing_variable(
         &doc,

@@ -58,6 +58,17 @@ pub(crate) struct OverLimit {
 }
 
 impl OverLimit {
+    /// The refusal as sent: `QUERY_TOO_COMPLEX` (`QUERY_TOO_DEEP` for
+    /// `max_depth`) with the limit's key, its value and what was measured.
+    pub(crate) fn into_server_error(self) -> async_graphql::ServerError {
+        let mut e = async_graphql::ServerError::new(self.message(), None);
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        ext.set("limit", self.limit);
+        ext.set("max", self.max);
+        ext.set("actual", self.actual);
+        crate::errors::with_code(e, self.code)
+    }
+
     /// A client-facing message.
     pub(crate) fn message(&self) -> String {
         if self.limit == INTROSPECTION_LISTS {
@@ -184,7 +195,7 @@ const INTROSPECTION: &str = "__introspection";
 /// one object.
 const INTROSPECTION_REPEATS: &str = "introspection_repeats";
 
-fn over(limit: &'static str, max: usize, actual: u64) -> Result<(), OverLimit> {
+pub(crate) fn over(limit: &'static str, max: usize, actual: u64) -> Result<(), OverLimit> {
     let max = max as u64;
     if actual > max {
         let code = if limit == "max_depth" {

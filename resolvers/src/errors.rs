@@ -165,46 +165,21 @@ pub fn bounded_document(
 ) -> ServerResult<ExecutableDocument> {
     let doc = parse_document(text)?;
     crate::shape::check(&doc, max_selections).map_err(shape_error)?;
-    let roots = crate::shape::root_fields(&doc);
-    if roots > max_root_fields {
-        let mut e = ServerError::new(
-            format!(
-                "Query is too complex: the query has root fields: {roots}, more than the limit of {max_root_fields}."
-            ),
-            None,
-        );
-        let ext = e.extensions.get_or_insert_with(Default::default);
-        ext.set("limit", "max_root_fields");
-        ext.set("max", max_root_fields);
-        ext.set("actual", roots);
-        return Err(with_code(e, Code::QueryTooComplex));
-    }
+    let roots = crate::shape::root_fields(&doc) as u64;
+    crate::cost::over("max_root_fields", max_root_fields, roots)
+        .map_err(crate::cost::OverLimit::into_server_error)?;
     Ok(doc)
 }
 
-/// An extension for schemas that take documents from clients but not the
-/// data API's [`ErrorCodes`] (the policy officers' admin API): the document is
-/// parsed through [`parse_document`], so its nesting is bounded before the
-/// parser runs.
-pub struct DocumentGuard;
-
-impl ExtensionFactory for DocumentGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DocumentGuard)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentGuard {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let doc = parse_document(&request.query)?;
-        request.set_parsed_query(doc);
-        next.run(ctx, request).await
+/// The refusal of a document over `limit` (a `limits.<key>`): `max` allowed,
+/// `actual` measured — as the data API refuses its own.
+pub fn over_limit(limit: &'static str, max: usize, actual: u64) -> ServerError {
+    match crate::cost::over(limit, max, actual) {
+        Err(over) => over.into_server_error(),
+        Ok(()) => with_code(
+            ServerError::new("Query is too complex.", None),
+            Code::QueryTooComplex,
+        ),
     }
 }
 
@@ -304,12 +279,7 @@ impl Extension for ErrorCodesExtension {
         )
         .map_err(|over| {
             charge_refusal();
-            let mut e = ServerError::new(over.message(), None);
-            let ext = e.extensions.get_or_insert_with(Default::default);
-            ext.set("limit", over.limit);
-            ext.set("max", over.max);
-            ext.set("actual", over.actual);
-            with_code(e, over.code)
+            over.into_server_error()
         })?;
         if let Some(meter) = &meter {
             meter

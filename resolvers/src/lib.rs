@@ -41,7 +41,7 @@ pub use access::{AccessPlan, FieldAccess, Mask, TypeAccess};
 pub use api::{build_federation_schema, build_schema, parse_date, Engine};
 pub use cursor::CursorKey;
 pub use errors::{
-    bounded_document, check_nesting, parse_document, with_code, Code, DocumentGuard, HubError,
+    bounded_document, check_nesting, over_limit, parse_document, with_code, Code, HubError,
 };
 pub use federation::CallerPlan;
 pub use ir::{CompareOp, Filter};
