@@ -373,6 +373,16 @@ struct Refused {
     officer: Option<Officer>,
 }
 
+/// A sign-in's body: refused when it cannot be read, `None` when it is not a
+/// sign-in's JSON.
+async fn read_sign_in(body: Body) -> Result<Option<SignIn>, Refused> {
+    let bytes = crate::edge::read_body(body, 16 * 1024).await.map_err(|e| {
+        let (code, message) = body_refusal(e);
+        Refused::anonymous(code, message)
+    })?;
+    Ok(serde_json::from_slice::<SignIn>(&bytes).ok())
+}
+
 /// The code and message for a body that was not read.
 fn body_refusal(e: crate::edge::BodyError) -> (Code, &'static str) {
     match e {
@@ -629,11 +639,7 @@ async fn credential_officer(app: &App, req: &Request, body: Body) -> Result<Offi
             "a sign-in comes from the console's own origin",
         ));
     }
-    let bytes = crate::edge::read_body(body, 16 * 1024).await.map_err(|e| {
-        let (code, message) = body_refusal(e);
-        Refused::anonymous(code, message)
-    })?;
-    let sign_in = serde_json::from_slice::<SignIn>(&bytes).map_err(|_| bad())?;
+    let sign_in = read_sign_in(body).await?.ok_or_else(bad)?;
     let credential = sign_in
         .credential
         .filter(|c| !c.trim().is_empty())
@@ -839,13 +845,7 @@ async fn demo_officer(req: &Request, body: Body) -> Result<Officer, Refused> {
             "send {\"officer\": …} as application/json",
         ));
     }
-    let bytes = crate::edge::read_body(body, 16 * 1024).await.map_err(|e| {
-        let (code, message) = body_refusal(e);
-        Refused::anonymous(code, message)
-    })?;
-    let name = serde_json::from_slice::<SignIn>(&bytes)
-        .ok()
-        .and_then(|s| s.officer);
+    let name = read_sign_in(body).await?.and_then(|s| s.officer);
     let demo = DEMO_OFFICERS
         .iter()
         .find(|d| Some(d.officer) == name.as_deref())
