@@ -115,6 +115,50 @@ async fn household_reads_and_small_counts_reach_the_residents_receipts() {
         "the count that singled {person} out is in her receipts"
     );
 
+    // Questions about a resident named by id reach her receipts whatever the
+    // answer shows: a page of none whose hasNextPage says whether she matched,
+    // and a count padded past the small-count bound with other residents
+    // (both used to link nobody, so a test of her phone a bit at a time left
+    // no trace in her receipts).
+    let other = &members[1];
+    let named_case = format!("CASE-NAMED-{tag}");
+    ask(
+        &hub,
+        CA,
+        &named_case,
+        &format!("{{ residents(first: 0, where: {{id: {{eq: \"{other}\"}}, name: {{startsWith: \"x\"}}}}) {{ pageInfo {{ hasNextPage }} }} }}"),
+    )
+    .await;
+    assert!(
+        cases_in_receipts(&hub, other).await.contains(&named_case),
+        "the page that asked about {other} by id is in her receipts"
+    );
+    let padding = hub
+        .reference_ids(
+            "MATCH (r:Resident) WHERE r.lowIncome RETURN r.id AS id ORDER BY r.id LIMIT 11",
+            json!({}),
+        )
+        .await;
+    let padded_case = format!("CASE-PADDED-{tag}");
+    let padded = ask(
+        &hub,
+        CA,
+        &padded_case,
+        &format!(
+            "{{ residents(where: {{OR: [{{id: {{eq: \"{other}\"}}}}, {{id: {{in: {}}}}}]}}) {{ totalCount }} }}",
+            serde_json::to_string(&padding).unwrap()
+        ),
+    )
+    .await;
+    assert!(
+        padded["residents"]["totalCount"].as_u64().unwrap() > 10,
+        "{padded}"
+    );
+    assert!(
+        cases_in_receipts(&hub, other).await.contains(&padded_case),
+        "a padded count naming {other} is in her receipts"
+    );
+
     // A large count is an aggregate: its record links nobody.
     let aggregate_case = format!("CASE-AGG-{tag}");
     let all = ask(&hub, CA, &aggregate_case, "{ residents { totalCount } }").await;

@@ -88,13 +88,15 @@ pub(crate) fn code_of(response: &async_graphql::Response) -> Option<Code> {
     Some(first.unwrap_or(Code::InternalError))
 }
 
-/// Whether an answer holds no values: only nulls, empty lists and objects of those.
+/// Whether an answer's `data` tells nothing: null, or every root field null.
+/// Anything below a root tells something — an empty page, or rows of nulls,
+/// answers whether anyone matched (with a filter, a question about a person),
+/// so it leaves only with a record.
 pub(crate) fn discloses_nothing(v: &async_graphql::Value) -> bool {
     use async_graphql::Value as V;
     match v {
         V::Null => true,
-        V::List(items) => items.iter().all(discloses_nothing),
-        V::Object(map) => map.values().all(discloses_nothing),
+        V::Object(roots) => roots.values().all(|r| matches!(r, V::Null)),
         _ => false,
     }
 }
@@ -107,4 +109,26 @@ pub(crate) fn operation_of(request: &async_graphql::Request) -> String {
         request.operation_name.as_deref(),
         &variables,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{value, Value};
+
+    use super::discloses_nothing;
+
+    #[test]
+    fn only_null_roots_disclose_nothing() {
+        assert!(discloses_nothing(&Value::Null));
+        assert!(discloses_nothing(
+            &value!({"residents": null, "buildings": null})
+        ));
+        // An empty page, or a page of rows whose fields are null, answers
+        // whether anyone matched: not nothing.
+        assert!(!discloses_nothing(&value!({"residents": {"edges": []}})));
+        assert!(!discloses_nothing(
+            &value!({"residents": {"edges": [{"node": {"familyDoctor": null}}]}})
+        ));
+        assert!(!discloses_nothing(&value!({"__typename": "Query"})));
+    }
 }

@@ -11,7 +11,11 @@
 //! - the subjects of a small count: a `totalCount` of at most [`SMALL_COUNT`]
 //!   rows (of a subject type, or of a `@describes` type) singles people out — with
 //!   a filter it answers questions about each of them — so each is linked; a larger
-//!   count is an aggregate and links nobody.
+//!   count is an aggregate and links nobody;
+//! - every subject a filter names by id (`id: {eq}` / `{in}` on a subject type,
+//!   wherever the filter stands): the answer — rows, a count padded past
+//!   [`SMALL_COUNT`] with other ids, or a page of none whose `hasNextPage` says
+//!   whether she matched — answers a question about each of them.
 //!
 //! Values are never recorded.
 
@@ -22,7 +26,9 @@ use mandate_schema::{Catalog, NodeType, Relation};
 
 use crate::access::{AccessPlan, FieldAccess};
 use crate::answer::{Answer, Entities, Item, Node, Page};
-use crate::ir::{Connection, EntityFetch, Filter, NodeItem, NodeSelection, RootField, RootKind};
+use crate::ir::{
+    CompareOp, Connection, EntityFetch, Filter, NodeItem, NodeSelection, RootField, RootKind,
+};
 
 /// A count of at most this many rows is a disclosure about each row counted.
 pub(crate) const SMALL_COUNT: u64 = 10;
@@ -111,7 +117,11 @@ impl Walk<'_> {
         match f {
             Filter::And(parts) | Filter::Or(parts) => parts.iter().for_each(|p| self.filter(ty, p)),
             Filter::Not(inner) => self.filter(ty, inner),
-            Filter::Compare { field, .. } | Filter::IsNull { field, .. } => self.field(ty, field),
+            Filter::Compare { field, op, value } => {
+                self.field(ty, field);
+                self.named(ty, field, *op, value);
+            }
+            Filter::IsNull { field, .. } => self.field(ty, field),
             Filter::Related {
                 relation, filter, ..
             } => {
@@ -126,6 +136,24 @@ impl Walk<'_> {
                 }
             }
         }
+    }
+
+    /// Links the subjects an `id` comparison names on a subject type.
+    fn named(&mut self, ty: &str, field: &str, op: CompareOp, value: &serde_json::Value) {
+        let subject = self.catalog.node(ty).is_some_and(|t| t.data_subject);
+        if !subject || field != "id" {
+            return;
+        }
+        let ids: Vec<&serde_json::Value> = match (op, value) {
+            (CompareOp::Eq, v) => vec![v],
+            (CompareOp::In, serde_json::Value::Array(vs)) => vs.iter().collect(),
+            _ => Vec::new(),
+        };
+        self.subjects.extend(
+            ids.into_iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_string),
+        );
     }
 
     fn connection(
