@@ -135,6 +135,8 @@ pub struct Admin {
     cipher: XChaCha20Poly1305,
     session_secs: u64,
     demo: bool,
+    /// The session cookie's attributes (`Secure` when served over HTTPS).
+    cookie_attributes: &'static str,
     /// Where revocations are shared with the other instances (the policy store).
     store: mandate_connectors::Neo4jStore,
     /// Session ids this instance saw revoked, with their expiry (unix seconds).
@@ -149,13 +151,15 @@ fn unix_now() -> u64 {
 
 impl Admin {
     /// The admin side over `gov`; `secret` seals sessions (random if empty);
-    /// revocations of sessions are shared through `store`.
+    /// revocations of sessions are shared through `store`; `secure` marks the
+    /// session cookie `Secure`.
     pub fn new(
         gov: Arc<Governance>,
         store: mandate_connectors::Neo4jStore,
         secret: &str,
         session_minutes: u32,
         demo: bool,
+        secure: bool,
     ) -> Self {
         let key: [u8; 32] = if secret.is_empty() {
             rand::random()
@@ -168,6 +172,11 @@ impl Admin {
             cipher: XChaCha20Poly1305::new(&key.into()),
             session_secs: u64::from(session_minutes.max(1)) * 60,
             demo,
+            cookie_attributes: if secure {
+                "HttpOnly; Secure; SameSite=Strict; Path=/"
+            } else {
+                "HttpOnly; SameSite=Strict; Path=/"
+            },
             store,
             revoked: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
@@ -297,8 +306,9 @@ impl Admin {
             sid: hex::encode(rand::random::<[u8; 16]>()),
         };
         let cookie = format!(
-            "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+            "{SESSION_COOKIE}={}; {}; Max-Age={}",
             self.seal(&session),
+            self.cookie_attributes,
             self.session_secs
         );
         let expires_at =
@@ -712,10 +722,8 @@ async fn refuse_sign_in(app: &App, request_id: &str, refused: Refused) -> Respon
 }
 
 /// Tells the browser to drop the session cookie.
-fn drop_cookie(resp: &mut Response) {
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
-    )) {
+fn drop_cookie(resp: &mut Response, attributes: &str) {
+    if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}=; {attributes}; Max-Age=0")) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
 }
@@ -771,7 +779,7 @@ async fn sign_out(admin: &Admin, request_id: &str, headers: &HeaderMap) -> Respo
             }
         }
     };
-    drop_cookie(&mut resp);
+    drop_cookie(&mut resp, admin.cookie_attributes);
     resp
 }
 
@@ -998,8 +1006,21 @@ pub(crate) async fn start(
         &config.admin.session_secret,
         config.admin.session_minutes,
         demo,
+        config
+            .admin
+            .secure_cookie
+            .unwrap_or_else(|| !listens_on_loopback(&config.server.listen)),
     );
     Ok((effective.policies, admin))
+}
+
+/// Whether `listen` (`host:port`) is a loopback address: a hub for this
+/// machine only, served over plain HTTP.
+fn listens_on_loopback(listen: &str) -> bool {
+    listen
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or_else(|_| listen.starts_with("localhost:"))
 }
 
 /// What was in force, to tell when it changes.

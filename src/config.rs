@@ -117,6 +117,11 @@ pub struct AdminConfig {
     /// Lets a platform admin move the hub's clock (`setClock`) to test expiries.
     /// Never in production.
     pub test_clock: bool,
+    /// Marks the console's session cookie `Secure` (sent over HTTPS only).
+    /// Unset: on, unless `server.listen` is a loopback address (a hub for one
+    /// machine, served over plain HTTP); behind a TLS-terminating balancer set
+    /// nothing or `true`.
+    pub secure_cookie: Option<bool>,
 }
 
 impl Default for AdminConfig {
@@ -131,6 +136,7 @@ impl Default for AdminConfig {
             session_minutes: 30,
             session_secret: String::new(),
             test_clock: false,
+            secure_cookie: None,
         }
     }
 }

@@ -444,3 +444,35 @@ async fn cross_site_sign_in_and_sign_out_are_refused() {
         "system:session-1"
     );
 }
+
+/// The session cookie is `Secure` (HTTPS only) unless the hub listens on a
+/// loopback address (served over plain HTTP to this machine alone), and
+/// `admin.secure_cookie` decides when set; it is always HttpOnly and
+/// SameSite=Strict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_secure_unless_served_on_loopback() {
+    let attributes = |secure: Option<bool>| async move {
+        let mut config = config("secure", false);
+        config.admin.secure_cookie = secure;
+        let hub = TestHub::start_with(config).await;
+        let resp = hub
+            .client
+            .post(hub.url("/console/session"))
+            .json(&json!({ "credential": CIVIL_EDITOR }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.headers()["set-cookie"].to_str().unwrap().to_string()
+    };
+    let loopback = attributes(None).await;
+    assert!(!loopback.contains("Secure"), "{loopback}");
+    let secure = attributes(Some(true)).await;
+    assert!(secure.contains("; Secure"), "{secure}");
+    for cookie in [&loopback, &secure] {
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+    }
+}
