@@ -10,8 +10,8 @@
 //   row scope, driven by the JWT claim `grids` (the ids of the agency's grids). The
 //   library applies it to root lists, connections, totalCount and every nested
 //   traversal (e.g. Household.members only yields members inside the grids).
-// * Resident.idNumber is granted `read_masked, keep_ends`: first 6 chars + "********" +
-//   last 4. @neo4j/graphql has NO masking feature; it is EMULATED here by declaring
+// * Resident.idNumber is granted `read_masked, keep_start`: first 6 chars + "************".
+//   @neo4j/graphql has NO masking feature; it is EMULATED here by declaring
 //   idNumber as a @cypher field that computes the mask in Cypher (the raw property is
 //   never returned; the field can be neither filtered nor sorted on).
 // * The schema is read-only: @mutation(operations: []) and @subscription(events: [])
@@ -74,7 +74,7 @@ export const typeDefs = /* GraphQL */ `
       @filterable(byValue: false, byAggregate: false)
       @sortable(byValue: false)
       @cypher(
-        statement: "RETURN left(this.idNumber, 6) + '********' + right(this.idNumber, 4) AS masked"
+        statement: "RETURN left(this.idNumber, 6) + '************' AS masked"
         columnName: "masked"
       )
     birthDate: Date!

@@ -74,7 +74,7 @@ const FLOOR_MEMBERS: &str = "MATCH (h:Household {id: $id})-[:RESIDES_IN]->(:Buil
 WHERE g.id IN $grids
 RETURN {unit: h.unit, members: COLLECT { MATCH (h)<-[m:MEMBER_OF]-(r:Resident)
   WITH r, m ORDER BY r.id LIMIT 10
-  RETURN {relationToHead: m.relationToHead, name: r.name, idNumber: left(r.idNumber, 6) + '********' + right(r.idNumber, 4)} }} AS data";
+  RETURN {relationToHead: m.relationToHead, name: r.name, idNumber: left(r.idNumber, 6) + '************'} }} AS data";
 
 const HUB_COUNT: &str = "{ residents { totalCount } }";
 const PEER_COUNT: &str = "{ residentsConnection { totalCount } }";
